@@ -1,0 +1,134 @@
+-- Ledger, positions, reservations, master data, exceptions, outbox and API keys.
+-- Quantities are integers in millionths of the base unit; instants are microseconds
+-- since the Unix epoch (UTC). Both keep sums and ordering exact.
+
+CREATE TABLE events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    type TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    location TEXT NOT NULL,
+    counterparty_location TEXT,
+    quantity BIGINT NOT NULL,
+    on_hand_delta BIGINT NOT NULL,
+    occurred_us BIGINT NOT NULL,
+    recorded_us BIGINT NOT NULL,
+    reservation_id TEXT,
+    expires_us BIGINT,
+    condition TEXT,
+    reference TEXT,
+    reason TEXT,
+    correlation_id TEXT,
+    raw TEXT NOT NULL,
+    UNIQUE (source, event_id)
+);
+CREATE INDEX events_position ON events (sku, location, occurred_us);
+CREATE INDEX events_inbound ON events (sku, counterparty_location)
+    WHERE counterparty_location IS NOT NULL;
+
+CREATE TABLE positions (
+    sku TEXT NOT NULL,
+    location TEXT NOT NULL,
+    on_hand BIGINT NOT NULL,
+    non_sellable BIGINT NOT NULL,
+    reserved BIGINT NOT NULL,
+    in_transit BIGINT NOT NULL,
+    count_us BIGINT,
+    count_source TEXT,
+    count_event_id TEXT,
+    updated_us BIGINT NOT NULL,
+    PRIMARY KEY (sku, location)
+);
+
+CREATE TABLE reservations (
+    reservation_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    sku TEXT,
+    location TEXT,
+    quantity BIGINT NOT NULL,
+    expires_us BIGINT,
+    reserve_us BIGINT,
+    reserve_source TEXT,
+    reserve_event_id TEXT,
+    holding BIGINT NOT NULL,
+    updated_us BIGINT NOT NULL
+);
+CREATE INDEX reservations_due ON reservations (expires_us) WHERE holding = 1;
+
+CREATE TABLE exceptions (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source TEXT,
+    event_id TEXT,
+    payload_hash TEXT,
+    reason TEXT NOT NULL,
+    field TEXT,
+    detail TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    note TEXT,
+    occurrences BIGINT NOT NULL,
+    created_us BIGINT NOT NULL,
+    updated_us BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX exceptions_open_key ON exceptions (source, event_id, payload_hash, reason)
+    WHERE status = 'open';
+CREATE INDEX exceptions_status ON exceptions (status, id);
+CREATE INDEX exceptions_event ON exceptions (source, event_id);
+
+CREATE TABLE outbox (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    available_us BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_due ON outbox (state, available_us);
+
+CREATE TABLE items (
+    sku TEXT PRIMARY KEY,
+    gtin TEXT,
+    base_uom TEXT NOT NULL,
+    category TEXT,
+    conversions TEXT NOT NULL,
+    safety_stock BIGINT NOT NULL,
+    description TEXT,
+    updated_us BIGINT NOT NULL
+);
+
+CREATE TABLE locations (
+    code TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    name TEXT,
+    updated_us BIGINT NOT NULL
+);
+
+CREATE TABLE xrefs (
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    external_code TEXT NOT NULL,
+    code TEXT NOT NULL,
+    updated_us BIGINT NOT NULL,
+    PRIMARY KEY (source, kind, external_code)
+);
+
+CREATE TABLE api_keys (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    revoked_us BIGINT
+);
+
+CREATE TABLE meta (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO meta (name, value) VALUES ('master_version', 0);

@@ -1,0 +1,653 @@
+"""The store over SQL, shared by the SQLite and PostgreSQL adapters.
+
+Both dialects accept the same statements here (row values, ON CONFLICT upserts, partial
+indexes); the adapters differ in connecting, locking and placeholders. Statements are
+written with `?` and translated once per dialect.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from ..app.ports import (
+    ApiKeyRecord,
+    ExceptionRecord,
+    NewException,
+    OutboxMessage,
+    StoredEvent,
+)
+from ..domain.ledger import Entry, PositionKey
+from ..domain.mapping import MasterData
+from ..domain.model import (
+    QUANTITY_PLACES,
+    EventKey,
+    Item,
+    Location,
+    LocationKind,
+    Position,
+    Reservation,
+    ReservationState,
+    Xref,
+    XrefKind,
+)
+
+_CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
+
+
+def units(q: Decimal) -> int:
+    """Decimal quantity -> integer millionths, the storage form."""
+    return int(q.scaleb(QUANTITY_PLACES))
+
+
+def qty(stored: int | Decimal | None) -> Decimal:
+    return Decimal(int(stored or 0)).scaleb(-QUANTITY_PLACES)
+
+
+def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _values(n: int, width: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
+    return ",".join([row] * n)
+
+
+_EVENT_COLUMNS = (
+    "seq, source, event_id, type, sku, location, counterparty_location, quantity, on_hand_delta,"
+    " occurred_us, recorded_us, reservation_id, expires_us, condition, reference, reason,"
+    " correlation_id, raw"
+)
+_POSITION_COLUMNS = (
+    "sku, location, on_hand, non_sellable, reserved, in_transit, count_us, count_source,"
+    " count_event_id"
+)
+_RESERVATION_COLUMNS = (
+    "reservation_id, state, sku, location, quantity, expires_us, reserve_us, reserve_source,"
+    " reserve_event_id, holding"
+)
+_EXCEPTION_COLUMNS = (
+    "id, reason, detail, field, payload, source, event_id, status, occurrences, note,"
+    " created_us, updated_us"
+)
+
+
+def _position(row: Sequence[Any]) -> Position:
+    sku, location, on_hand, non_sellable, reserved, in_transit, c_us, c_src, c_id = row
+    return Position(
+        sku,
+        location,
+        qty(on_hand),
+        qty(non_sellable),
+        qty(reserved),
+        qty(in_transit),
+        (c_us, c_src, c_id) if c_us is not None else None,
+    )
+
+
+def _reservation(row: Sequence[Any]) -> Reservation:
+    rid, state, sku, location, quantity, expires_us, r_us, r_src, r_id, holding = row
+    return Reservation(
+        rid,
+        ReservationState(state),
+        sku,
+        location,
+        qty(quantity),
+        expires_us,
+        (r_us, r_src, r_id) if r_us is not None else None,
+        bool(holding),
+    )
+
+
+def _stored_event(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(
+        seq=row[0],
+        source=row[1],
+        event_id=row[2],
+        type=row[3],
+        sku=row[4],
+        location=row[5],
+        counterparty_location=row[6],
+        quantity=qty(row[7]),
+        on_hand_delta=qty(row[8]),
+        occurred_us=row[9],
+        recorded_us=row[10],
+        reservation_id=row[11],
+        expires_us=row[12],
+        condition=row[13],
+        reference=row[14],
+        reason=row[15],
+        correlation_id=row[16],
+        raw=orjson.loads(row[17]),
+    )
+
+
+def _exception(row: Sequence[Any]) -> ExceptionRecord:
+    return ExceptionRecord(
+        id=row[0],
+        reason=row[1],
+        detail=row[2],
+        field=row[3],
+        payload=orjson.loads(row[4]),
+        source=row[5],
+        event_id=row[6],
+        status=row[7],
+        occurrences=row[8],
+        note=row[9],
+        created_us=row[10],
+        updated_us=row[11],
+    )
+
+
+def _api_key(row: Sequence[Any]) -> ApiKeyRecord:
+    return ApiKeyRecord(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5])
+
+
+class SqlIngestTransaction:
+    """The ingest transaction's reads and writes over one open cursor."""
+
+    def __init__(self, store: SqlStore, cursor: Any) -> None:
+        self._store = store
+        self._cur = cursor
+        self._sql = store.sql
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        self._cur.execute(self._sql(statement), params)
+        return list(self._cur.fetchall())
+
+    def find_events(self, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+        found: dict[EventKey, str] = {}
+        for chunk in _chunks(list(keys)):
+            params = [part for k in chunk for part in (k.source, k.event_id)]
+            rows = self._rows(
+                "SELECT source, event_id, payload_hash FROM events "
+                f"WHERE (source, event_id) IN (VALUES {_values(len(chunk), 2)})",
+                params,
+            )
+            for source, event_id, payload_hash in rows:
+                found[EventKey(source, event_id)] = payload_hash
+        return found
+
+    def lock_positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
+        # Sorted: a deterministic lock order keeps concurrent writers free of deadlocks.
+        ordered = sorted(set(keys))
+        self._store.prepare_position_locks(self._cur, ordered)
+        found: dict[PositionKey, Position] = {}
+        for chunk in _chunks(ordered):
+            params = [part for k in chunk for part in k]
+            rows = self._rows(
+                f"SELECT {_POSITION_COLUMNS} FROM positions "
+                f"WHERE (sku, location) IN (VALUES {_values(len(chunk), 2)}) "
+                f"ORDER BY sku, location{self._store.lock_clause}",
+                params,
+            )
+            for row in rows:
+                pos = _position(row)
+                found[(pos.sku, pos.location)] = pos
+        return found
+
+    def load_reservations(self, ids: Iterable[str]) -> dict[str, Reservation]:
+        found: dict[str, Reservation] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._rows(
+                f"SELECT {_RESERVATION_COLUMNS} FROM reservations "
+                f"WHERE reservation_id IN ({','.join('?' * len(chunk))}) "
+                f"ORDER BY reservation_id{self._store.lock_clause}",
+                list(chunk),
+            )
+            for row in rows:
+                res = _reservation(row)
+                found[res.reservation_id] = res
+        return found
+
+    def due_reservations(self, now_us: int, limit: int) -> list[Reservation]:
+        rows = self._rows(
+            f"SELECT {_RESERVATION_COLUMNS} FROM reservations "
+            "WHERE holding = 1 AND expires_us <= ? ORDER BY expires_us LIMIT ?",
+            (now_us, limit),
+        )
+        return [_reservation(r) for r in rows]
+
+    def on_hand_deltas_after(self, sku: str, location: str, after_us: int) -> Decimal:
+        rows = self._rows(
+            "SELECT COALESCE(SUM(on_hand_delta), 0) FROM events "
+            "WHERE sku = ? AND location = ? AND occurred_us > ?",
+            (sku, location, after_us),
+        )
+        return qty(rows[0][0])
+
+    def append(self, entries: Sequence[Entry], raws: Sequence[Any], recorded_us: int) -> None:
+        rows = []
+        for entry, raw in zip(entries, raws, strict=True):
+            e = entry.event
+            rows.append(
+                (
+                    e.key.source, e.key.event_id, e.payload_hash, e.type.value, e.sku,
+                    e.location, e.counterparty_location, units(e.quantity),
+                    units(entry.on_hand_delta), e.occurred_us, recorded_us, e.reservation_id,
+                    e.expires_us, e.condition, e.reference, e.reason, e.correlation_id,
+                    orjson.dumps(raw).decode(),
+                )
+            )
+        if rows:
+            self._cur.executemany(
+                self._sql(
+                    "INSERT INTO events (source, event_id, payload_hash, type, sku, location,"
+                    " counterparty_location, quantity, on_hand_delta, occurred_us, recorded_us,"
+                    " reservation_id, expires_us, condition, reference, reason, correlation_id,"
+                    " raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                ),
+                rows,
+            )
+
+    def save_positions(self, positions: Iterable[Position], now_us: int) -> None:
+        rows = []
+        for p in positions:
+            anchor = p.count_order or (None, None, None)
+            rows.append(
+                (
+                    p.sku, p.location, units(p.on_hand), units(p.non_sellable),
+                    units(p.reserved), units(p.in_transit), *anchor, now_us,
+                )
+            )
+        if rows:
+            self._cur.executemany(
+                self._sql(
+                    f"INSERT INTO positions ({_POSITION_COLUMNS}, updated_us) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (sku, location) DO UPDATE SET "
+                    "on_hand = excluded.on_hand, non_sellable = excluded.non_sellable, "
+                    "reserved = excluded.reserved, in_transit = excluded.in_transit, "
+                    "count_us = excluded.count_us, count_source = excluded.count_source, "
+                    "count_event_id = excluded.count_event_id, updated_us = excluded.updated_us"
+                ),
+                rows,
+            )
+
+    def save_reservations(self, reservations: Iterable[Reservation], now_us: int) -> None:
+        rows = []
+        for r in reservations:
+            anchor = r.reserve_order or (None, None, None)
+            rows.append(
+                (
+                    r.reservation_id, r.state.value, r.sku, r.location, units(r.quantity),
+                    r.expires_us, *anchor, int(r.holding), now_us,
+                )
+            )
+        if rows:
+            self._cur.executemany(
+                self._sql(
+                    f"INSERT INTO reservations ({_RESERVATION_COLUMNS}, updated_us) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (reservation_id) DO UPDATE SET "
+                    "state = excluded.state, sku = excluded.sku, location = excluded.location, "
+                    "quantity = excluded.quantity, expires_us = excluded.expires_us, "
+                    "reserve_us = excluded.reserve_us, reserve_source = excluded.reserve_source, "
+                    "reserve_event_id = excluded.reserve_event_id, holding = excluded.holding, "
+                    "updated_us = excluded.updated_us"
+                ),
+                rows,
+            )
+
+    def park(self, exceptions: Sequence[NewException], now_us: int) -> None:
+        rows = [
+            (
+                x.source, x.event_id, x.payload_hash, x.reason.value, x.field, x.detail,
+                orjson.dumps(x.payload).decode(), now_us, now_us,
+            )
+            for x in exceptions
+        ]
+        if rows:
+            # The same event parked again for the same reason counts as one more occurrence.
+            self._cur.executemany(
+                self._sql(
+                    "INSERT INTO exceptions (source, event_id, payload_hash, reason, field, "
+                    "detail, payload, status, occurrences, created_us, updated_us) "
+                    "VALUES (?,?,?,?,?,?,?,'open',1,?,?) "
+                    "ON CONFLICT (source, event_id, payload_hash, reason) WHERE status = 'open' "
+                    "DO UPDATE SET occurrences = exceptions.occurrences + 1, "
+                    "detail = excluded.detail, updated_us = excluded.updated_us"
+                ),
+                rows,
+            )
+
+    def resolve_exceptions(self, keys: Sequence[EventKey], now_us: int) -> None:
+        if not keys or not self._rows(
+            "SELECT 1 FROM exceptions WHERE status = 'open' AND event_id IS NOT NULL LIMIT 1"
+        ):
+            return
+        self._cur.executemany(
+            self._sql(
+                "UPDATE exceptions SET status = 'resolved', note = 'accepted', updated_us = ? "
+                "WHERE status = 'open' AND source = ? AND event_id = ? "
+                "AND reason <> 'conflicting_duplicate'"
+            ),
+            [(now_us, k.source, k.event_id) for k in keys],
+        )
+
+    def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
+        if messages:
+            self._cur.executemany(
+                self._sql(
+                    "INSERT INTO outbox (kind, key, payload, state, created_us, available_us) "
+                    "VALUES (?,?,?,'pending',?,?)"
+                ),
+                [
+                    (m.kind, m.key, orjson.dumps(m.payload).decode(), now_us, now_us)
+                    for m in messages
+                ],
+            )
+
+
+class SqlStore:
+    """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
+
+    One write connection, serialised by a lock (SQLite has one writer anyway; on
+    PostgreSQL row locks order writers of other processes). Reads use a connection per
+    thread so they never wait behind a write transaction.
+    """
+
+    dialect = "sql"
+    lock_clause = ""
+
+    def __init__(self) -> None:
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all_readers: list[Any] = []
+        self._write_conn: Any = None
+        self._sql_cache: dict[str, str] = {}
+
+    # --- dialect hooks -------------------------------------------------------------
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def translate(self, statement: str) -> str:
+        return statement
+
+    def begin(self, conn: Any) -> Any:
+        """Start a write transaction; returns a cursor."""
+        raise NotImplementedError
+
+    def commit(self, conn: Any) -> None:
+        conn.commit()
+
+    def rollback(self, conn: Any) -> None:
+        conn.rollback()
+
+    def prepare_position_locks(self, cursor: Any, keys: Sequence[PositionKey]) -> None:
+        """Make sure rows exist for every key so they can be locked (PostgreSQL)."""
+
+    def migrate(self) -> None:
+        raise NotImplementedError
+
+    # --- plumbing --------------------------------------------------------------------
+    def sql(self, statement: str) -> str:
+        translated = self._sql_cache.get(statement)
+        if translated is None:
+            translated = self._sql_cache[statement] = self.translate(statement)
+        return translated
+
+    def _writer(self) -> Any:
+        if self._write_conn is None:
+            self._write_conn = self.connect()
+        return self._write_conn
+
+    def _reader(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.connect()
+            self._all_readers.append(conn)
+        return conn
+
+    def read(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        conn = self._reader()
+        cur = conn.cursor()
+        try:
+            cur.execute(self.sql(statement), params)
+            rows = list(cur.fetchall())
+        finally:
+            cur.close()
+            self.end_read(conn)
+        return rows
+
+    def end_read(self, conn: Any) -> None:
+        """Close the read snapshot so a long-lived reader does not pin old versions."""
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._write_lock:
+            conn = self._writer()
+            cur = self.begin(conn)
+            try:
+                yield cur
+                self.commit(conn)
+            except BaseException:
+                self.rollback(conn)
+                raise
+            finally:
+                cur.close()
+
+    def write(self, statement: str, params: Sequence[Any] = ()) -> None:
+        with self._write() as cur:
+            cur.execute(self.sql(statement), params)
+
+    def write_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._write() as cur:
+                cur.executemany(self.sql(statement), rows)
+                cur.execute(self.sql("UPDATE meta SET value = value + 1 WHERE name = ?"),
+                            ("master_version",))
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlIngestTransaction]:
+        with self._write() as cur:
+            yield SqlIngestTransaction(self, cur)
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
+        for conn in self._all_readers:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a reader of another thread may be gone already
+                pass
+        self._all_readers.clear()
+        self._local = threading.local()
+
+    # --- reads -----------------------------------------------------------------------
+    def position(self, sku: str, location: str) -> Position | None:
+        rows = self.read(
+            f"SELECT {_POSITION_COLUMNS} FROM positions WHERE sku = ? AND location = ?",
+            (sku, location),
+        )
+        return _position(rows[0]) if rows else None
+
+    def positions_for_sku(self, sku: str) -> list[Position]:
+        rows = self.read(
+            f"SELECT {_POSITION_COLUMNS} FROM positions WHERE sku = ? ORDER BY location", (sku,)
+        )
+        return [_position(r) for r in rows]
+
+    def event(self, source: str, event_id: str) -> StoredEvent | None:
+        rows = self.read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE source = ? AND event_id = ?",
+            (source, event_id),
+        )
+        return _stored_event(rows[0]) if rows else None
+
+    def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]:
+        rows = self.read(
+            f"SELECT {_EVENT_COLUMNS} FROM ("
+            f" SELECT {_EVENT_COLUMNS} FROM events WHERE sku = ? AND location = ?"
+            " UNION ALL"
+            f" SELECT {_EVENT_COLUMNS} FROM events WHERE sku = ? AND counterparty_location = ?"
+            "  AND type = 'transfer_out'"
+            ") AS h ORDER BY occurred_us DESC, source DESC, event_id DESC LIMIT ?",
+            (sku, location, sku, location, limit),
+        )
+        return [_stored_event(r) for r in rows]
+
+    def exceptions(
+        self,
+        *,
+        status: str | None = None,
+        reason: str | None = None,
+        source: str | None = None,
+        event_id: str | None = None,
+        limit: int = 100,
+        after_id: int = 0,
+    ) -> list[ExceptionRecord]:
+        where, params = ["id > ?"], [after_id]
+        for column, value in (
+            ("status", status), ("reason", reason), ("source", source), ("event_id", event_id)
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.read(
+            f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE {' AND '.join(where)} "
+            "ORDER BY id LIMIT ?",
+            [*params, limit],
+        )
+        return [_exception(r) for r in rows]
+
+    def exception(self, exception_id: int) -> ExceptionRecord | None:
+        rows = self.read(
+            f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?", (exception_id,)
+        )
+        return _exception(rows[0]) if rows else None
+
+    def set_exception_status(
+        self, exception_id: int, status: str, note: str | None, now_us: int
+    ) -> None:
+        self.write(
+            "UPDATE exceptions SET status = ?, note = COALESCE(?, note), updated_us = ? "
+            "WHERE id = ?",
+            (status, note, now_us, exception_id),
+        )
+
+    def outbox_depth(self) -> int:
+        return int(self.read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
+
+    # --- master data -----------------------------------------------------------------
+    def master_version(self) -> int:
+        return int(self.read("SELECT value FROM meta WHERE name = 'master_version'")[0][0])
+
+    def master_data(self) -> MasterData:
+        items = [
+            Item(
+                sku=r[0],
+                gtin=r[1],
+                base_uom=r[2],
+                category=r[3],
+                conversions={k: Decimal(v) for k, v in orjson.loads(r[4]).items()},
+                safety_stock=qty(r[5]),
+                description=r[6],
+            )
+            for r in self.read(
+                "SELECT sku, gtin, base_uom, category, conversions, safety_stock, description "
+                "FROM items"
+            )
+        ]
+        locations = [
+            Location(r[0], LocationKind(r[1]), r[2], r[3])
+            for r in self.read("SELECT code, kind, timezone, name FROM locations")
+        ]
+        xrefs = [
+            Xref(r[0], XrefKind(r[1]), r[2], r[3])
+            for r in self.read("SELECT source, kind, external_code, code FROM xrefs")
+        ]
+        return MasterData.of(items, locations, xrefs)
+
+    def upsert_items(self, items: Sequence[Item], now_us: int) -> None:
+        self.write_many(
+            "INSERT INTO items (sku, gtin, base_uom, category, conversions, safety_stock, "
+            "description, updated_us) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET "
+            "gtin = excluded.gtin, base_uom = excluded.base_uom, category = excluded.category, "
+            "conversions = excluded.conversions, safety_stock = excluded.safety_stock, "
+            "description = excluded.description, updated_us = excluded.updated_us",
+            [
+                (
+                    i.sku, i.gtin, i.base_uom, i.category,
+                    orjson.dumps({k: str(v) for k, v in i.conversions.items()}).decode(),
+                    units(i.safety_stock), i.description, now_us,
+                )
+                for i in items
+            ],
+        )
+
+    def upsert_locations(self, locations: Sequence[Location], now_us: int) -> None:
+        self.write_many(
+            "INSERT INTO locations (code, kind, timezone, name, updated_us) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, "
+            "timezone = excluded.timezone, name = excluded.name, updated_us = excluded.updated_us",
+            [(loc.code, loc.kind.value, loc.timezone, loc.name, now_us) for loc in locations],
+        )
+
+    def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None:
+        self.write_many(
+            "INSERT INTO xrefs (source, kind, external_code, code, updated_us) "
+            "VALUES (?,?,?,?,?) ON CONFLICT (source, kind, external_code) DO UPDATE SET "
+            "code = excluded.code, updated_us = excluded.updated_us",
+            [(x.source, x.kind.value, x.external_code, x.code, now_us) for x in xrefs],
+        )
+
+    def safety_stock(self, sku: str) -> Decimal:
+        rows = self.read("SELECT safety_stock FROM items WHERE sku = ?", (sku,))
+        return qty(rows[0][0]) if rows else Decimal(0)
+
+    # --- API keys --------------------------------------------------------------------
+    def add_api_key(
+        self, name: str, key_hash: str, prefix: str, scopes: Sequence[str], now_us: int
+    ) -> ApiKeyRecord:
+        self.write(
+            "INSERT INTO api_keys (name, key_hash, prefix, scopes, created_us) "
+            "VALUES (?,?,?,?,?)",
+            (name, key_hash, prefix, " ".join(scopes), now_us),
+        )
+        record = self.api_key_by_hash(key_hash)
+        assert record is not None
+        return record
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        rows = self.read(
+            "SELECT id, name, prefix, scopes, created_us, revoked_us FROM api_keys "
+            "WHERE key_hash = ?",
+            (key_hash,),
+        )
+        return _api_key(rows[0]) if rows else None
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        rows = self.read(
+            "SELECT id, name, prefix, scopes, created_us, revoked_us FROM api_keys ORDER BY id"
+        )
+        return [_api_key(r) for r in rows]
+
+    def revoke_api_key(self, key_id: int, now_us: int) -> bool:
+        self.write(
+            "UPDATE api_keys SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL",
+            (now_us, key_id),
+        )
+        rows = self.read("SELECT revoked_us FROM api_keys WHERE id = ?", (key_id,))
+        return bool(rows) and rows[0][0] is not None
+
+
+def migration_files(dialect: str) -> list[tuple[int, str]]:
+    """(version, sql) for each migration shipped for `dialect`, in order."""
+    from importlib.resources import files
+
+    folder = files("stockbridge.adapters.sql").joinpath(dialect)
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text()))
+    return sorted(found)
+
+
+Factory = Callable[[], SqlStore]

@@ -1,0 +1,71 @@
+"""create_app(hub): the HTTP API v1. No wiring at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+
+from .. import __version__
+from ..app.bootstrap import Hub, describe_database
+from . import problems, routes_admin, routes_events, routes_positions, schemas
+from .problems import JsonResponse
+
+
+def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
+    """The API over a hub. With `manage_hub`, the app starts and stops the hub's writer."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_hub:
+            hub.start()
+        try:
+            yield
+        finally:
+            if manage_hub:
+                hub.stop()
+
+    app = FastAPI(
+        title="Stockbridge",
+        version=__version__,
+        summary="Inventory and workflow synchronization hub for retailers.",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    app.state.hub = hub
+    problems.install(app)
+    app.include_router(routes_events.router)
+    app.include_router(routes_positions.router)
+    app.include_router(routes_admin.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
+    def healthz(request: Request) -> JsonResponse:
+        h: Hub = request.app.state.hub
+        return JsonResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "database": describe_database(h.settings.database.url),
+                "outbox_depth": h.store.outbox_depth(),
+                "group_commits": h.writer.commits,
+            }
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                          routes=app.routes)
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in (schemas.IngestRequest, schemas.ItemsIn, schemas.LocationsIn, schemas.XrefsIn):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.pop("$defs", {}))
+            components[model.__name__] = schema
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

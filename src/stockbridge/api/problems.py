@@ -1,0 +1,131 @@
+"""Errors as RFC 9457 problem details (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ..app.exceptions import CannotReplay
+from ..domain.errors import NotFound, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "https://stockbridge.dev/problems/"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # Numbers stay numbers: integral quantities as integers, others exactly as written.
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value.normalize())
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(content: Any) -> bytes:
+    return orjson.dumps(content, default=_default)
+
+
+class JsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+class ProblemResponse(JsonResponse):
+    media_type = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raise anywhere in a route to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.kind = kind or title.lower().replace(" ", "-")
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(request: Request, p: Problem) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + p.kind,
+        "title": p.title,
+        "status": p.status,
+        "instance": request.url.path,
+    }
+    if p.detail:
+        body["detail"] = p.detail
+    body.update(p.extra)
+    return ProblemResponse(body, status_code=p.status, headers=p.headers)
+
+
+def install(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(request, exc)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        return problem_response(
+            request,
+            Problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)),
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request,
+            Problem(422, "Invalid request", f"{len(errors)} problem(s) in the request",
+                    kind="invalid-request", errors=errors),
+        )
+
+    async def on_not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, NotFound)
+        return problem_response(request, Problem(404, "Not found", str(exc)))
+
+    async def on_cannot_replay(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CannotReplay)
+        return problem_response(
+            request, Problem(409, "Cannot replay", str(exc), exception_id=exc.record.id)
+        )
+
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
+        log.error("store unavailable: %s", exc)
+        return problem_response(
+            request,
+            Problem(503, "Store unavailable", str(exc), headers={"Retry-After": "5"}),
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(NotFound, on_not_found)
+    app.add_exception_handler(CannotReplay, on_cannot_replay)
+    app.add_exception_handler(StoreUnavailable, on_unavailable)

@@ -1,0 +1,72 @@
+"""Positions, their totals per SKU, and the events that explain them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ..app.keys import Scope
+from ..app.queries import PositionView
+from .auth import hub_of, require
+from .problems import JsonResponse, Problem
+from .schemas import PositionOut, SkuPositionsOut
+
+router = APIRouter(
+    prefix="/v1/positions",
+    tags=["positions"],
+    dependencies=[Depends(require(Scope.POSITIONS_READ))],
+)
+
+_FIELDS = ("on_hand", "non_sellable", "reserved", "in_transit", "available")
+
+
+def _view(v: PositionView) -> dict[str, Any]:
+    return {
+        "sku": v.sku,
+        "location": v.location,
+        "on_hand": v.on_hand,
+        "non_sellable": v.non_sellable,
+        "reserved": v.reserved,
+        "in_transit": v.in_transit,
+        "safety_stock": v.safety_stock,
+        "available": v.available,
+    }
+
+
+@router.get("/{sku}", summary="Every location of a SKU, with totals",
+            response_class=JsonResponse, responses={200: {"model": SkuPositionsOut}})
+def sku_positions(sku: str, request: Request) -> JsonResponse:
+    hub = hub_of(request)
+    views = hub.positions.positions(sku)
+    if not views and not hub.positions.known(sku):
+        raise Problem(404, "Not found", f"unknown SKU {sku!r}")
+    totals = {f: sum((getattr(v, f) for v in views), Decimal(0)) for f in _FIELDS}
+    return JsonResponse({"sku": sku, "locations": [_view(v) for v in views], "totals": totals})
+
+
+@router.get("/{sku}/{location}", summary="The position of a SKU at a location",
+            response_class=JsonResponse, responses={200: {"model": PositionOut}})
+def position(sku: str, location: str, request: Request) -> JsonResponse:
+    view = hub_of(request).positions.position(sku, location)
+    if view is None:
+        raise Problem(404, "Not found", f"no position for SKU {sku!r} at {location!r}")
+    return JsonResponse(_view(view))
+
+
+@router.get("/{sku}/{location}/history", summary="The events that explain a position",
+            response_class=JsonResponse)
+def history(
+    sku: str,
+    location: str,
+    request: Request,
+    limit: int = Query(100, ge=1, le=1000),
+) -> JsonResponse:
+    hub = hub_of(request)
+    view = hub.positions.position(sku, location)
+    if view is None:
+        raise Problem(404, "Not found", f"no position for SKU {sku!r} at {location!r}")
+    return JsonResponse(
+        {"position": _view(view), "events": hub.positions.history(sku, location, limit)}
+    )

@@ -1,0 +1,132 @@
+"""Wire shapes of API v1, for validation and for the OpenAPI document.
+
+Kept apart from the domain types: the wire may change by version, the domain not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..app.master import ItemRow, LocationRow, XrefRow
+from ..domain.model import EventType
+
+
+class EventIn(BaseModel):
+    """One inventory-affecting fact as a source reports it."""
+
+    event_id: str = Field(max_length=200, description="The source's id; with `source`, the idempotency key.")
+    source: str = Field(max_length=200, description="The system that reports the event.")
+    type: EventType
+    sku: str = Field(description="Enterprise SKU, GTIN, or the source's own item code.")
+    location: str = Field(description="Enterprise location code or the source's own store id.")
+    quantity: Decimal = Field(description="Positive, except `adjustment` (signed) and `count` (absolute, >= 0).")
+    occurred_at: datetime = Field(description="RFC 3339 with offset: when it happened at the source.")
+    uom: str | None = Field(None, description="Unit of the quantity; converted to the base unit.")
+    reservation_id: str | None = Field(None, description="Required by reserve, release, fulfil.")
+    expires_at: datetime | None = Field(None, description="For reserve: when it releases itself.")
+    condition: str | None = Field(None, description="return: `sellable` or a non-sellable condition; status_change: the target status.")
+    counterparty_location: str | None = Field(None, description="transfer_out: the receiving location.")
+    reference: str | None = None
+    reason: str | None = None
+    correlation_id: str | None = None
+
+
+class IngestRequest(BaseModel):
+    events: list[EventIn] = Field(max_length=1000)
+
+
+class EventResultOut(BaseModel):
+    event_id: str | None
+    source: str | None
+    status: Literal["accepted", "duplicate", "exception"]
+    reason: str | None = Field(None, description="Reason code when status is `exception`.")
+    detail: str | None = None
+    field: str | None = None
+
+
+class Totals(BaseModel):
+    accepted: int
+    duplicate: int
+    exception: int
+
+
+class IngestResponse(BaseModel):
+    results: list[EventResultOut]
+    totals: Totals
+
+
+class PositionOut(BaseModel):
+    sku: str
+    location: str
+    on_hand: Decimal
+    non_sellable: Decimal
+    reserved: Decimal
+    in_transit: Decimal
+    safety_stock: Decimal
+    available: Decimal = Field(description="max(0, on_hand - non_sellable - reserved - safety_stock)")
+
+
+class SkuPositionsOut(BaseModel):
+    sku: str
+    locations: list[PositionOut]
+    totals: dict[str, Decimal]
+
+
+class ItemsIn(BaseModel):
+    items: list[ItemRow]
+
+
+class LocationsIn(BaseModel):
+    locations: list[LocationRow]
+
+
+class XrefsIn(BaseModel):
+    xrefs: list[XrefRow]
+
+
+class RowErrorOut(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportReportOut(BaseModel):
+    kind: str
+    received: int
+    upserted: int
+    rejected: int
+    errors: list[RowErrorOut]
+
+
+class ExceptionOut(BaseModel):
+    id: int
+    reason: str
+    detail: str
+    field: str | None
+    source: str | None
+    event_id: str | None
+    status: Literal["open", "resolved", "ignored"]
+    occurrences: int
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+    payload: object
+
+
+class IgnoreIn(BaseModel):
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+DOC_MODELS: list[type[BaseModel]] = [IngestRequest, IngestResponse]

@@ -1,0 +1,96 @@
+"""The composition root: settings -> adapters -> services. The only place that wires."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..adapters.sql_store import SqlStore
+from ..config import Settings
+from .clock import SystemClock
+from .exceptions import ExceptionService
+from .ingest import BatchResult, IngestService, MasterCache
+from .keys import KeyService
+from .master import MasterDataService
+from .ports import Clock, Store
+from .queries import PositionQueries
+from .writer import GroupCommitWriter
+
+
+def open_store(url: str) -> SqlStore:
+    """A SQLite path or sqlite:/// URL, or a postgresql:// URL -> a migrated store."""
+    store: SqlStore
+    if url.startswith(("postgresql://", "postgres://")):
+        from ..adapters.postgres import PostgresStore
+
+        store = PostgresStore(url)
+    else:
+        from ..adapters.sqlite import SqliteStore
+
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+        store = SqliteStore(path)
+    store.migrate()
+    return store
+
+
+def describe_database(url: str) -> str:
+    return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    store: Store
+    clock: Clock
+    ingest: IngestService
+    writer: GroupCommitWriter
+    master_data: MasterDataService
+    keys: KeyService
+    exceptions: ExceptionService
+    positions: PositionQueries
+    _running: bool = False
+
+    def submit(self, raws: Sequence[Any]) -> BatchResult:
+        """Ingest through the group-commit writer when it runs, directly otherwise."""
+        if self._running:
+            return self.writer.submit(raws).result()
+        return self.ingest.ingest(raws)
+
+    def start(self) -> None:
+        self.writer.start()
+        self._running = True
+
+    def stop(self) -> None:
+        self._running = False
+        self.writer.stop()
+
+    def close(self) -> None:
+        self.stop()
+        self.store.close()
+
+
+def bootstrap(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> Hub:
+    clock = clock or SystemClock()
+    store = store or open_store(settings.database.url)
+    master = MasterCache(store)
+    ingest = IngestService(store, clock, master)
+    writer = GroupCommitWriter(
+        ingest,
+        max_events=settings.ingest.group_commit_max_events,
+        expiry_interval=settings.ingest.expiry_interval_seconds,
+    )
+    hub = Hub(
+        settings=settings,
+        store=store,
+        clock=clock,
+        ingest=ingest,
+        writer=writer,
+        master_data=MasterDataService(store, clock),
+        keys=KeyService(store, clock, settings.bootstrap_key),
+        exceptions=ExceptionService(store, clock, lambda raws: hub.submit(raws)),
+        positions=PositionQueries(store, master),
+    )
+    return hub

@@ -1,0 +1,89 @@
+"""Working the business exception queue: replay after a fix, or ignore with a note."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.errors import NotFound, Reason, StockbridgeError
+from ..domain.model import to_micros
+from .ingest import BatchResult, EventResult, Status
+from .ports import Clock, ExceptionRecord, Store
+
+OPEN = "open"
+RESOLVED = "resolved"
+IGNORED = "ignored"
+
+
+class CannotReplay(StockbridgeError):
+    def __init__(self, record: ExceptionRecord, why: str) -> None:
+        super().__init__(why)
+        self.record = record
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    exception: ExceptionRecord
+    result: EventResult
+
+
+class ExceptionService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        ingest: Callable[[Sequence[Any]], BatchResult],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self._ingest = ingest
+
+    def get(self, exception_id: int) -> ExceptionRecord:
+        record = self.store.exception(exception_id)
+        if record is None:
+            raise NotFound("exception", str(exception_id))
+        return record
+
+    def replay(self, exception_id: int) -> ReplayOutcome:
+        """Run the kept payload through ingest again, after its cause was fixed."""
+        record = self.get(exception_id)
+        if record.status != OPEN:
+            raise CannotReplay(record, f"exception {exception_id} is {record.status}, not open")
+        if record.reason == Reason.INVALID_EVENT:
+            raise CannotReplay(
+                record, "a malformed event cannot be replayed; the source must send it corrected"
+            )
+        result = self._ingest([record.payload]).results[0]
+        now_us = to_micros(self.clock.now())
+        if result.status is not Status.EXCEPTION:
+            self.store.set_exception_status(
+                exception_id, RESOLVED, f"replayed: {result.status.value}", now_us
+            )
+        elif result.reason != record.reason:
+            # Parked again for another reason: that new exception carries on.
+            self.store.set_exception_status(
+                exception_id, RESOLVED, f"replayed: now {result.reason}", now_us
+            )
+        return ReplayOutcome(self.get(exception_id), result)
+
+    def replay_open(self, reason: str | None = None, source: str | None = None) -> list[ReplayOutcome]:
+        outcomes = []
+        after = 0
+        while True:
+            page = self.store.exceptions(
+                status=OPEN, reason=reason, source=source, after_id=after, limit=500
+            )
+            if not page:
+                return outcomes
+            for record in page:
+                after = record.id
+                if record.reason != Reason.INVALID_EVENT:
+                    outcomes.append(self.replay(record.id))
+
+    def ignore(self, exception_id: int, note: str) -> ExceptionRecord:
+        self.get(exception_id)
+        self.store.set_exception_status(
+            exception_id, IGNORED, note, to_micros(self.clock.now())
+        )
+        return self.get(exception_id)

@@ -1,0 +1,241 @@
+"""The one ingest transaction: validate -> map -> dedupe -> ledger -> positions -> outbox.
+
+Everything an ingest call decides (accepted events, positions, reservations, parked
+exceptions and outbound messages) is written in one transaction, so it is all there or
+none of it is (DESIGN §4, law 4).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ..domain.errors import Reason
+from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
+from ..domain.ledger import Entry, LedgerBatch, PositionKey
+from ..domain.mapping import MasterData, Parked, map_event
+from ..domain.model import Event, EventKey, EventType, to_micros
+from .ports import Clock, NewException, OutboxMessage, Store
+
+log = logging.getLogger(__name__)
+
+#: Causes listed in one outbox message; the rest are counted, not named.
+MAX_CAUSES = 50
+#: Expired reservations released per transaction; the rest wait for the next one.
+EXPIRY_BATCH = 1000
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    EXCEPTION = "exception"
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    event_id: str | None
+    source: str | None
+    status: Status
+    reason: str | None = None
+    detail: str | None = None
+    field: str | None = None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    results: list[EventResult] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    def totals(self) -> dict[str, int]:
+        return {s.value: self.count(s) for s in Status}
+
+
+class MasterCache:
+    """Master data held in memory, reloaded when any process changed it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._version = -1
+        self._data = MasterData()
+
+    def get(self) -> MasterData:
+        version = self._store.master_version()
+        if version != self._version:
+            self._data = self._store.master_data()
+            self._version = version
+        return self._data
+
+
+@dataclass(slots=True)
+class _Call:
+    """Working state of one ingest call (one or several client batches)."""
+
+    results: list[list[EventResult | None]]
+    exceptions: list[NewException] = field(default_factory=list)
+    accepted: list[Event] = field(default_factory=list)
+    accepted_raws: list[Any] = field(default_factory=list)
+
+    def answer(self, at: tuple[int, int], result: EventResult) -> None:
+        self.results[at[0]][at[1]] = result
+
+    def reject(self, at: tuple[int, int], exc: NewException) -> None:
+        self.exceptions.append(exc)
+        self.answer(
+            at,
+            EventResult(
+                exc.event_id, exc.source, Status.EXCEPTION, exc.reason.value, exc.detail, exc.field
+            ),
+        )
+
+
+class IngestService:
+    def __init__(self, store: Store, clock: Clock, master: MasterCache | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.master = master or MasterCache(store)
+
+    def ingest(self, raws: Sequence[Any]) -> BatchResult:
+        return self.ingest_many([raws])[0]
+
+    def ingest_many(self, batches: Sequence[Sequence[Any]]) -> list[BatchResult]:
+        """Ingest several client batches in one transaction (group commit).
+
+        If the shared transaction fails, each batch is retried alone so one batch's
+        trouble is not another's.
+        """
+        try:
+            return self._ingest(batches)[0]
+        except Exception:
+            if len(batches) == 1:
+                raise
+            log.exception("group commit failed; retrying its %d batches one by one", len(batches))
+            return [self._ingest([b])[0][0] for b in batches]
+
+    def expire_reservations(self) -> int:
+        """Release reservations past their expiry; returns how many were released."""
+        return self._ingest([])[1]
+
+    def _ingest(self, batches: Sequence[Sequence[Any]]) -> tuple[list[BatchResult], int]:
+        now_us = to_micros(self.clock.now())
+        master = self.master.get()
+        call = _Call(results=[[None] * len(b) for b in batches])
+        candidates: list[tuple[tuple[int, int], ParsedEvent, Any]] = []
+        for b, batch in enumerate(batches):
+            for i, raw in enumerate(batch):
+                parsed = parse_event(raw)
+                if isinstance(parsed, InvalidEvent):
+                    call.reject((b, i), _invalid(parsed, raw))
+                else:
+                    candidates.append(((b, i), parsed, raw))
+
+        with self.store.transaction() as tx:
+            recorded = tx.find_events([p.key for _, p, _ in candidates])
+            self._sort(call, candidates, recorded, master)
+            reservation_ids = {e.reservation_id for e in call.accepted if e.reservation_id}
+            due = [r.reservation_id for r in tx.due_reservations(now_us, EXPIRY_BATCH)]
+            reservations = tx.load_reservations(reservation_ids.union(due))
+            keys: set[PositionKey] = set()
+            for e in call.accepted:
+                keys.add((e.sku, e.location))
+                if e.type is EventType.TRANSFER_OUT and e.counterparty_location:
+                    keys.add((e.sku, e.counterparty_location))
+            keys.update((r.sku, r.location) for r in reservations.values() if r.sku and r.location)
+            ledger = LedgerBatch(tx.lock_positions(keys), reservations, tx, now_us)
+            for rid in due:
+                ledger.expire(reservations[rid])
+            entries = ledger.apply_all(call.accepted)
+
+            tx.append(entries, call.accepted_raws, now_us)
+            tx.save_positions((ledger.positions[k] for k in sorted(ledger.changed_positions)), now_us)
+            tx.save_reservations((reservations[r] for r in sorted(ledger.changed_reservations)), now_us)
+            tx.park(call.exceptions, now_us)
+            tx.resolve_exceptions([e.key for e in call.accepted], now_us)
+            tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
+
+        answers = [BatchResult([r for r in rs if r is not None]) for rs in call.results]
+        return answers, len(due)
+
+    @staticmethod
+    def _sort(
+        call: _Call,
+        candidates: list[tuple[tuple[int, int], ParsedEvent, Any]],
+        recorded: dict[EventKey, str],
+        master: MasterData,
+    ) -> None:
+        """Decide for each well-formed event: duplicate, conflict, parked or accepted."""
+        seen = dict(recorded)
+        for at, parsed, raw in candidates:
+            key = parsed.key
+            prior = seen.get(key)
+            if prior is not None:
+                if prior == parsed.payload_hash:
+                    call.answer(at, EventResult(key.event_id, key.source, Status.DUPLICATE))
+                else:
+                    call.reject(at, _conflict(parsed, raw))
+                continue
+            mapped = map_event(parsed, master)
+            if isinstance(mapped, Parked):
+                call.reject(at, _parked(parsed, mapped, raw))
+                continue
+            seen[key] = parsed.payload_hash
+            call.accepted.append(mapped)
+            call.accepted_raws.append(raw)
+            call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED))
+
+
+def _invalid(bad: InvalidEvent, raw: Any) -> NewException:
+    return NewException(
+        Reason.INVALID_EVENT, f"{bad.field} {bad.message}", raw, bad.source, bad.event_id,
+        field=bad.field,
+    )
+
+
+def _conflict(parsed: ParsedEvent, raw: Any) -> NewException:
+    return NewException(
+        Reason.CONFLICTING_DUPLICATE,
+        f"event {parsed.key} was already recorded with a different payload",
+        raw, parsed.key.source, parsed.key.event_id, parsed.payload_hash,
+    )
+
+
+def _parked(parsed: ParsedEvent, parked: Parked, raw: Any) -> NewException:
+    return NewException(
+        parked.reason, parked.detail, raw, parsed.key.source, parsed.key.event_id,
+        parsed.payload_hash,
+    )
+
+
+def _position_messages(
+    entries: Sequence[Entry], changed: set[PositionKey]
+) -> list[OutboxMessage]:
+    """One `position_changed` message per SKU whose positions moved, naming its causes."""
+    by_sku: dict[str, tuple[set[str], list[Event]]] = {}
+    for sku, location in changed:
+        by_sku.setdefault(sku, (set(), []))[0].add(location)
+    for entry in entries:
+        if entry.event.sku in by_sku:
+            by_sku[entry.event.sku][1].append(entry.event)
+    messages = []
+    for sku in sorted(by_sku):
+        locations, causes = by_sku[sku]
+        messages.append(
+            OutboxMessage(
+                "position_changed",
+                sku,
+                {
+                    "sku": sku,
+                    "locations": sorted(locations),
+                    "events": [str(e.key) for e in causes[:MAX_CAUSES]],
+                    "event_count": len(causes),
+                    "correlation_ids": sorted(
+                        {e.correlation_id for e in causes[:MAX_CAUSES] if e.correlation_id}
+                    ),
+                },
+            )
+        )
+    return messages

@@ -1,0 +1,185 @@
+"""Ports: what the application needs from the outside world, as Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ..domain.errors import Reason
+from ..domain.ledger import Entry, PositionKey
+from ..domain.mapping import MasterData
+from ..domain.model import EventKey, Item, Location, Position, Reservation, Xref
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewException:
+    """A business exception to keep: the raw payload and why it cannot be applied."""
+
+    reason: Reason
+    detail: str
+    payload: Any
+    source: str | None
+    event_id: str | None
+    payload_hash: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    id: int
+    reason: str
+    detail: str
+    field: str | None
+    payload: Any
+    source: str | None
+    event_id: str | None
+    status: str
+    occurrences: int
+    note: str | None
+    created_us: int
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    kind: str
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    seq: int
+    source: str
+    event_id: str
+    type: str
+    sku: str
+    location: str
+    counterparty_location: str | None
+    quantity: Decimal
+    on_hand_delta: Decimal
+    occurred_us: int
+    recorded_us: int
+    reservation_id: str | None
+    expires_us: int | None
+    condition: str | None
+    reference: str | None
+    reason: str | None
+    correlation_id: str | None
+    raw: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: int
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_us: int
+    revoked_us: int | None
+
+
+class IngestTransaction(Protocol):
+    """One database transaction of the ingest path; commits on clean exit."""
+
+    def find_events(self, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+        """Payload hashes of the already-recorded events among `keys`."""
+        ...
+
+    def lock_positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
+        """Current positions for `keys`, locked against other writers until commit."""
+        ...
+
+    def load_reservations(self, ids: Iterable[str]) -> dict[str, Reservation]: ...
+
+    def due_reservations(self, now_us: int, limit: int) -> list[Reservation]:
+        """Open reservations still holding stock whose expiry is at or before `now_us`."""
+        ...
+
+    def on_hand_deltas_after(self, sku: str, location: str, after_us: int) -> Decimal: ...
+
+    def append(self, entries: Sequence[Entry], raws: Sequence[Any], recorded_us: int) -> None: ...
+
+    def save_positions(self, positions: Iterable[Position], now_us: int) -> None: ...
+
+    def save_reservations(self, reservations: Iterable[Reservation], now_us: int) -> None: ...
+
+    def park(self, exceptions: Sequence[NewException], now_us: int) -> None: ...
+
+    def resolve_exceptions(self, keys: Sequence[EventKey], now_us: int) -> None:
+        """Close open mapping exceptions of events that have now been accepted."""
+        ...
+
+    def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None: ...
+
+
+class Store(Protocol):
+    """Durable state: ledger, positions, reservations, master data, exceptions, outbox, keys."""
+
+    def migrate(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[IngestTransaction]: ...
+
+    # reads
+    def position(self, sku: str, location: str) -> Position | None: ...
+
+    def positions_for_sku(self, sku: str) -> list[Position]: ...
+
+    def event(self, source: str, event_id: str) -> StoredEvent | None: ...
+
+    def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]: ...
+
+    def exceptions(
+        self,
+        *,
+        status: str | None = None,
+        reason: str | None = None,
+        source: str | None = None,
+        event_id: str | None = None,
+        limit: int = 100,
+        after_id: int = 0,
+    ) -> list[ExceptionRecord]: ...
+
+    def exception(self, exception_id: int) -> ExceptionRecord | None: ...
+
+    def set_exception_status(
+        self, exception_id: int, status: str, note: str | None, now_us: int
+    ) -> None: ...
+
+    def outbox_depth(self) -> int: ...
+
+    # master data
+    def master_version(self) -> int: ...
+
+    def master_data(self) -> MasterData: ...
+
+    def upsert_items(self, items: Sequence[Item], now_us: int) -> None: ...
+
+    def upsert_locations(self, locations: Sequence[Location], now_us: int) -> None: ...
+
+    def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None: ...
+
+    def safety_stock(self, sku: str) -> Decimal: ...
+
+    # API keys
+    def add_api_key(
+        self, name: str, key_hash: str, prefix: str, scopes: Sequence[str], now_us: int
+    ) -> ApiKeyRecord: ...
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def api_keys(self) -> list[ApiKeyRecord]: ...
+
+    def revoke_api_key(self, key_id: int, now_us: int) -> bool: ...

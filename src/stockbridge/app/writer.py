@@ -1,0 +1,118 @@
+"""Group commit: one writer thread applies all waiting ingest requests in one transaction.
+
+SQLite has a single writer and a durable commit costs an fsync; taking every request
+that is waiting and committing them together turns many small commits into one
+(DESIGN §10). Each request is still answered with its own results, after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from .ingest import BatchResult, IngestService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Request:
+    raws: Sequence[Any]
+    future: Future[BatchResult]
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        ingest: IngestService,
+        max_events: int = 20_000,
+        expiry_interval: float = 1.0,
+    ) -> None:
+        self.ingest = ingest
+        self.max_events = max_events
+        self.expiry_interval = expiry_interval
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.commits = 0
+        self.requests = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, raws: Sequence[Any]) -> Future[BatchResult]:
+        future: Future[BatchResult] = Future()
+        self._queue.put(_Request(raws, future))
+        return future
+
+    def _run(self) -> None:
+        next_expiry = time.monotonic() + self.expiry_interval
+        while True:
+            timeout = max(0.0, next_expiry - time.monotonic())
+            try:
+                first = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+            if first is _STOP:
+                return
+            if first is None or time.monotonic() >= next_expiry:
+                next_expiry = time.monotonic() + self.expiry_interval
+                self._expire()
+            if first is None:
+                continue
+            group, stop = self._gather(first)
+            self._commit(group)
+            if stop:
+                return
+
+    def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
+        group = [first]
+        size = len(first.raws)
+        while size < self.max_events:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return group, True
+            group.append(nxt)
+            size += len(nxt.raws)
+        return group, False
+
+    def _commit(self, group: list[_Request]) -> None:
+        try:
+            results = self.ingest.ingest_many([r.raws for r in group])
+        except Exception as e:  # noqa: BLE001 - every waiting caller must get an answer
+            log.exception("ingest transaction failed")
+            for r in group:
+                r.future.set_exception(e)
+            return
+        self.commits += 1
+        self.requests += len(group)
+        for r, result in zip(group, results, strict=True):
+            r.future.set_result(result)
+
+    def _expire(self) -> None:
+        try:
+            released = self.ingest.expire_reservations()
+        except Exception:  # noqa: BLE001 - retried at the next interval
+            log.exception("reservation expiry failed")
+            return
+        if released:
+            log.info("released %d expired reservation(s)", released)

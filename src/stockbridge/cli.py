@@ -1,0 +1,331 @@
+"""The `stockbridge` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import ConfigError, Settings, load_settings
+from .domain.errors import StockbridgeError
+
+app = typer.Typer(no_args_is_help=True, help="Stockbridge: one ledger of stock, in sync everywhere.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+exceptions_app = typer.Typer(no_args_is_help=True, help="Work the business exception queue.")
+bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput and latency.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML configuration file.", exists=False)
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database", "-d", help="SQLite file path or postgresql:// URL."),
+]
+
+
+def _settings(config: Path | None, database: str | None = None, **overrides: Any) -> Settings:
+    try:
+        settings = load_settings(config)
+        return settings.with_overrides(**{"database.url": database, **overrides})
+    except ConfigError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _hub(config: Path | None, database: str | None) -> Any:
+    from .app.bootstrap import bootstrap
+
+    return bootstrap(_settings(config, database))
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the hub's HTTP API."""
+    import uvicorn
+
+    from . import logs
+    from .api.app import create_app
+    from .app.bootstrap import bootstrap
+
+    settings = _settings(config, database, **{"server.host": host, "server.port": port})
+    logs.configure(settings.logging.level, settings.logging.json_logs)
+    hub = bootstrap(settings)
+    uvicorn.run(
+        create_app(hub),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        access_log=False,
+        loop="auto",
+        http="auto",
+    )
+
+
+class Kind(StrEnum):
+    items = "items"
+    locations = "locations"
+    xrefs = "xrefs"
+
+
+@app.command("import-master")
+def import_master(
+    files: Annotated[list[Path], typer.Argument(help="CSV or JSON files.", exists=True)],
+    kind: Annotated[Kind | None, typer.Option(help="What the files hold (else from the name).")] = None,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Import items, locations or cross references from CSV or JSON files."""
+    from .app.master import ImportFileError, MasterKind
+
+    hub = _hub(config, database)
+    failed = False
+    for path in files:
+        try:
+            report = hub.master_data.import_file(path, MasterKind(kind.value) if kind else None)
+        except ImportFileError as e:
+            err.print(f"[red]{path}: {e}[/red]")
+            failed = True
+            continue
+        console.print(
+            f"{path}: {report.kind.value}: {report.upserted} upserted, {len(report.errors)} rejected"
+        )
+        for e in report.errors:
+            err.print(f"  [yellow]{path}:{e.row}: {e.field}: {e.message}[/yellow]")
+        failed |= bool(report.errors)
+    hub.close()
+    raise typer.Exit(1 if failed else 0)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who uses the key, e.g. pos-paris.")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", "-s", help="events:write, positions:read or admin.")
+    ] = ["admin"],  # noqa: B006 - typer reads the default, never mutates it
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an API key. The key is printed once; only its hash is kept."""
+    hub = _hub(config, database)
+    try:
+        key, record = hub.keys.create(name, scope)
+    except ValueError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        hub.close()
+    err.print(f"created key #{record.id} '{record.name}' with scopes {' '.join(record.scopes)}")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOpt = None, database: DatabaseOpt = None) -> None:
+    """List API keys (never the keys themselves)."""
+    from .domain.model import from_micros
+
+    hub = _hub(config, database)
+    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    for k in hub.store.api_keys():
+        table.add_row(
+            str(k.id), k.name, k.prefix + "…", " ".join(k.scopes),
+            from_micros(k.created_us).isoformat(timespec="seconds"),
+            from_micros(k.revoked_us).isoformat(timespec="seconds") if k.revoked_us else "",
+        )
+    hub.close()
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int, config: ConfigOpt = None, database: DatabaseOpt = None) -> None:
+    """Revoke an API key by id."""
+    from .domain.model import to_micros
+
+    hub = _hub(config, database)
+    done = hub.store.revoke_api_key(key_id, to_micros(hub.clock.now()))
+    hub.close()
+    if not done:
+        err.print(f"[red]no key #{key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked key #{key_id}")
+
+
+@exceptions_app.command("list")
+def exceptions_list(
+    status: Annotated[str | None, typer.Option(help="open, resolved or ignored.")] = "open",
+    reason: Annotated[str | None, typer.Option(help="Reason code, e.g. unknown_sku.")] = None,
+    source: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """List business exceptions."""
+    from .domain.model import from_micros
+
+    hub = _hub(config, database)
+    records = hub.store.exceptions(status=status, reason=reason, source=source, limit=limit)
+    hub.close()
+    if as_json:
+        from .api.routes_admin import exception_view
+        from .api.problems import dumps
+
+        for r in records:
+            sys.stdout.write(dumps(exception_view(r)).decode() + "\n")
+        return
+    table = Table("id", "reason", "source", "event", "seen", "status", "since", "detail")
+    for r in records:
+        table.add_row(
+            str(r.id), r.reason, r.source or "", r.event_id or "", str(r.occurrences), r.status,
+            from_micros(r.created_us).isoformat(timespec="seconds"), r.detail,
+        )
+    console.print(table)
+
+
+@exceptions_app.command("replay")
+def exceptions_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Exception ids; none = all open.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only open ones with this reason.")] = None,
+    source: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Replay exceptions after fixing their cause (for example a missing cross reference)."""
+    from .app.exceptions import CannotReplay
+
+    hub = _hub(config, database)
+    try:
+        if ids:
+            outcomes = []
+            for i in ids:
+                try:
+                    outcomes.append(hub.exceptions.replay(i))
+                except (CannotReplay, StockbridgeError) as e:
+                    err.print(f"[yellow]#{i}: {e}[/yellow]")
+        else:
+            outcomes = hub.exceptions.replay_open(reason=reason, source=source)
+    finally:
+        hub.close()
+    table = Table("id", "result", "reason", "now")
+    for o in outcomes:
+        table.add_row(str(o.exception.id), o.result.status.value, o.result.reason or "",
+                      o.exception.status)
+    console.print(table)
+    fixed = sum(1 for o in outcomes if o.exception.status == "resolved")
+    console.print(f"{fixed} of {len(outcomes)} replayed exception(s) resolved")
+
+
+@exceptions_app.command("ignore")
+def exceptions_ignore(
+    exception_id: int,
+    note: Annotated[str, typer.Option(help="Why it is closed without replay.")],
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Close an exception without replaying it, with a note."""
+    hub = _hub(config, database)
+    try:
+        record = hub.exceptions.ignore(exception_id, note)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+    console.print(f"#{record.id} ignored")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    database: Annotated[str, typer.Option(help="Demo SQLite file (recreated).")] = ".stockbridge/demo.db",
+    interval: Annotated[float, typer.Option(help="Seconds between sample events.")] = 0.5,
+) -> None:
+    """Run the hub with sample master data and a stream of sample events."""
+    import secrets
+
+    import uvicorn
+
+    from . import logs
+    from .api.app import create_app
+    from .app.bootstrap import bootstrap
+    from .demo import SampleStream, load_sample_master_data
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(database + suffix).unlink(missing_ok=True)
+    key = os.environ.get("STOCKBRIDGE_BOOTSTRAP_KEY") or "sbk_demo_" + secrets.token_urlsafe(12)
+    settings = _settings(None, database, **{"server.host": host, "server.port": port})
+    settings = settings.with_overrides(bootstrap_key=key)
+    logs.configure("warning", json=False)
+    hub = bootstrap(settings)
+    load_sample_master_data(hub)
+    stream = SampleStream(hub, interval=interval)
+    base = f"http://{host}:{port}"
+    console.rule("[bold]Stockbridge demo")
+    console.print(f"API        {base}   (OpenAPI: {base}/docs)")
+    console.print(f"API key    {key}")
+    console.print(f"Database   {database} (SQLite, recreated at each start)")
+    console.print("Try:")
+    auth = f'-H "Authorization: Bearer {key}"'
+    console.print(f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M", soft_wrap=True)
+    console.print(f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M/STORE-01/history", soft_wrap=True)
+    console.print(f"  curl -s {auth} '{base}/v1/exceptions?status=open'", soft_wrap=True)
+    sample = json.dumps({"events": [{"event_id": "try-1", "source": "pos", "type": "sale",
+                                     "sku": "100045", "location": "0101", "quantity": 1,
+                                     "occurred_at": "2026-01-01T12:00:00+01:00"}]})
+    console.print(f"  curl -s {auth} -H 'Content-Type: application/json' -d '{sample}' "
+                  f"{base}/v1/events", soft_wrap=True)
+    console.print("Ctrl-C stops the demo.")
+
+    hub.start()
+    stream.start()
+    try:
+        uvicorn.run(create_app(hub, manage_hub=False), host=host, port=port, log_config=None,
+                    access_log=False)
+    finally:
+        stream.stop()
+        hub.close()
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    events: Annotated[int, typer.Option(help="Events per batch size measured.")] = 200_000,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,100,1000",
+    output: Annotated[Path | None, typer.Option(help="Markdown file to update.")] = Path("docs/benchmarks.md"),
+    workdir: Annotated[Path | None, typer.Option(help="Where to put the bench database.")] = None,
+) -> None:
+    """Events/s through the full ingest transaction on SQLite, and position read latency."""
+    from .bench import run_ingest_bench
+
+    run_ingest_bench(
+        events=events,
+        batch_sizes=[int(b) for b in batch_sizes.split(",")],
+        output=output,
+        workdir=workdir,
+        console=console,
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as e:
+        err.print(f"[red]{e}[/red]")
+        sys.exit(2)

@@ -1,0 +1,111 @@
+"""Settings: read once from TOML (and a few environment variables), validated at start.
+
+Every section rejects unknown keys, and errors name the key, so a typo in
+`stockbridge.toml` stops the start instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .domain.errors import StockbridgeError
+
+DEFAULT_DATABASE = "stockbridge.db"
+BOOTSTRAP_KEY_ENV = "STOCKBRIDGE_BOOTSTRAP_KEY"
+DATABASE_ENV = "STOCKBRIDGE_DATABASE"
+
+
+class ConfigError(StockbridgeError):
+    """The configuration is invalid; the message names each bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = Field(4_000_000, ge=1024)
+
+
+class DatabaseSettings(_Section):
+    #: A SQLite file path (or sqlite:///path) or a postgresql:// URL.
+    url: str = DEFAULT_DATABASE
+
+
+class IngestSettings(_Section):
+    max_events_per_request: int = Field(1000, ge=1, le=10_000)
+    #: Most events one group commit takes from the waiting requests.
+    group_commit_max_events: int = Field(20_000, ge=1)
+    #: How often reservations past their expiry are released when no events arrive.
+    expiry_interval_seconds: float = Field(1.0, gt=0)
+
+
+class LoggingSettings(_Section):
+    level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    json_logs: bool = Field(True, alias="json")
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    ingest: IngestSettings = IngestSettings()
+    logging: LoggingSettings = LoggingSettings()
+    bootstrap_key: str | None = Field(None, exclude=True, repr=False)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with dotted overrides applied, e.g. {"server.port": 9000}."""
+        data = self.model_dump(by_alias=True)
+        data["bootstrap_key"] = self.bootstrap_key
+        for dotted, value in changes.items():
+            if value is None:
+                continue
+            section, _, key = dotted.partition(".")
+            if key:
+                data.setdefault(section, {})[key] = value
+            else:
+                data[section] = value
+        return load_settings_from(data)
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration in {origin}:"]
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        lines.append(f"  {where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings_from(data: dict[str, Any], origin: str = "settings") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, origin)) from None
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Settings from a TOML file (optional) and the STOCKBRIDGE_ environment."""
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"configuration file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p} is not valid TOML: {e}") from None
+        origin = str(p)
+    if env.get(DATABASE_ENV):
+        data.setdefault("database", {})["url"] = env[DATABASE_ENV]
+    if env.get(BOOTSTRAP_KEY_ENV):
+        data["bootstrap_key"] = env[BOOTSTRAP_KEY_ENV]
+    return load_settings_from(data, origin)

@@ -1,0 +1,41 @@
+"""Business exception reasons and the domain's exception tree.
+
+A business exception is never retried by itself: it waits, with its reason code and the
+original payload, until someone fixes the cause and replays it (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    INVALID_EVENT = "invalid_event"
+    UNKNOWN_SKU = "unknown_sku"
+    UNKNOWN_LOCATION = "unknown_location"
+    UNKNOWN_UOM = "unknown_uom"
+    BAD_QUANTITY = "bad_quantity"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+
+
+class StockbridgeError(Exception):
+    """Root of every error Stockbridge raises on purpose."""
+
+
+class InvalidMasterData(StockbridgeError):
+    """Master data rows that cannot be accepted; `problems` lists each one."""
+
+    def __init__(self, problems: list[dict[str, object]]) -> None:
+        super().__init__(f"{len(problems)} invalid master data row(s)")
+        self.problems = problems
+
+
+class NotFound(StockbridgeError):
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} {key!r} not found")
+        self.what = what
+        self.key = key
+
+
+class StoreUnavailable(StockbridgeError):
+    """The database cannot be reached or refused the operation for a technical reason."""
