@@ -16,7 +16,9 @@ from rich.table import Table
 from .config import ConfigError, Settings, load_settings
 from .domain.errors import StockbridgeError
 
-app = typer.Typer(no_args_is_help=True, help="Stockbridge: one ledger of stock, in sync everywhere.")
+app = typer.Typer(
+    no_args_is_help=True, help="Stockbridge: one ledger of stock, in sync everywhere."
+)
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 exceptions_app = typer.Typer(no_args_is_help=True, help="Work the business exception queue.")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput and latency.")
@@ -88,7 +90,9 @@ class Kind(StrEnum):
 @app.command("import-master")
 def import_master(
     files: Annotated[list[Path], typer.Argument(help="CSV or JSON files.", exists=True)],
-    kind: Annotated[Kind | None, typer.Option(help="What the files hold (else from the name).")] = None,
+    kind: Annotated[
+        Kind | None, typer.Option(help="What the files hold (else from the name).")
+    ] = None,
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
@@ -105,10 +109,13 @@ def import_master(
             failed = True
             continue
         console.print(
-            f"{path}: {report.kind.value}: {report.upserted} upserted, {len(report.errors)} rejected"
+            f"{path}: {report.kind.value}: {report.upserted} upserted, "
+            f"{len(report.errors)} rejected"
         )
-        for e in report.errors:
-            err.print(f"  [yellow]{path}:{e.row}: {e.field}: {e.message}[/yellow]")
+        for row_error in report.errors:
+            err.print(
+                f"  [yellow]{path}:{row_error.row}: {row_error.field}: {row_error.message}[/yellow]"
+            )
         failed |= bool(report.errors)
     hub.close()
     raise typer.Exit(1 if failed else 0)
@@ -145,7 +152,10 @@ def keys_list(config: ConfigOpt = None, database: DatabaseOpt = None) -> None:
     table = Table("id", "name", "prefix", "scopes", "created", "revoked")
     for k in hub.store.api_keys():
         table.add_row(
-            str(k.id), k.name, k.prefix + "…", " ".join(k.scopes),
+            str(k.id),
+            k.name,
+            k.prefix + "…",
+            " ".join(k.scopes),
             from_micros(k.created_us).isoformat(timespec="seconds"),
             from_micros(k.revoked_us).isoformat(timespec="seconds") if k.revoked_us else "",
         )
@@ -184,8 +194,8 @@ def exceptions_list(
     records = hub.store.exceptions(status=status, reason=reason, source=source, limit=limit)
     hub.close()
     if as_json:
-        from .api.routes_admin import exception_view
         from .api.problems import dumps
+        from .api.routes_admin import exception_view
 
         for r in records:
             sys.stdout.write(dumps(exception_view(r)).decode() + "\n")
@@ -193,8 +203,14 @@ def exceptions_list(
     table = Table("id", "reason", "source", "event", "seen", "status", "since", "detail")
     for r in records:
         table.add_row(
-            str(r.id), r.reason, r.source or "", r.event_id or "", str(r.occurrences), r.status,
-            from_micros(r.created_us).isoformat(timespec="seconds"), r.detail,
+            str(r.id),
+            r.reason,
+            r.source or "",
+            r.event_id or "",
+            str(r.occurrences),
+            r.status,
+            from_micros(r.created_us).isoformat(timespec="seconds"),
+            r.detail,
         )
     console.print(table)
 
@@ -225,8 +241,9 @@ def exceptions_replay(
         hub.close()
     table = Table("id", "result", "reason", "now")
     for o in outcomes:
-        table.add_row(str(o.exception.id), o.result.status.value, o.result.reason or "",
-                      o.exception.status)
+        table.add_row(
+            str(o.exception.id), o.result.status.value, o.result.reason or "", o.exception.status
+        )
     console.print(table)
     fixed = sum(1 for o in outcomes if o.exception.status == "resolved")
     console.print(f"{fixed} of {len(outcomes)} replayed exception(s) resolved")
@@ -255,7 +272,9 @@ def exceptions_ignore(
 def demo(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    database: Annotated[str, typer.Option(help="Demo SQLite file (recreated).")] = ".stockbridge/demo.db",
+    database: Annotated[
+        str, typer.Option(help="Demo SQLite file (recreated).")
+    ] = ".stockbridge/demo.db",
     interval: Annotated[float, typer.Option(help="Seconds between sample events.")] = 0.5,
 ) -> None:
     """Run the hub with sample master data and a stream of sample events."""
@@ -285,20 +304,41 @@ def demo(
     console.print("Try:")
     auth = f'-H "Authorization: Bearer {key}"'
     console.print(f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M", soft_wrap=True)
-    console.print(f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M/STORE-01/history", soft_wrap=True)
+    console.print(
+        f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M/STORE-01/history", soft_wrap=True
+    )
     console.print(f"  curl -s {auth} '{base}/v1/exceptions?status=open'", soft_wrap=True)
-    sample = json.dumps({"events": [{"event_id": "try-1", "source": "pos", "type": "sale",
-                                     "sku": "100045", "location": "0101", "quantity": 1,
-                                     "occurred_at": "2026-01-01T12:00:00+01:00"}]})
-    console.print(f"  curl -s {auth} -H 'Content-Type: application/json' -d '{sample}' "
-                  f"{base}/v1/events", soft_wrap=True)
+    sample = json.dumps(
+        {
+            "events": [
+                {
+                    "event_id": "try-1",
+                    "source": "pos",
+                    "type": "sale",
+                    "sku": "100045",
+                    "location": "0101",
+                    "quantity": 1,
+                    "occurred_at": "2026-01-01T12:00:00+01:00",
+                }
+            ]
+        }
+    )
+    console.print(
+        f"  curl -s {auth} -H 'Content-Type: application/json' -d '{sample}' {base}/v1/events",
+        soft_wrap=True,
+    )
     console.print("Ctrl-C stops the demo.")
 
     hub.start()
     stream.start()
     try:
-        uvicorn.run(create_app(hub, manage_hub=False), host=host, port=port, log_config=None,
-                    access_log=False)
+        uvicorn.run(
+            create_app(hub, manage_hub=False),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
     finally:
         stream.stop()
         hub.close()
@@ -308,7 +348,9 @@ def demo(
 def bench_ingest(
     events: Annotated[int, typer.Option(help="Events per batch size measured.")] = 200_000,
     batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,100,1000",
-    output: Annotated[Path | None, typer.Option(help="Markdown file to update.")] = Path("docs/benchmarks.md"),
+    output: Annotated[Path | None, typer.Option(help="Markdown file to update.")] = Path(
+        "docs/benchmarks.md"
+    ),
     workdir: Annotated[Path | None, typer.Option(help="Where to put the bench database.")] = None,
 ) -> None:
     """Events/s through the full ingest transaction on SQLite, and position read latency."""

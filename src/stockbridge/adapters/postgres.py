@@ -16,7 +16,7 @@ _MIGRATION_LOCK = 7_311_042  # advisory lock id: one migrating process at a time
 
 class PostgresStore(SqlStore):
     dialect = "postgres"
-    lock_clause = " FOR UPDATE"
+    lock_clause = " FOR UPDATE OF {table}"
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -31,6 +31,14 @@ class PostgresStore(SqlStore):
 
     def translate(self, statement: str) -> str:
         return statement.replace("?", "%s")
+
+    def pair_list(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, str, str, list[Any]]:
+        return (
+            "unnest(?::text[], ?::text[]) AS k(a, b)",
+            "k.a",
+            "k.b",
+            [[a for a, _ in pairs], [b for _, b in pairs]],
+        )
 
     def begin(self, conn: Any) -> Any:
         cur = conn.cursor()

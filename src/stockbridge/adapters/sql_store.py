@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import Any
 
@@ -54,11 +54,6 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield seq[i : i + size]
 
 
-def _values(n: int, width: int) -> str:
-    row = "(" + ",".join("?" * width) + ")"
-    return ",".join([row] * n)
-
-
 _EVENT_COLUMNS = (
     "seq, source, event_id, type, sku, location, counterparty_location, quantity, on_hand_delta,"
     " occurred_us, recorded_us, reservation_id, expires_us, condition, reference, reason,"
@@ -68,6 +63,7 @@ _POSITION_COLUMNS = (
     "sku, location, on_hand, non_sellable, reserved, in_transit, count_us, count_source,"
     " count_event_id"
 )
+_POSITION_COLUMNS_P = ", ".join("p." + c.strip() for c in _POSITION_COLUMNS.split(","))
 _RESERVATION_COLUMNS = (
     "reservation_id, state, sku, location, quantity, expires_us, reserve_us, reserve_source,"
     " reserve_event_id, holding"
@@ -161,35 +157,41 @@ class SqlIngestTransaction:
         self._cur.execute(self._sql(statement), params)
         return list(self._cur.fetchall())
 
+    def _pairs(
+        self, select: str, join_on: str, pairs: Sequence[tuple[str, str]], tail: str = ""
+    ) -> list[Any]:
+        """Rows of a table matched against a list of key pairs, in one statement.
+
+        `join_on` uses `{a}` and `{b}` for the two key parts. Row-value IN lists make
+        SQLite scan the table; joining a parameter list probes the index instead.
+        """
+        if not pairs:
+            return []
+        source, a, b, params = self._store.pair_list(pairs)
+        return self._rows(f"{select} FROM {source} JOIN {join_on.format(a=a, b=b)}{tail}", params)
+
     def find_events(self, keys: Sequence[EventKey]) -> dict[EventKey, str]:
-        found: dict[EventKey, str] = {}
-        for chunk in _chunks(list(keys)):
-            params = [part for k in chunk for part in (k.source, k.event_id)]
-            rows = self._rows(
-                "SELECT source, event_id, payload_hash FROM events "
-                f"WHERE (source, event_id) IN (VALUES {_values(len(chunk), 2)})",
-                params,
-            )
-            for source, event_id, payload_hash in rows:
-                found[EventKey(source, event_id)] = payload_hash
-        return found
+        rows = self._pairs(
+            "SELECT e.source, e.event_id, e.payload_hash",
+            "events e ON e.source = {a} AND e.event_id = {b}",
+            [(k.source, k.event_id) for k in keys],
+        )
+        return {EventKey(source, event_id): payload_hash for source, event_id, payload_hash in rows}
 
     def lock_positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
         # Sorted: a deterministic lock order keeps concurrent writers free of deadlocks.
         ordered = sorted(set(keys))
         self._store.prepare_position_locks(self._cur, ordered)
+        rows = self._pairs(
+            f"SELECT {_POSITION_COLUMNS_P}",
+            "positions p ON p.sku = {a} AND p.location = {b}",
+            ordered,
+            f" ORDER BY p.sku, p.location{self._store.lock_clause.format(table='p')}",
+        )
         found: dict[PositionKey, Position] = {}
-        for chunk in _chunks(ordered):
-            params = [part for k in chunk for part in k]
-            rows = self._rows(
-                f"SELECT {_POSITION_COLUMNS} FROM positions "
-                f"WHERE (sku, location) IN (VALUES {_values(len(chunk), 2)}) "
-                f"ORDER BY sku, location{self._store.lock_clause}",
-                params,
-            )
-            for row in rows:
-                pos = _position(row)
-                found[(pos.sku, pos.location)] = pos
+        for row in rows:
+            pos = _position(row)
+            found[(pos.sku, pos.location)] = pos
         return found
 
     def load_reservations(self, ids: Iterable[str]) -> dict[str, Reservation]:
@@ -198,7 +200,7 @@ class SqlIngestTransaction:
             rows = self._rows(
                 f"SELECT {_RESERVATION_COLUMNS} FROM reservations "
                 f"WHERE reservation_id IN ({','.join('?' * len(chunk))}) "
-                f"ORDER BY reservation_id{self._store.lock_clause}",
+                f"ORDER BY reservation_id{self._store.lock_clause.format(table='reservations')}",
                 list(chunk),
             )
             for row in rows:
@@ -222,17 +224,30 @@ class SqlIngestTransaction:
         )
         return qty(rows[0][0])
 
-    def append(self, entries: Sequence[Entry], raws: Sequence[Any], recorded_us: int) -> None:
+    def append(self, entries: Sequence[Entry], raws: Sequence[bytes], recorded_us: int) -> None:
         rows = []
         for entry, raw in zip(entries, raws, strict=True):
             e = entry.event
             rows.append(
                 (
-                    e.key.source, e.key.event_id, e.payload_hash, e.type.value, e.sku,
-                    e.location, e.counterparty_location, units(e.quantity),
-                    units(entry.on_hand_delta), e.occurred_us, recorded_us, e.reservation_id,
-                    e.expires_us, e.condition, e.reference, e.reason, e.correlation_id,
-                    orjson.dumps(raw).decode(),
+                    e.key.source,
+                    e.key.event_id,
+                    e.payload_hash,
+                    e.type.value,
+                    e.sku,
+                    e.location,
+                    e.counterparty_location,
+                    units(e.quantity),
+                    units(entry.on_hand_delta),
+                    e.occurred_us,
+                    recorded_us,
+                    e.reservation_id,
+                    e.expires_us,
+                    e.condition,
+                    e.reference,
+                    e.reason,
+                    e.correlation_id,
+                    raw.decode(),
                 )
             )
         if rows:
@@ -252,8 +267,14 @@ class SqlIngestTransaction:
             anchor = p.count_order or (None, None, None)
             rows.append(
                 (
-                    p.sku, p.location, units(p.on_hand), units(p.non_sellable),
-                    units(p.reserved), units(p.in_transit), *anchor, now_us,
+                    p.sku,
+                    p.location,
+                    units(p.on_hand),
+                    units(p.non_sellable),
+                    units(p.reserved),
+                    units(p.in_transit),
+                    *anchor,
+                    now_us,
                 )
             )
         if rows:
@@ -275,8 +296,15 @@ class SqlIngestTransaction:
             anchor = r.reserve_order or (None, None, None)
             rows.append(
                 (
-                    r.reservation_id, r.state.value, r.sku, r.location, units(r.quantity),
-                    r.expires_us, *anchor, int(r.holding), now_us,
+                    r.reservation_id,
+                    r.state.value,
+                    r.sku,
+                    r.location,
+                    units(r.quantity),
+                    r.expires_us,
+                    *anchor,
+                    int(r.holding),
+                    now_us,
                 )
             )
         if rows:
@@ -296,8 +324,15 @@ class SqlIngestTransaction:
     def park(self, exceptions: Sequence[NewException], now_us: int) -> None:
         rows = [
             (
-                x.source, x.event_id, x.payload_hash, x.reason.value, x.field, x.detail,
-                orjson.dumps(x.payload).decode(), now_us, now_us,
+                x.source,
+                x.event_id,
+                x.payload_hash,
+                x.reason.value,
+                x.field,
+                x.detail,
+                orjson.dumps(x.payload).decode(),
+                now_us,
+                now_us,
             )
             for x in exceptions
         ]
@@ -381,6 +416,10 @@ class SqlStore:
     def prepare_position_locks(self, cursor: Any, keys: Sequence[PositionKey]) -> None:
         """Make sure rows exist for every key so they can be locked (PostgreSQL)."""
 
+    def pair_list(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, str, str, list[Any]]:
+        """A row source for a parameter list of pairs: (FROM item, expr a, expr b, params)."""
+        raise NotImplementedError
+
     def migrate(self) -> None:
         raise NotImplementedError
 
@@ -439,8 +478,10 @@ class SqlStore:
         if rows:
             with self._write() as cur:
                 cur.executemany(self.sql(statement), rows)
-                cur.execute(self.sql("UPDATE meta SET value = value + 1 WHERE name = ?"),
-                            ("master_version",))
+                cur.execute(
+                    self.sql("UPDATE meta SET value = value + 1 WHERE name = ?"),
+                    ("master_version",),
+                )
 
     @contextmanager
     def transaction(self) -> Iterator[SqlIngestTransaction]:
@@ -453,10 +494,8 @@ class SqlStore:
                 self._write_conn.close()
                 self._write_conn = None
         for conn in self._all_readers:
-            try:
+            with suppress(Exception):
                 conn.close()
-            except Exception:  # noqa: BLE001 - a reader of another thread may be gone already
-                pass
         self._all_readers.clear()
         self._local = threading.local()
 
@@ -503,9 +542,13 @@ class SqlStore:
         limit: int = 100,
         after_id: int = 0,
     ) -> list[ExceptionRecord]:
-        where, params = ["id > ?"], [after_id]
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [after_id]
         for column, value in (
-            ("status", status), ("reason", reason), ("source", source), ("event_id", event_id)
+            ("status", status),
+            ("reason", reason),
+            ("source", source),
+            ("event_id", event_id),
         ):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -574,9 +617,14 @@ class SqlStore:
             "description = excluded.description, updated_us = excluded.updated_us",
             [
                 (
-                    i.sku, i.gtin, i.base_uom, i.category,
+                    i.sku,
+                    i.gtin,
+                    i.base_uom,
+                    i.category,
                     orjson.dumps({k: str(v) for k, v in i.conversions.items()}).decode(),
-                    units(i.safety_stock), i.description, now_us,
+                    units(i.safety_stock),
+                    i.description,
+                    now_us,
                 )
                 for i in items
             ],
@@ -607,8 +655,7 @@ class SqlStore:
         self, name: str, key_hash: str, prefix: str, scopes: Sequence[str], now_us: int
     ) -> ApiKeyRecord:
         self.write(
-            "INSERT INTO api_keys (name, key_hash, prefix, scopes, created_us) "
-            "VALUES (?,?,?,?,?)",
+            "INSERT INTO api_keys (name, key_hash, prefix, scopes, created_us) VALUES (?,?,?,?,?)",
             (name, key_hash, prefix, " ".join(scopes), now_us),
         )
         record = self.api_key_by_hash(key_hash)

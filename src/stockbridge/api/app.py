@@ -57,8 +57,9 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        doc = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                          routes=app.routes)
+        doc = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         for model in (schemas.IngestRequest, schemas.ItemsIn, schemas.LocationsIn, schemas.XrefsIn):
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -26,15 +26,25 @@ def require(scope: Scope) -> Callable[..., Principal]:
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'",
-                          headers=_CHALLENGE)
+            raise Problem(
+                401,
+                "Unauthorized",
+                "send an API key as 'Authorization: Bearer <key>'",
+                headers=_CHALLENGE,
+            )
         principal = hub_of(request).keys.authenticate(credentials.credentials)
         if principal is None:
-            raise Problem(401, "Unauthorized", "the API key is unknown or revoked",
-                          headers=_CHALLENGE)
+            raise Problem(
+                401, "Unauthorized", "the API key is unknown or revoked", headers=_CHALLENGE
+            )
         if not principal.allows(scope):
-            raise Problem(403, "Forbidden", f"this API key lacks the {scope.value!r} scope",
-                          kind="missing-scope", required_scope=scope.value)
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this API key lacks the {scope.value!r} scope",
+                kind="missing-scope",
+                required_scope=scope.value,
+            )
         return principal
 
     return check

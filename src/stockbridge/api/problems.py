@@ -102,8 +102,13 @@ def install(app: FastAPI) -> None:
         ]
         return problem_response(
             request,
-            Problem(422, "Invalid request", f"{len(errors)} problem(s) in the request",
-                    kind="invalid-request", errors=errors),
+            Problem(
+                422,
+                "Invalid request",
+                f"{len(errors)} problem(s) in the request",
+                kind="invalid-request",
+                errors=errors,
+            ),
         )
 
     async def on_not_found(request: Request, exc: Exception) -> Response:

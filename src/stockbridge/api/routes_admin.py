@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from ..app.master import MasterKind
 from ..app.keys import Scope
+from ..app.master import MasterKind
 from ..app.ports import ExceptionRecord
 from ..domain.model import from_micros
 from .auth import hub_of, require
 from .problems import JsonResponse
 from .routes_events import _result
-from .schemas import ExceptionOut, IgnoreIn, ImportReportOut, ItemsIn, LocationsIn, XrefsIn
+from .schemas import ExceptionOut, IgnoreIn, ImportReportOut
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require(Scope.ADMIN))])
 
@@ -23,8 +23,12 @@ def _upsert(request: Request, kind: MasterKind, body: Any) -> JsonResponse:
     if not isinstance(rows, list):
         from .problems import Problem
 
-        raise Problem(422, "Invalid request", f"the body must be an object with a {kind.value!r} list",
-                      kind="invalid-request")
+        raise Problem(
+            422,
+            "Invalid request",
+            f"the body must be an object with a {kind.value!r} list",
+            kind="invalid-request",
+        )
     report = hub_of(request).master_data.import_list(kind, rows)
     return JsonResponse(report.as_dict(), status_code=200 if not report.errors else 207)
 
@@ -35,28 +39,60 @@ _MASTER_DOC = (
 )
 
 
-@router.put("/items", tags=["master data"], summary="Upsert items", description=_MASTER_DOC,
-            response_class=JsonResponse, responses={200: {"model": ImportReportOut}},
-            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/ItemsIn"}}}}})
+@router.put(
+    "/items",
+    tags=["master data"],
+    summary="Upsert items",
+    description=_MASTER_DOC,
+    response_class=JsonResponse,
+    responses={200: {"model": ImportReportOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemsIn"}}},
+        }
+    },
+)
 def put_items(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
     return _upsert(request, MasterKind.ITEMS, body)
 
 
-@router.put("/locations", tags=["master data"], summary="Upsert locations",
-            description=_MASTER_DOC, response_class=JsonResponse,
-            responses={200: {"model": ImportReportOut}},
-            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/LocationsIn"}}}}})
-def put_locations(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
+@router.put(
+    "/locations",
+    tags=["master data"],
+    summary="Upsert locations",
+    description=_MASTER_DOC,
+    response_class=JsonResponse,
+    responses={200: {"model": ImportReportOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LocationsIn"}}
+            },
+        }
+    },
+)
+def put_locations(
+    request: Request, body: Any = Body(None, include_in_schema=False)
+) -> JsonResponse:
     return _upsert(request, MasterKind.LOCATIONS, body)
 
 
-@router.put("/xrefs", tags=["master data"], summary="Upsert per-source cross references",
-            description=_MASTER_DOC, response_class=JsonResponse,
-            responses={200: {"model": ImportReportOut}},
-            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/XrefsIn"}}}}})
+@router.put(
+    "/xrefs",
+    tags=["master data"],
+    summary="Upsert per-source cross references",
+    description=_MASTER_DOC,
+    response_class=JsonResponse,
+    responses={200: {"model": ImportReportOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/XrefsIn"}}},
+        }
+    },
+)
 def put_xrefs(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
     return _upsert(request, MasterKind.XREFS, body)
 
@@ -78,8 +114,13 @@ def exception_view(r: ExceptionRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/exceptions", tags=["exceptions"], summary="Business exceptions waiting or worked",
-            response_class=JsonResponse, responses={200: {"model": list[ExceptionOut]}})
+@router.get(
+    "/exceptions",
+    tags=["exceptions"],
+    summary="Business exceptions waiting or worked",
+    response_class=JsonResponse,
+    responses={200: {"model": list[ExceptionOut]}},
+)
 def list_exceptions(
     request: Request,
     status: str | None = Query(None, pattern="^(open|resolved|ignored)$"),
@@ -94,15 +135,22 @@ def list_exceptions(
     return JsonResponse({"exceptions": [exception_view(r) for r in records]})
 
 
-@router.get("/exceptions/{exception_id}", tags=["exceptions"], response_class=JsonResponse,
-            responses={200: {"model": ExceptionOut}})
+@router.get(
+    "/exceptions/{exception_id}",
+    tags=["exceptions"],
+    response_class=JsonResponse,
+    responses={200: {"model": ExceptionOut}},
+)
 def get_exception(exception_id: int, request: Request) -> JsonResponse:
     return JsonResponse(exception_view(hub_of(request).exceptions.get(exception_id)))
 
 
-@router.post("/exceptions/{exception_id}/replay", tags=["exceptions"],
-             summary="Run the kept event through ingest again, after fixing its cause",
-             response_class=JsonResponse)
+@router.post(
+    "/exceptions/{exception_id}/replay",
+    tags=["exceptions"],
+    summary="Run the kept event through ingest again, after fixing its cause",
+    response_class=JsonResponse,
+)
 def replay_exception(exception_id: int, request: Request) -> JsonResponse:
     outcome = hub_of(request).exceptions.replay(exception_id)
     return JsonResponse(
@@ -110,7 +158,11 @@ def replay_exception(exception_id: int, request: Request) -> JsonResponse:
     )
 
 
-@router.post("/exceptions/{exception_id}/ignore", tags=["exceptions"],
-             summary="Close an exception without replaying it", response_class=JsonResponse)
+@router.post(
+    "/exceptions/{exception_id}/ignore",
+    tags=["exceptions"],
+    summary="Close an exception without replaying it",
+    response_class=JsonResponse,
+)
 def ignore_exception(exception_id: int, body: IgnoreIn, request: Request) -> JsonResponse:
     return JsonResponse(exception_view(hub_of(request).exceptions.ignore(exception_id, body.note)))

@@ -66,12 +66,22 @@ async def post_events(request: Request) -> JsonResponse:
         raise Problem(400, "Malformed JSON", str(e), kind="malformed-json") from None
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
-        raise Problem(422, "Invalid request", "the body must be an object with an 'events' list",
-                      kind="invalid-request", errors=[{"field": "events", "message": "required list"}])
+        raise Problem(
+            422,
+            "Invalid request",
+            "the body must be an object with an 'events' list",
+            kind="invalid-request",
+            errors=[{"field": "events", "message": "required list"}],
+        )
     most = hub.settings.ingest.max_events_per_request
     if len(events) > most:
-        raise Problem(413, "Too many events", f"{len(events)} events; at most {most} per request",
-                      kind="too-many-events", limit=most)
+        raise Problem(
+            413,
+            "Too many events",
+            f"{len(events)} events; at most {most} per request",
+            kind="too-many-events",
+            limit=most,
+        )
     result = await asyncio.wrap_future(hub.writer.submit(events))
     return JsonResponse(render(result))
 
@@ -113,15 +123,15 @@ def get_event(source: str, event_id: str, request: Request) -> JsonResponse:
     if parked:
         record = parked[-1]
         return JsonResponse(
-                {
-                    "source": source,
-                    "event_id": event_id,
-                    "status": "exception",
-                    "exception_id": record.id,
-                    "reason": record.reason,
-                    "detail": record.detail,
-                    "exception_status": record.status,
-                    "received": record.payload,
-                }
-            )
+            {
+                "source": source,
+                "event_id": event_id,
+                "status": "exception",
+                "exception_id": record.id,
+                "reason": record.reason,
+                "detail": record.detail,
+                "exception_status": record.status,
+                "received": record.payload,
+            }
+        )
     raise Problem(404, "Not found", f"no event {event_id!r} from source {source!r}")

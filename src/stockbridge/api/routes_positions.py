@@ -35,8 +35,12 @@ def _view(v: PositionView) -> dict[str, Any]:
     }
 
 
-@router.get("/{sku}", summary="Every location of a SKU, with totals",
-            response_class=JsonResponse, responses={200: {"model": SkuPositionsOut}})
+@router.get(
+    "/{sku}",
+    summary="Every location of a SKU, with totals",
+    response_class=JsonResponse,
+    responses={200: {"model": SkuPositionsOut}},
+)
 def sku_positions(sku: str, request: Request) -> JsonResponse:
     hub = hub_of(request)
     views = hub.positions.positions(sku)
@@ -46,8 +50,12 @@ def sku_positions(sku: str, request: Request) -> JsonResponse:
     return JsonResponse({"sku": sku, "locations": [_view(v) for v in views], "totals": totals})
 
 
-@router.get("/{sku}/{location}", summary="The position of a SKU at a location",
-            response_class=JsonResponse, responses={200: {"model": PositionOut}})
+@router.get(
+    "/{sku}/{location}",
+    summary="The position of a SKU at a location",
+    response_class=JsonResponse,
+    responses={200: {"model": PositionOut}},
+)
 def position(sku: str, location: str, request: Request) -> JsonResponse:
     view = hub_of(request).positions.position(sku, location)
     if view is None:
@@ -55,8 +63,11 @@ def position(sku: str, location: str, request: Request) -> JsonResponse:
     return JsonResponse(_view(view))
 
 
-@router.get("/{sku}/{location}/history", summary="The events that explain a position",
-            response_class=JsonResponse)
+@router.get(
+    "/{sku}/{location}/history",
+    summary="The events that explain a position",
+    response_class=JsonResponse,
+)
 def history(
     sku: str,
     location: str,

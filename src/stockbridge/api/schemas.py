@@ -18,18 +18,31 @@ from ..domain.model import EventType
 class EventIn(BaseModel):
     """One inventory-affecting fact as a source reports it."""
 
-    event_id: str = Field(max_length=200, description="The source's id; with `source`, the idempotency key.")
+    event_id: str = Field(
+        max_length=200, description="The source's id; with `source`, the idempotency key."
+    )
     source: str = Field(max_length=200, description="The system that reports the event.")
     type: EventType
     sku: str = Field(description="Enterprise SKU, GTIN, or the source's own item code.")
     location: str = Field(description="Enterprise location code or the source's own store id.")
-    quantity: Decimal = Field(description="Positive, except `adjustment` (signed) and `count` (absolute, >= 0).")
-    occurred_at: datetime = Field(description="RFC 3339 with offset: when it happened at the source.")
+    quantity: Decimal = Field(
+        description="Positive, except `adjustment` (signed) and `count` (absolute, >= 0)."
+    )
+    occurred_at: datetime = Field(
+        description="RFC 3339 with offset: when it happened at the source."
+    )
     uom: str | None = Field(None, description="Unit of the quantity; converted to the base unit.")
     reservation_id: str | None = Field(None, description="Required by reserve, release, fulfil.")
     expires_at: datetime | None = Field(None, description="For reserve: when it releases itself.")
-    condition: str | None = Field(None, description="return: `sellable` or a non-sellable condition; status_change: the target status.")
-    counterparty_location: str | None = Field(None, description="transfer_out: the receiving location.")
+    condition: str | None = Field(
+        None,
+        description=(
+            "return: `sellable` or a non-sellable condition; status_change: the target status."
+        ),
+    )
+    counterparty_location: str | None = Field(
+        None, description="transfer_out: the receiving location."
+    )
     reference: str | None = None
     reason: str | None = None
     correlation_id: str | None = None
@@ -67,7 +80,9 @@ class PositionOut(BaseModel):
     reserved: Decimal
     in_transit: Decimal
     safety_stock: Decimal
-    available: Decimal = Field(description="max(0, on_hand - non_sellable - reserved - safety_stock)")
+    available: Decimal = Field(
+        description="max(0, on_hand - non_sellable - reserved - safety_stock)"
+    )
 
 
 class SkuPositionsOut(BaseModel):

@@ -70,9 +70,7 @@ class Hub:
         self.store.close()
 
 
-def bootstrap(
-    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
-) -> Hub:
+def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | None = None) -> Hub:
     clock = clock or SystemClock()
     store = store or open_store(settings.database.url)
     master = MasterCache(store)

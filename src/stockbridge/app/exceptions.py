@@ -67,8 +67,10 @@ class ExceptionService:
             )
         return ReplayOutcome(self.get(exception_id), result)
 
-    def replay_open(self, reason: str | None = None, source: str | None = None) -> list[ReplayOutcome]:
-        outcomes = []
+    def replay_open(
+        self, reason: str | None = None, source: str | None = None
+    ) -> list[ReplayOutcome]:
+        outcomes: list[ReplayOutcome] = []
         after = 0
         while True:
             page = self.store.exceptions(
@@ -83,7 +85,5 @@ class ExceptionService:
 
     def ignore(self, exception_id: int, note: str) -> ExceptionRecord:
         self.get(exception_id)
-        self.store.set_exception_status(
-            exception_id, IGNORED, note, to_micros(self.clock.now())
-        )
+        self.store.set_exception_status(exception_id, IGNORED, note, to_micros(self.clock.now()))
         return self.get(exception_id)

@@ -72,13 +72,38 @@ class MasterCache:
 
 
 @dataclass(slots=True)
+class Prepared:
+    """A client batch validated and ready for the ingest transaction.
+
+    Validation is pure and runs in the caller's thread, so the writer thread spends its
+    time on the transaction alone.
+    """
+
+    size: int
+    invalid: list[tuple[int, NewException]]
+    candidates: list[tuple[int, ParsedEvent, Any]]
+
+
+def prepare(raws: Sequence[Any]) -> Prepared:
+    invalid: list[tuple[int, NewException]] = []
+    candidates: list[tuple[int, ParsedEvent, Any]] = []
+    for i, raw in enumerate(raws):
+        parsed = parse_event(raw)
+        if isinstance(parsed, InvalidEvent):
+            invalid.append((i, _invalid(parsed, raw)))
+        else:
+            candidates.append((i, parsed, raw))
+    return Prepared(len(raws), invalid, candidates)
+
+
+@dataclass(slots=True)
 class _Call:
     """Working state of one ingest call (one or several client batches)."""
 
     results: list[list[EventResult | None]]
     exceptions: list[NewException] = field(default_factory=list)
     accepted: list[Event] = field(default_factory=list)
-    accepted_raws: list[Any] = field(default_factory=list)
+    accepted_raws: list[bytes] = field(default_factory=list)
 
     def answer(self, at: tuple[int, int], result: EventResult) -> None:
         self.results[at[0]][at[1]] = result
@@ -100,9 +125,9 @@ class IngestService:
         self.master = master or MasterCache(store)
 
     def ingest(self, raws: Sequence[Any]) -> BatchResult:
-        return self.ingest_many([raws])[0]
+        return self.ingest_many([prepare(raws)])[0]
 
-    def ingest_many(self, batches: Sequence[Sequence[Any]]) -> list[BatchResult]:
+    def ingest_many(self, batches: Sequence[Prepared]) -> list[BatchResult]:
         """Ingest several client batches in one transaction (group commit).
 
         If the shared transaction fails, each batch is retried alone so one batch's
@@ -120,18 +145,15 @@ class IngestService:
         """Release reservations past their expiry; returns how many were released."""
         return self._ingest([])[1]
 
-    def _ingest(self, batches: Sequence[Sequence[Any]]) -> tuple[list[BatchResult], int]:
+    def _ingest(self, batches: Sequence[Prepared]) -> tuple[list[BatchResult], int]:
         now_us = to_micros(self.clock.now())
         master = self.master.get()
-        call = _Call(results=[[None] * len(b) for b in batches])
+        call = _Call(results=[[None] * b.size for b in batches])
         candidates: list[tuple[tuple[int, int], ParsedEvent, Any]] = []
         for b, batch in enumerate(batches):
-            for i, raw in enumerate(batch):
-                parsed = parse_event(raw)
-                if isinstance(parsed, InvalidEvent):
-                    call.reject((b, i), _invalid(parsed, raw))
-                else:
-                    candidates.append(((b, i), parsed, raw))
+            for i, exc in batch.invalid:
+                call.reject((b, i), exc)
+            candidates.extend(((b, i), parsed, raw) for i, parsed, raw in batch.candidates)
 
         with self.store.transaction() as tx:
             recorded = tx.find_events([p.key for _, p, _ in candidates])
@@ -151,8 +173,12 @@ class IngestService:
             entries = ledger.apply_all(call.accepted)
 
             tx.append(entries, call.accepted_raws, now_us)
-            tx.save_positions((ledger.positions[k] for k in sorted(ledger.changed_positions)), now_us)
-            tx.save_reservations((reservations[r] for r in sorted(ledger.changed_reservations)), now_us)
+            tx.save_positions(
+                (ledger.positions[k] for k in sorted(ledger.changed_positions)), now_us
+            )
+            tx.save_reservations(
+                (reservations[r] for r in sorted(ledger.changed_reservations)), now_us
+            )
             tx.park(call.exceptions, now_us)
             tx.resolve_exceptions([e.key for e in call.accepted], now_us)
             tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
@@ -184,13 +210,17 @@ class IngestService:
                 continue
             seen[key] = parsed.payload_hash
             call.accepted.append(mapped)
-            call.accepted_raws.append(raw)
+            call.accepted_raws.append(parsed.canonical)
             call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED))
 
 
 def _invalid(bad: InvalidEvent, raw: Any) -> NewException:
     return NewException(
-        Reason.INVALID_EVENT, f"{bad.field} {bad.message}", raw, bad.source, bad.event_id,
+        Reason.INVALID_EVENT,
+        f"{bad.field} {bad.message}",
+        raw,
+        bad.source,
+        bad.event_id,
         field=bad.field,
     )
 
@@ -199,43 +229,42 @@ def _conflict(parsed: ParsedEvent, raw: Any) -> NewException:
     return NewException(
         Reason.CONFLICTING_DUPLICATE,
         f"event {parsed.key} was already recorded with a different payload",
-        raw, parsed.key.source, parsed.key.event_id, parsed.payload_hash,
+        raw,
+        parsed.key.source,
+        parsed.key.event_id,
+        parsed.payload_hash,
     )
 
 
 def _parked(parsed: ParsedEvent, parked: Parked, raw: Any) -> NewException:
     return NewException(
-        parked.reason, parked.detail, raw, parsed.key.source, parsed.key.event_id,
+        parked.reason,
+        parked.detail,
+        raw,
+        parsed.key.source,
+        parsed.key.event_id,
         parsed.payload_hash,
     )
 
 
-def _position_messages(
-    entries: Sequence[Entry], changed: set[PositionKey]
-) -> list[OutboxMessage]:
-    """One `position_changed` message per SKU whose positions moved, naming its causes."""
-    by_sku: dict[str, tuple[set[str], list[Event]]] = {}
-    for sku, location in changed:
-        by_sku.setdefault(sku, (set(), []))[0].add(location)
-    for entry in entries:
-        if entry.event.sku in by_sku:
-            by_sku[entry.event.sku][1].append(entry.event)
-    messages = []
-    for sku in sorted(by_sku):
-        locations, causes = by_sku[sku]
-        messages.append(
-            OutboxMessage(
-                "position_changed",
-                sku,
-                {
-                    "sku": sku,
-                    "locations": sorted(locations),
-                    "events": [str(e.key) for e in causes[:MAX_CAUSES]],
-                    "event_count": len(causes),
-                    "correlation_ids": sorted(
-                        {e.correlation_id for e in causes[:MAX_CAUSES] if e.correlation_id}
-                    ),
-                },
-            )
+def _position_messages(entries: Sequence[Entry], changed: set[PositionKey]) -> list[OutboxMessage]:
+    """One `positions_changed` message per transaction, naming what moved and why.
+
+    Downstream work (channel availability, postings) is derived from it; one message per
+    transaction rather than per event keeps the ingest path's cost flat.
+    """
+    if not changed:
+        return []
+    causes = [e.event for e in entries[:MAX_CAUSES]]
+    return [
+        OutboxMessage(
+            "positions_changed",
+            "ledger",
+            {
+                "positions": sorted(changed),
+                "event_count": len(entries),
+                "events": [str(e.key) for e in causes],
+                "correlation_ids": sorted({e.correlation_id for e in causes if e.correlation_id}),
+            },
         )
-    return messages
+    ]

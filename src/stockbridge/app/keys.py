@@ -53,7 +53,10 @@ class KeyService:
             )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         record = self.store.add_api_key(
-            name, hash_key(key), key[: len(KEY_PREFIX) + 6], sorted(set(scopes)),
+            name,
+            hash_key(key),
+            key[: len(KEY_PREFIX) + 6],
+            sorted(set(scopes)),
             to_micros(self.clock.now()),
         )
         return key, record

@@ -156,9 +156,7 @@ class MasterDataService:
         self.store = store
         self.clock = clock
 
-    def import_rows(
-        self, kind: MasterKind, rows: Iterable[tuple[int, Any]]
-    ) -> ImportReport:
+    def import_rows(self, kind: MasterKind, rows: Iterable[tuple[int, Any]]) -> ImportReport:
         """Validate and upsert numbered rows; the numbers appear in the errors."""
         model = _ROW_MODELS[kind]
         report = ImportReport(kind)

@@ -25,8 +25,14 @@ class PositionView:
     @classmethod
     def of(cls, pos: Position, safety_stock: Decimal) -> PositionView:
         return cls(
-            pos.sku, pos.location, pos.on_hand, pos.non_sellable, pos.reserved,
-            pos.in_transit, safety_stock, pos.available(safety_stock),
+            pos.sku,
+            pos.location,
+            pos.on_hand,
+            pos.non_sellable,
+            pos.reserved,
+            pos.in_transit,
+            safety_stock,
+            pos.available(safety_stock),
         )
 
 

@@ -16,14 +16,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .ingest import BatchResult, IngestService
+from .ingest import BatchResult, IngestService, Prepared, prepare
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Request:
-    raws: Sequence[Any]
+    batch: Prepared
     future: Future[BatchResult]
 
 
@@ -57,8 +57,9 @@ class GroupCommitWriter:
             self._thread = None
 
     def submit(self, raws: Sequence[Any]) -> Future[BatchResult]:
+        """Queue a client batch; validation happens here, in the caller's thread."""
         future: Future[BatchResult] = Future()
-        self._queue.put(_Request(raws, future))
+        self._queue.put(_Request(prepare(raws), future))
         return future
 
     def _run(self) -> None:
@@ -83,7 +84,7 @@ class GroupCommitWriter:
 
     def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
         group = [first]
-        size = len(first.raws)
+        size = first.batch.size
         while size < self.max_events:
             try:
                 nxt = self._queue.get_nowait()
@@ -92,13 +93,13 @@ class GroupCommitWriter:
             if nxt is _STOP:
                 return group, True
             group.append(nxt)
-            size += len(nxt.raws)
+            size += nxt.batch.size
         return group, False
 
     def _commit(self, group: list[_Request]) -> None:
         try:
-            results = self.ingest.ingest_many([r.raws for r in group])
-        except Exception as e:  # noqa: BLE001 - every waiting caller must get an answer
+            results = self.ingest.ingest_many([r.batch for r in group])
+        except Exception as e:
             log.exception("ingest transaction failed")
             for r in group:
                 r.future.set_exception(e)
@@ -111,7 +112,7 @@ class GroupCommitWriter:
     def _expire(self) -> None:
         try:
             released = self.ingest.expire_reservations()
-        except Exception:  # noqa: BLE001 - retried at the next interval
+        except Exception:
             log.exception("reservation expiry failed")
             return
         if released:

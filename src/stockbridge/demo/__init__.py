@@ -52,7 +52,9 @@ class SampleStream:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def _event(self, source: str, kind: str, sku: str, location: str, qty: Any, **extra: Any) -> dict[str, Any]:
+    def _event(
+        self, source: str, kind: str, sku: str, location: str, qty: Any, **extra: Any
+    ) -> dict[str, Any]:
         at = self.hub.clock.now() - timedelta(seconds=self.random.randint(0, 5))
         return {
             "event_id": f"demo-{next(self._ids)}",
@@ -89,19 +91,31 @@ class SampleStream:
         if roll < 0.70:
             return self._event("pos", "sale", sku, store, r.randint(1, 2))
         if roll < 0.80:
-            return self._event("pos", "return", sku, store, 1,
-                               condition=r.choice(["sellable", "sellable", "damaged"]))
+            return self._event(
+                "pos",
+                "return",
+                sku,
+                store,
+                1,
+                condition=r.choice(["sellable", "sellable", "damaged"]),
+            )
         if roll < 0.90:
-            return self._event("wms", "transfer_out", "TSHIRT-BLK-M", "WH1", 2,
-                               counterparty_location="STORE-01")
-        return self._event("web", "reserve", sku if sku in ("JEANS-SLIM-32", "CANDLE-FIG") else
-                           "JEANS-SLIM-32", "STORE-02", 1,
-                           reservation_id=f"cc-{next(self._ids)}",
-                           expires_at=(self.hub.clock.now() + timedelta(minutes=2)).isoformat())
+            return self._event(
+                "wms", "transfer_out", "TSHIRT-BLK-M", "WH1", 2, counterparty_location="STORE-01"
+            )
+        return self._event(
+            "web",
+            "reserve",
+            sku if sku in ("JEANS-SLIM-32", "CANDLE-FIG") else "JEANS-SLIM-32",
+            "STORE-02",
+            1,
+            reservation_id=f"cc-{next(self._ids)}",
+            expires_at=(self.hub.clock.now() + timedelta(minutes=2)).isoformat(),
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 self.hub.submit([self.next_event()])
-            except Exception:  # noqa: BLE001 - the demo stream must not take the hub down
+            except Exception:
                 continue

@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .model import SELLABLE, EventKey, EventType, to_micros
+import orjson
+
+from .model import EventKey, EventType, to_micros
 
 MAX_ID_LENGTH = 200
 MAX_TEXT_LENGTH = 1000
@@ -28,13 +30,14 @@ _OPTIONAL_TEXT = (
     "correlation_id",
 )
 KNOWN_FIELDS = frozenset((*_REQUIRED, *_OPTIONAL_TEXT, "expires_at"))
+_REQUIRED_SET = frozenset(_REQUIRED)
 _TYPES = {t.value: t for t in EventType}
 _NEEDS_RESERVATION = (EventType.RESERVE, EventType.RELEASE, EventType.FULFIL)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedEvent:
-    """A well-formed event in the source's own codes and units."""
+    """A well-formed event in the source's own codes and units (immutable by convention)."""
 
     key: EventKey
     type: EventType
@@ -51,6 +54,8 @@ class ParsedEvent:
     reference: str | None
     reason: str | None
     correlation_id: str | None
+    #: The event as sent, serialised with sorted keys: what is stored and hashed.
+    canonical: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,11 @@ def _text(raw: dict[str, Any], name: str, required: bool, limit: int = MAX_ID_LE
     return value
 
 
+def _ok_id(value: object) -> bool:
+    """Fast check of an identifier field; the slow path explains a failure."""
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and not value.isspace()
+
+
 def _instant(raw: dict[str, Any], name: str, required: bool) -> int | None:
     value = raw.get(name)
     if value is None:
@@ -96,7 +106,7 @@ def _instant(raw: dict[str, Any], name: str, required: bool) -> int | None:
         at = datetime.fromisoformat(value)
     except ValueError:
         raise _Invalid(name, f"is not an RFC 3339 date-time: {value!r}") from None
-    if at.tzinfo is None or "T" not in value.upper():
+    if at.tzinfo is None or value[10:11] not in ("T", "t"):
         raise _Invalid(name, "must be an RFC 3339 date-time with a UTC offset")
     return to_micros(at)
 
@@ -129,49 +139,53 @@ def _check_quantity(kind: EventType, qty: Decimal) -> None:
 
 def parse_event(raw: object) -> ParsedEvent | InvalidEvent:
     """Validate one event as sent; never raises for bad input."""
-    if not isinstance(raw, dict):
-        return InvalidEvent("$", "an event must be a JSON object", None, None)
-    source = raw.get("source") if isinstance(raw.get("source"), str) else None
-    event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
     try:
+        if type(raw) is not dict:
+            raise _Invalid("$", "an event must be a JSON object")
         return _parse(raw)
     except _Invalid as bad:
-        return InvalidEvent(bad.field, bad.message, source, event_id)
+        get = raw.get if isinstance(raw, dict) else {}.get
+        source, event_id = get("source"), get("event_id")
+        return InvalidEvent(
+            bad.field,
+            bad.message,
+            source if isinstance(source, str) else None,
+            event_id if isinstance(event_id, str) else None,
+        )
 
 
 def _parse(raw: dict[str, Any]) -> ParsedEvent:
-    unknown = raw.keys() - KNOWN_FIELDS
-    if unknown:
-        raise _Invalid(sorted(unknown)[0], "is not a field of an event")
-    event_id = _text(raw, "event_id", True)
-    source = _text(raw, "source", True)
-    type_name = raw.get("type")
-    kind = _TYPES.get(type_name) if isinstance(type_name, str) else None
+    if not KNOWN_FIELDS.issuperset(raw):
+        raise _Invalid(sorted(raw.keys() - KNOWN_FIELDS)[0], "is not a field of an event")
+    get = raw.get
+    event_id, source, sku, location = get("event_id"), get("source"), get("sku"), get("location")
+    if not (_ok_id(event_id) and _ok_id(source) and _ok_id(sku) and _ok_id(location)):
+        for name in ("event_id", "source", "type", "sku", "location"):
+            _text(raw, name, True)  # raises, naming the first bad field
+    assert isinstance(event_id, str) and isinstance(source, str)
+    assert isinstance(sku, str) and isinstance(location, str)
+    kind = _TYPES.get(get("type"))  # type: ignore[arg-type]
     if kind is None:
         raise _Invalid("type", f"must be one of {', '.join(_TYPES)}")
-    sku = _text(raw, "sku", True)
-    location = _text(raw, "location", True)
     qty = _quantity(raw)
     _check_quantity(kind, qty)
     occurred_us = _instant(raw, "occurred_at", True)
-    expires_us = _instant(raw, "expires_at", False)
+    assert occurred_us is not None
+    # Optional fields are absent from most events: look them up only when present.
+    optional = raw.keys() - _REQUIRED_SET if len(raw) > len(_REQUIRED) else ()
+    expires_us = _instant(raw, "expires_at", False) if "expires_at" in optional else None
     reservation_id = _text(raw, "reservation_id", kind in _NEEDS_RESERVATION)
     condition = _text(raw, "condition", kind is EventType.STATUS_CHANGE)
     counterparty = _text(raw, "counterparty_location", kind is EventType.TRANSFER_OUT)
-    if kind is EventType.STATUS_CHANGE and condition is None:
-        raise _Invalid("condition", f"is required: {SELLABLE!r} or the non-sellable condition")
-    assert event_id and source and sku and location and occurred_us is not None
-    uom = _text(raw, "uom", False)
-    reference = _text(raw, "reference", False, MAX_TEXT_LENGTH)
-    reason = _text(raw, "reason", False, MAX_TEXT_LENGTH)
-    correlation_id = _text(raw, "correlation_id", False)
-    fingerprint = "\x1f".join(
-        str(v)
-        for v in (
-            kind.value, sku, location, qty.normalize(), uom, occurred_us, expires_us,
-            reservation_id, condition, counterparty, reference, reason, correlation_id,
-        )
-    )
+    if optional:
+        uom = _text(raw, "uom", False)
+        reference = _text(raw, "reference", False, MAX_TEXT_LENGTH)
+        reason = _text(raw, "reason", False, MAX_TEXT_LENGTH)
+        correlation_id = _text(raw, "correlation_id", False)
+    else:
+        uom = reference = reason = correlation_id = None
+    # The payload's identity for duplicate detection is the event as sent, keys sorted.
+    canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     return ParsedEvent(
         key=EventKey(source, event_id),
         type=kind,
@@ -180,7 +194,7 @@ def _parse(raw: dict[str, Any]) -> ParsedEvent:
         quantity=qty,
         uom=uom,
         occurred_us=occurred_us,
-        payload_hash=hashlib.blake2b(fingerprint.encode(), digest_size=16).hexdigest(),
+        payload_hash=hashlib.blake2b(canonical, digest_size=16).hexdigest(),
         reservation_id=reservation_id,
         expires_us=expires_us,
         condition=condition,
@@ -188,4 +202,5 @@ def _parse(raw: dict[str, Any]) -> ParsedEvent:
         reference=reference,
         reason=reason,
         correlation_id=correlation_id,
+        canonical=canonical,
     )

@@ -32,7 +32,7 @@ class History(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """What the ledger records for an event: the event and its raw on-hand delta.
 

@@ -76,7 +76,9 @@ def map_event(parsed: ParsedEvent, md: MasterData) -> Event | Parked:
         return Parked(Reason.UNKNOWN_SKU, f"cross reference points at unknown SKU {sku!r}")
     location = md.location_for(source, parsed.location)
     if location is None:
-        return Parked(Reason.UNKNOWN_LOCATION, f"no location or cross reference for {parsed.location!r}")
+        return Parked(
+            Reason.UNKNOWN_LOCATION, f"no location or cross reference for {parsed.location!r}"
+        )
     counterparty = None
     if parsed.counterparty_location is not None:
         counterparty = md.location_for(source, parsed.counterparty_location)

@@ -1,0 +1,389 @@
+"""`stockbridge bench ingest`: throughput of the full ingest transaction and read latency.
+
+Clients in threads submit batches through the group-commit writer (validation, mapping,
+dedupe, ledger, positions, outbox, durable commit). Meanwhile one reader calls
+GET /v1/positions over real HTTP against the same hub. Figures go to the console and to
+docs/benchmarks.md, with the machine and the command.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import re
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+SKUS = 10_000
+LOCATIONS = 50
+CLIENTS = 4
+BENCH_KEY = "sbk_bench"
+
+
+@dataclass
+class Row:
+    label: str
+    batch: int
+    events: int
+    seconds: float
+    commits: int
+    submit_p50_ms: float
+    submit_p99_ms: float
+    read_p50_ms: float
+    read_p99_ms: float
+    reads: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+class _EventFactory:
+    """A retail mix: mostly sales, then receipts, returns, adjustments, transfers, counts."""
+
+    def __init__(self, seed: int) -> None:
+        self.r = random.Random(seed)
+        self.n = 0
+        self.at = datetime(2026, 11, 1, 8, tzinfo=UTC).timestamp()
+
+    def make(self, prefix: str) -> dict[str, Any]:
+        r = self.r
+        self.n += 1
+        roll = r.random()
+        kind = (
+            "sale"
+            if roll < 0.70
+            else "receipt"
+            if roll < 0.80
+            else "return"
+            if roll < 0.85
+            else "adjustment"
+            if roll < 0.90
+            else "transfer_out"
+            if roll < 0.95
+            else "count"
+        )
+        ev: dict[str, Any] = {
+            "event_id": f"{prefix}-{self.n}",
+            "source": "pos",
+            "type": kind,
+            "sku": f"SKU-{r.randrange(SKUS):05d}",
+            "location": f"L{r.randrange(LOCATIONS):03d}",
+            "quantity": r.randint(1, 4) if kind != "count" else r.randint(0, 40),
+            "occurred_at": datetime.fromtimestamp(self.at + self.n * 0.01, UTC).isoformat(),
+        }
+        if kind == "transfer_out":
+            ev["counterparty_location"] = f"L{r.randrange(LOCATIONS):03d}"
+        return ev
+
+
+def _seed(hub: Any) -> None:
+    from .app.master import MasterKind
+
+    hub.master_data.import_list(
+        MasterKind.ITEMS,
+        [{"sku": f"SKU-{i:05d}", "conversions": {"CASE12": 12}} for i in range(SKUS)],
+    )
+    hub.master_data.import_list(
+        MasterKind.LOCATIONS, [{"code": f"L{i:03d}"} for i in range(LOCATIONS)]
+    )
+
+
+class _Reader(threading.Thread):
+    """Calls GET /v1/positions/{sku}/{location} in a loop and records latencies."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+        self.r = random.Random(99)
+
+    def run(self) -> None:
+        with httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {BENCH_KEY}"}
+        ) as client:
+            while not self.stop.is_set():
+                sku = f"SKU-{self.r.randrange(SKUS):05d}"
+                loc = f"L{self.r.randrange(LOCATIONS):03d}"
+                t0 = time.perf_counter()
+                resp = client.get(f"/v1/positions/{sku}/{loc}")
+                self.samples.append((time.perf_counter() - t0) * 1000)
+                resp.raise_for_status()
+
+
+def _serve(hub: Any) -> tuple[Any, threading.Thread, str]:
+    import socket
+
+    import uvicorn
+
+    from .api.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(hub, manage_hub=False), log_config=None, access_log=False, lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def _run_batch_size(hub: Any, url: str, batch: int, total: int, progress: Progress) -> Row:
+    factories = [_EventFactory(seed=batch * 100 + c) for c in range(CLIENTS)]
+    per_client = max(1, total // CLIENTS // batch)
+    batches = [
+        [[factories[c].make(f"b{batch}c{c}") for _ in range(batch)] for _ in range(per_client)]
+        for c in range(CLIENTS)
+    ]
+    events = CLIENTS * per_client * batch
+    task = progress.add_task(f"batch {batch:>5}", total=events)
+    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+
+    def client(c: int) -> None:
+        for b in batches[c]:
+            t0 = time.perf_counter()
+            result = hub.writer.submit(b).result()
+            latencies[c].append((time.perf_counter() - t0) * 1000)
+            progress.advance(task, len(b))
+            assert result.count(result.results[0].status) >= 0
+
+    reader = _Reader(url)
+    commits0 = hub.writer.commits
+    reader.start()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    reader.stop.set()
+    reader.join()
+    submit = [x for lat in latencies for x in lat]
+    return Row(
+        "in-process, group commit",
+        batch,
+        events,
+        seconds,
+        hub.writer.commits - commits0,
+        _percentile(submit, 50),
+        _percentile(submit, 99),
+        _percentile(reader.samples, 50),
+        _percentile(reader.samples, 99),
+        len(reader.samples),
+    )
+
+
+def _run_http(hub: Any, url: str, batch: int, total: int, progress: Progress) -> Row:
+    """The same through POST /v1/events over HTTP (client JSON encoding shares the CPU)."""
+    import orjson
+
+    factories = [_EventFactory(seed=7_000 + c) for c in range(CLIENTS)]
+    per_client = max(1, total // CLIENTS // batch)
+    bodies = [
+        [
+            orjson.dumps({"events": [factories[c].make(f"h{batch}c{c}") for _ in range(batch)]})
+            for _ in range(per_client)
+        ]
+        for c in range(CLIENTS)
+    ]
+    events = CLIENTS * per_client * batch
+    task = progress.add_task(f"http {batch:>5}", total=events)
+    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+
+    def client(c: int) -> None:
+        with httpx.Client(
+            base_url=url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {BENCH_KEY}", "Content-Type": "application/json"},
+        ) as http:
+            for body in bodies[c]:
+                t0 = time.perf_counter()
+                http.post("/v1/events", content=body).raise_for_status()
+                latencies[c].append((time.perf_counter() - t0) * 1000)
+                progress.advance(task, batch)
+
+    reader = _Reader(url)
+    commits0 = hub.writer.commits
+    reader.start()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    reader.stop.set()
+    reader.join()
+    submit = [x for lat in latencies for x in lat]
+    return Row(
+        "HTTP POST /v1/events",
+        batch,
+        events,
+        seconds,
+        hub.writer.commits - commits0,
+        _percentile(submit, 50),
+        _percentile(submit, 99),
+        _percentile(reader.samples, 50),
+        _percentile(reader.samples, 99),
+        len(reader.samples),
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import sqlite3
+
+    return (
+        f"{os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+    )
+
+
+def run_ingest_bench(
+    *,
+    events: int,
+    batch_sizes: list[int],
+    output: Path | None,
+    workdir: Path | None,
+    console: Console,
+    http: bool = True,
+) -> list[Row]:
+    from .app.bootstrap import bootstrap
+    from .config import Settings
+
+    folder = Path(tempfile.mkdtemp(prefix="sb-bench-", dir=workdir))
+    settings = Settings().with_overrides(
+        **{"database.url": str(folder / "bench.db"), "bootstrap_key": BENCH_KEY}
+    )
+    hub = bootstrap(settings)
+    _seed(hub)
+    hub.start()
+    server, thread, url = _serve(hub)
+    rows: list[Row] = []
+    try:
+        with Progress(console=console, transient=True) as progress:
+            for b in batch_sizes:
+                # Batch size 1 is bounded by per-request overhead: measure fewer events.
+                rows.append(
+                    _run_batch_size(hub, url, b, events if b > 1 else events // 10, progress)
+                )
+            if http:
+                rows.append(_run_http(hub, url, max(batch_sizes), events // 2, progress))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        hub.close()
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    db_mib = sum(p.stat().st_size for p in folder.glob("bench.db*")) / 2**20
+
+    table = Table(
+        "path",
+        "batch",
+        "events",
+        "events/s",
+        "commits",
+        "submit p50 ms",
+        "submit p99 ms",
+        "read p50 ms",
+        "read p99 ms",
+        title="ingest",
+    )
+    for r in rows:
+        table.add_row(
+            r.label,
+            str(r.batch),
+            f"{r.events:,}",
+            f"{r.rate:,.0f}",
+            str(r.commits),
+            f"{r.submit_p50_ms:.1f}",
+            f"{r.submit_p99_ms:.1f}",
+            f"{r.read_p50_ms:.2f}",
+            f"{r.read_p99_ms:.2f}",
+        )
+    console.print(table)
+    console.print(f"peak RSS {rss_mib:.0f} MiB, database {db_mib:.0f} MiB, {machine()}")
+    if output is not None:
+        _write_markdown(output, rows, rss_mib, db_mib)
+        console.print(f"written to {output}")
+    for p in folder.glob("bench.db*"):
+        p.unlink()
+    folder.rmdir()
+    return rows
+
+
+def _write_markdown(output: Path, rows: list[Row], rss_mib: float, db_mib: float) -> None:
+    command = " ".join(["stockbridge", *sys.argv[1:]])
+    lines = [
+        "<!-- bench:ingest -->",
+        "## Ingest (`stockbridge bench ingest`)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"SQLite in WAL mode with `synchronous=FULL` (every commit is fsynced before the answer). "
+        f"{SKUS:,} SKUs x {LOCATIONS} locations; event mix 70% sale, 10% receipt, 5% return, "
+        f"5% adjustment, 5% transfer, 5% count. {CLIENTS} client threads submit batches; the "
+        "group-commit writer applies whatever is waiting in one transaction. One more client "
+        "reads `GET /v1/positions/{sku}/{location}` over HTTP throughout.",
+        "",
+        "| path | batch | events | events/s | commits | submit p50 ms | submit p99 ms "
+        "| read p50 ms | read p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.label} | {r.batch} | {r.events:,} | {r.rate:,.0f} | {r.commits:,} | "
+            f"{r.submit_p50_ms:.1f} | {r.submit_p99_ms:.1f} | {r.read_p50_ms:.2f} | "
+            f"{r.read_p99_ms:.2f} |"
+        )
+    lines += [
+        "",
+        f"Peak resident memory {rss_mib:.0f} MiB; database {db_mib:.0f} MiB.",
+        "<!-- /bench:ingest -->",
+    ]
+    block = "\n".join(lines)
+    text = output.read_text() if output.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(r"<!-- bench:ingest -->.*?<!-- /bench:ingest -->", re.S)
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
