@@ -5,12 +5,15 @@ Every test runs once per backend through the `store` fixture, so both obey the s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stockbridge.adapters.sql_store import SqlStore
 from stockbridge.app.bootstrap import Hub
 from stockbridge.app.clock import ManualClock
 from stockbridge.app.exceptions import CannotReplay
@@ -18,13 +21,23 @@ from stockbridge.app.ingest import EventResult, Status
 from stockbridge.app.master import MasterKind
 from stockbridge.app.ports import ExceptionRecord
 from stockbridge.domain.errors import NotFound, StockbridgeError
-from tests.conftest import event, seed_master
+from tests.conftest import event, seed_master, store_of
 
 T0 = "2026-03-02T08:00:00+00:00"
 T1 = "2026-03-02T09:00:00+00:00"
 T2 = "2026-03-02T10:00:00+00:00"
 T3 = "2026-03-02T11:00:00+00:00"
 T4 = "2026-03-02T12:00:00+00:00"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """Each backend in turn, migrated and empty; PostgreSQL reuses one emptied database."""
+    s = store_of(request.param, tmp_path, request)
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture
@@ -71,13 +84,14 @@ def test_a_new_event_is_accepted_and_recorded_as_sent(seeded: Hub) -> None:
     results = ingest(seeded, raw)
 
     # Then it is accepted, stored with what was sent, and on hand moves
-    assert [(r.event_id, r.source, r.status) for r in results] == [
-        ("r-1", "pos", Status.ACCEPTED)
-    ]
+    assert [(r.event_id, r.source, r.status) for r in results] == [("r-1", "pos", Status.ACCEPTED)]
     stored = seeded.store.event("pos", "r-1")
     assert stored is not None
     assert (stored.type, stored.sku, stored.location, stored.quantity) == (
-        "receipt", "TEE-M", "S1", d(5)
+        "receipt",
+        "TEE-M",
+        "S1",
+        d(5),
     )
     assert stored.on_hand_delta == d(5)
     assert stored.reference == "PO-9"
@@ -137,9 +151,7 @@ def test_the_same_key_with_another_payload_is_a_conflicting_duplicate(seeded: Hu
     results = ingest(seeded, changed)
 
     # Then it is rejected as a conflicting duplicate, kept with its raw payload...
-    assert [(r.status, r.reason) for r in results] == [
-        (Status.EXCEPTION, "conflicting_duplicate")
-    ]
+    assert [(r.status, r.reason) for r in results] == [(Status.EXCEPTION, "conflicting_duplicate")]
     kept = only_exception(seeded, reason="conflicting_duplicate")
     assert (kept.source, kept.event_id, kept.status) == ("pos", "r-1", "open")
     assert kept.payload == changed
@@ -375,7 +387,8 @@ def test_an_event_type_that_is_not_a_string_is_invalid(seeded: Hub) -> None:
 
     # Then the bad one is an invalid_event naming `type` and the good one is accepted
     assert [(r.status.value, r.field) for r in results] == [
-        ("accepted", None), ("exception", "type")
+        ("accepted", None),
+        ("exception", "type"),
     ]
     assert on_hand(seeded) == d(2)
 
@@ -428,7 +441,8 @@ def test_an_absurd_quantity_never_fails_its_neighbours(seeded: Hub, huge: Any) -
 
     # Then the absurd one is an exception and its neighbour is still accepted
     assert [(r.event_id, r.status.value) for r in results] == [
-        ("ok", "accepted"), ("huge", "exception")
+        ("ok", "accepted"),
+        ("huge", "exception"),
     ]
     assert on_hand(seeded) == d(2)
 
@@ -511,7 +525,8 @@ def test_replay_open_replays_every_open_mapping_exception(seeded: Hub) -> None:
 
     # Then both mapping exceptions are accepted and resolved; the malformed one waits
     assert sorted((o.result.event_id, o.result.status.value) for o in outcomes) == [
-        ("a", "accepted"), ("b", "accepted")
+        ("a", "accepted"),
+        ("b", "accepted"),
     ]
     assert on_hand(seeded, "TEE-M", "S2") == d(2)
     still_open = seeded.store.exceptions(status="open")
@@ -681,11 +696,18 @@ def test_positions_do_not_depend_on_arrival_order_or_batching(seeded: Hub) -> No
             event(f"{prefix}2", "sale", location=location, quantity=2, at=T1),
             event(f"{prefix}3", "count", location=location, quantity=8, at=T2),
             event(f"{prefix}4", "sale", location=location, quantity=1, at=T2),
-            event(f"{prefix}5", "return", location=location, quantity=1, at=T3,
-                  condition="damaged"),
+            event(
+                f"{prefix}5", "return", location=location, quantity=1, at=T3, condition="damaged"
+            ),
             event(f"{prefix}6", "count", location=location, quantity=6, at=T1),
-            event(f"{prefix}7", "reserve", location=location, quantity=2, at=T3,
-                  reservation_id=f"{prefix}-res"),
+            event(
+                f"{prefix}7",
+                "reserve",
+                location=location,
+                quantity=2,
+                at=T3,
+                reservation_id=f"{prefix}-res",
+            ),
             event(f"{prefix}8", "adjustment", location=location, quantity=-1, at=T4),
         ]
 
@@ -705,16 +727,20 @@ def test_a_transfer_moves_stock_through_in_transit(seeded: Hub) -> None:
     ingest(seeded, event("r", "receipt", location="DC", quantity=10, at=T0))
 
     # When the DC ships 4 to S1
-    ingest(seeded, event("out", "transfer_out", location="DC", quantity=4, at=T1,
-                         counterparty_location="S1"))
+    ingest(
+        seeded,
+        event("out", "transfer_out", location="DC", quantity=4, at=T1, counterparty_location="S1"),
+    )
 
     # Then the DC has 6 and S1 expects 4 in transit
     assert quantities(seeded, "TEE-M", "DC")[0] == d(6)
     assert quantities(seeded, "TEE-M", "S1")[:4] == (d(0), d(0), d(0), d(4))
 
     # When S1 receives them
-    ingest(seeded, event("in", "transfer_in", location="S1", quantity=4, at=T2,
-                         counterparty_location="DC"))
+    ingest(
+        seeded,
+        event("in", "transfer_in", location="S1", quantity=4, at=T2, counterparty_location="DC"),
+    )
 
     # Then they are on hand at S1 and nothing is in transit
     assert quantities(seeded, "TEE-M", "S1") == (d(4), d(0), d(0), d(0), d(4))
@@ -826,9 +852,7 @@ def test_a_second_reserve_for_the_same_id_does_not_hold_twice(seeded: Hub) -> No
 
 
 @pytest.mark.parametrize("closing", ["release", "fulfil"])
-def test_a_close_before_its_reserve_makes_the_late_reserve_inert(
-    seeded: Hub, closing: str
-) -> None:
+def test_a_close_before_its_reserve_makes_the_late_reserve_inert(seeded: Hub, closing: str) -> None:
     # Given 10 on hand and a release (or fulfil) that arrived before its reserve
     ingest(seeded, event("r", "receipt", quantity=10, at=T0))
     ingest(seeded, event("close", closing, quantity=2, reservation_id="o-1", at=T2))
@@ -898,7 +922,10 @@ def test_available_subtracts_non_sellable_reserved_and_safety_stock(seeded: Hub)
     view = seeded.positions.position("MUG", "S1")
     assert view is not None
     assert (view.on_hand, view.non_sellable, view.reserved, view.safety_stock) == (
-        d(11), d(1), d(3), d(2)
+        d(11),
+        d(1),
+        d(3),
+        d(2),
     )
     assert view.available == d(5)
 

@@ -12,11 +12,18 @@ from decimal import Decimal
 
 from stockbridge.domain.model import SELLABLE, Event, EventType
 
-Quantities = tuple[Decimal, Decimal, Decimal, Decimal]  # on hand, non-sellable, reserved, in transit
+Quantities = tuple[
+    Decimal, Decimal, Decimal, Decimal
+]  # on hand, non-sellable, reserved, in transit
 
 _SIGN = {
-    EventType.SALE: -1, EventType.RETURN: 1, EventType.RECEIPT: 1, EventType.ADJUSTMENT: 1,
-    EventType.TRANSFER_OUT: -1, EventType.TRANSFER_IN: 1, EventType.FULFIL: -1,
+    EventType.SALE: -1,
+    EventType.RETURN: 1,
+    EventType.RECEIPT: 1,
+    EventType.ADJUSTMENT: 1,
+    EventType.TRANSFER_OUT: -1,
+    EventType.TRANSFER_IN: 1,
+    EventType.FULFIL: -1,
 }
 
 
@@ -30,16 +37,19 @@ def expected_positions(events: Iterable[Event], now_us: int) -> dict[tuple[str, 
     in_transit: dict[tuple[str, str], Decimal] = defaultdict(lambda: zero)
 
     positions = {(e.sku, e.location) for e in evs}
-    positions |= {(e.sku, e.counterparty_location) for e in evs
-                  if e.type is EventType.TRANSFER_OUT and e.counterparty_location}
+    positions |= {
+        (e.sku, e.counterparty_location)
+        for e in evs
+        if e.type is EventType.TRANSFER_OUT and e.counterparty_location
+    }
     for pos in positions:
         counts = [e for e in evs if e.type is EventType.COUNT and (e.sku, e.location) == pos]
         anchor = max(counts, key=lambda e: e.order) if counts else None
         total = anchor.quantity if anchor else zero
         for e in evs:
-            if (e.sku, e.location) == pos and e.type in _SIGN:
-                if anchor is None or e.occurred_us > anchor.occurred_us:
-                    total += _SIGN[e.type] * e.quantity
+            later = anchor is None or e.occurred_us > anchor.occurred_us
+            if (e.sku, e.location) == pos and e.type in _SIGN and later:
+                total += _SIGN[e.type] * e.quantity
         on_hand[pos] = total
 
     for e in evs:
@@ -67,11 +77,10 @@ def expected_positions(events: Iterable[Event], now_us: int) -> dict[tuple[str, 
             reserved[(first.sku, first.location)] += first.quantity
 
     keys = set(on_hand) | set(non_sellable) | set(reserved) | set(in_transit)
-    return {
-        k: (on_hand[k], non_sellable[k], reserved[k], in_transit[k])
-        for k in keys
-    }
+    return {k: (on_hand[k], non_sellable[k], reserved[k], in_transit[k]) for k in keys}
 
 
-def without_zeros(positions: dict[tuple[str, str], Quantities]) -> dict[tuple[str, str], Quantities]:
+def without_zeros(
+    positions: dict[tuple[str, str], Quantities],
+) -> dict[tuple[str, str], Quantities]:
     return {k: v for k, v in positions.items() if any(v)}

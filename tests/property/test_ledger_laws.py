@@ -122,5 +122,7 @@ def test_reserved_is_never_negative_and_counts_leave_other_buckets_alone(evs: li
     for key, pos in ledger.positions.items():
         twin = other.positions.get(key, Position(*key))
         assert (pos.non_sellable, pos.reserved, pos.in_transit) == (
-            twin.non_sellable, twin.reserved, twin.in_transit,
+            twin.non_sellable,
+            twin.reserved,
+            twin.in_transit,
         )

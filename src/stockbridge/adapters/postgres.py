@@ -63,6 +63,15 @@ class PostgresStore(SqlStore):
                 list(keys),
             )
 
+    def discard_unused_locks(self, cursor: Any, keys: set[PositionKey]) -> None:
+        # Rows made only to be locked carry updated_us = 0; a saved position never does.
+        if keys:
+            cursor.execute(
+                "DELETE FROM positions p USING unnest(%s::text[], %s::text[]) AS k(a, b) "
+                "WHERE p.sku = k.a AND p.location = k.b AND p.updated_us = 0",
+                ([a for a, _ in keys], [b for _, b in keys]),
+            )
+
     def migrate(self) -> None:
         with self._write_lock:
             conn = self._writer()

@@ -7,6 +7,7 @@ written with `?` and translated once per dialect.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -47,6 +48,14 @@ def units(q: Decimal) -> int:
 
 def qty(stored: int | Decimal | None) -> Decimal:
     return Decimal(int(stored or 0)).scaleb(-QUANTITY_PLACES)
+
+
+def to_json(value: Any) -> str:
+    """JSON text of a payload as received; the standard library takes integers orjson can't."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
 
 
 def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -152,6 +161,7 @@ class SqlIngestTransaction:
         self._store = store
         self._cur = cursor
         self._sql = store.sql
+        self._locked: set[PositionKey] = set()
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         self._cur.execute(self._sql(statement), params)
@@ -181,6 +191,7 @@ class SqlIngestTransaction:
     def lock_positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
         # Sorted: a deterministic lock order keeps concurrent writers free of deadlocks.
         ordered = sorted(set(keys))
+        self._locked.update(ordered)
         self._store.prepare_position_locks(self._cur, ordered)
         rows = self._pairs(
             f"SELECT {_POSITION_COLUMNS_P}",
@@ -263,7 +274,9 @@ class SqlIngestTransaction:
 
     def save_positions(self, positions: Iterable[Position], now_us: int) -> None:
         rows = []
+        saved: set[PositionKey] = set()
         for p in positions:
+            saved.add((p.sku, p.location))
             anchor = p.count_order or (None, None, None)
             rows.append(
                 (
@@ -289,6 +302,7 @@ class SqlIngestTransaction:
                 ),
                 rows,
             )
+        self._store.discard_unused_locks(self._cur, self._locked - saved)
 
     def save_reservations(self, reservations: Iterable[Reservation], now_us: int) -> None:
         rows = []
@@ -330,7 +344,7 @@ class SqlIngestTransaction:
                 x.reason.value,
                 x.field,
                 x.detail,
-                orjson.dumps(x.payload).decode(),
+                to_json(x.payload),
                 now_us,
                 now_us,
             )
@@ -415,6 +429,9 @@ class SqlStore:
 
     def prepare_position_locks(self, cursor: Any, keys: Sequence[PositionKey]) -> None:
         """Make sure rows exist for every key so they can be locked (PostgreSQL)."""
+
+    def discard_unused_locks(self, cursor: Any, keys: set[PositionKey]) -> None:
+        """Remove rows `prepare_position_locks` created that nothing ended up using."""
 
     def pair_list(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, str, str, list[Any]]:
         """A row source for a parameter list of pairs: (FROM item, expr a, expr b, params)."""

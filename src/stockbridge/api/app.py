@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
 from .. import __version__
-from ..app.bootstrap import Hub, describe_database
+from ..app.bootstrap import Hub
 from . import problems, routes_admin, routes_events, routes_positions, schemas
 from .problems import JsonResponse
 
@@ -48,7 +48,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
             {
                 "status": "ok",
                 "version": __version__,
-                "database": describe_database(h.settings.database.url),
+                "database": h.store.dialect,
                 "outbox_depth": h.store.outbox_depth(),
                 "group_commits": h.writer.commits,
             }

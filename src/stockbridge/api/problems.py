@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ..app.exceptions import CannotReplay
+from ..app.exceptions import ExceptionNotWorkable
 from ..domain.errors import NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,23 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, NotFound)
         return problem_response(request, Problem(404, "Not found", str(exc)))
 
-    async def on_cannot_replay(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, CannotReplay)
+    async def on_not_workable(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ExceptionNotWorkable)
         return problem_response(
-            request, Problem(409, "Cannot replay", str(exc), exception_id=exc.record.id)
+            request,
+            Problem(
+                409,
+                "Exception not open",
+                str(exc),
+                kind="exception-not-open",
+                exception_id=exc.record.id,
+            ),
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            request, Problem(500, "Internal error", "the error is logged on the server")
         )
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:
@@ -132,5 +145,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
-    app.add_exception_handler(CannotReplay, on_cannot_replay)
+    app.add_exception_handler(ExceptionNotWorkable, on_not_workable)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(StoreUnavailable, on_unavailable)

@@ -34,10 +34,6 @@ def open_store(url: str) -> SqlStore:
     return store
 
 
-def describe_database(url: str) -> str:
-    return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
-
-
 @dataclass
 class Hub:
     settings: Settings

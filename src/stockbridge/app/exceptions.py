@@ -16,10 +16,16 @@ RESOLVED = "resolved"
 IGNORED = "ignored"
 
 
-class CannotReplay(StockbridgeError):
+class ExceptionNotWorkable(StockbridgeError):
+    """The exception cannot take this action in its current state."""
+
     def __init__(self, record: ExceptionRecord, why: str) -> None:
         super().__init__(why)
         self.record = record
+
+
+class CannotReplay(ExceptionNotWorkable):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,10 @@ class ExceptionService:
                     outcomes.append(self.replay(record.id))
 
     def ignore(self, exception_id: int, note: str) -> ExceptionRecord:
-        self.get(exception_id)
+        record = self.get(exception_id)
+        if record.status != OPEN:
+            raise ExceptionNotWorkable(
+                record, f"exception {exception_id} is {record.status}, not open"
+            )
         self.store.set_exception_status(exception_id, IGNORED, note, to_micros(self.clock.now()))
         return self.get(exception_id)

@@ -139,6 +139,9 @@ def _parse_conversions(text: str) -> dict[str, str]:
     return out
 
 
+_EXTRA_CELLS = "(cells beyond the header)"
+
+
 def csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
     """(file line, row) for each data row; empty cells are left out."""
     reader = csv.DictReader(io.StringIO(text))
@@ -146,7 +149,10 @@ def csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
         raise ImportFileError("the CSV file has no header row")
     rows = []
     for record in reader:
-        row = {k.strip(): v for k, v in record.items() if k and v not in (None, "")}
+        row: dict[str, Any] = {k.strip(): v for k, v in record.items() if k and v not in (None, "")}
+        if record.get(None):  # type: ignore[call-overload]
+            # More cells than the header: surface it as a row error, never drop data.
+            row[_EXTRA_CELLS] = record[None]  # type: ignore[index]
         rows.append((reader.line_num, row))
     return rows
 

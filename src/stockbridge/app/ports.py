@@ -128,6 +128,9 @@ class IngestTransaction(Protocol):
 class Store(Protocol):
     """Durable state: ledger, positions, reservations, master data, exceptions, outbox, keys."""
 
+    #: "sqlite" or "postgres".
+    dialect: str
+
     def migrate(self) -> None: ...
 
     def close(self) -> None: ...

@@ -36,13 +36,24 @@ class PositionView:
         )
 
 
-def explain(event: StoredEvent, anchor: tuple[int, str, str] | None) -> dict[str, Any]:
-    """An event as history shows it, with what it did to on hand."""
+def explain(
+    event: StoredEvent, location: str, anchor: tuple[int, str, str] | None
+) -> dict[str, Any]:
+    """An event as the history of `location` shows it, with what it did there.
+
+    A transfer shipped from elsewhere to `location` moved in-transit stock here; its
+    on-hand change belongs to the sending location.
+    """
+    inbound = event.location != location
+    on_hand_delta = ZERO if inbound else event.on_hand_delta
+    in_transit_delta = (
+        event.quantity if inbound else -event.quantity if event.type == "transfer_in" else ZERO
+    )
     is_anchor = anchor is not None and (event.occurred_us, event.source, event.event_id) == anchor
     superseded = (
         anchor is not None
         and event.type != "count"
-        and event.on_hand_delta != 0
+        and on_hand_delta != 0
         and event.occurred_us <= anchor[0]
     )
     return {
@@ -53,7 +64,8 @@ def explain(event: StoredEvent, anchor: tuple[int, str, str] | None) -> dict[str
         "location": event.location,
         "counterparty_location": event.counterparty_location,
         "quantity": event.quantity,
-        "on_hand_delta": event.on_hand_delta,
+        "on_hand_delta": on_hand_delta,
+        "in_transit_delta": in_transit_delta,
         "occurred_at": from_micros(event.occurred_us),
         "recorded_at": from_micros(event.recorded_us),
         "reservation_id": event.reservation_id,
@@ -94,4 +106,4 @@ class PositionQueries:
     def history(self, sku: str, location: str, limit: int) -> list[dict[str, Any]]:
         pos = self.store.position(sku, location)
         anchor = pos.count_order if pos else None
-        return [explain(e, anchor) for e in self.store.history(sku, location, limit)]
+        return [explain(e, location, anchor) for e in self.store.history(sku, location, limit)]

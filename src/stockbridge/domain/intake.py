@@ -14,10 +14,12 @@ from typing import Any
 
 import orjson
 
-from .model import EventKey, EventType, to_micros
+from .model import MAX_BASE_QUANTITY, EventKey, EventType, to_micros
 
 MAX_ID_LENGTH = 200
 MAX_TEXT_LENGTH = 1000
+#: Largest quantity accepted, in any unit; base-unit quantities are capped in mapping.
+MAX_QUANTITY = MAX_BASE_QUANTITY
 
 _REQUIRED = ("event_id", "source", "type", "sku", "location", "quantity", "occurred_at")
 _OPTIONAL_TEXT = (
@@ -127,6 +129,8 @@ def _quantity(raw: dict[str, Any]) -> Decimal:
 
 
 def _check_quantity(kind: EventType, qty: Decimal) -> None:
+    if abs(qty) > MAX_QUANTITY:
+        raise _Invalid("quantity", f"must be at most {MAX_QUANTITY:,} in absolute value")
     if kind is EventType.ADJUSTMENT:
         if qty == 0:
             raise _Invalid("quantity", "an adjustment must not be zero")
@@ -164,7 +168,8 @@ def _parse(raw: dict[str, Any]) -> ParsedEvent:
             _text(raw, name, True)  # raises, naming the first bad field
     assert isinstance(event_id, str) and isinstance(source, str)
     assert isinstance(sku, str) and isinstance(location, str)
-    kind = _TYPES.get(get("type"))  # type: ignore[arg-type]
+    type_name = get("type")
+    kind = _TYPES.get(type_name) if type(type_name) is str else None
     if kind is None:
         raise _Invalid("type", f"must be one of {', '.join(_TYPES)}")
     qty = _quantity(raw)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from .errors import Reason
 from .intake import ParsedEvent
-from .model import QUANTITY_PLACES, Event, Item, Location, Xref, XrefKind
+from .model import MAX_BASE_QUANTITY, QUANTITY_PLACES, Event, Item, Location, Xref, XrefKind
 
 _QUANTUM = Decimal(1).scaleb(-QUANTITY_PLACES)
 
@@ -60,8 +60,11 @@ class MasterData:
 
 
 def to_base_units(quantity: Decimal, factor: Decimal) -> Decimal | None:
-    """Quantity in the base unit, or None if it needs more than six decimal places."""
+    """Quantity in the base unit, or None if it is out of range or needs more than six
+    decimal places."""
     base = quantity * factor
+    if abs(base) > MAX_BASE_QUANTITY:
+        return None
     exact = base.quantize(_QUANTUM)
     return exact if exact == base else None
 
@@ -95,8 +98,8 @@ def map_event(parsed: ParsedEvent, md: MasterData) -> Event | Parked:
     if quantity is None:
         return Parked(
             Reason.BAD_QUANTITY,
-            f"{parsed.quantity} {parsed.uom or item.base_uom} needs more than "
-            f"{QUANTITY_PLACES} decimal places in {item.base_uom}",
+            f"{parsed.quantity} {parsed.uom or item.base_uom} in {item.base_uom} needs more "
+            f"than {QUANTITY_PLACES} decimal places or exceeds {MAX_BASE_QUANTITY:,}",
         )
     return Event(
         key=parsed.key,

@@ -34,6 +34,9 @@ ZERO = Decimal(0)
 #: Quantities are kept to six decimal places (grams of a kilo, millilitres of a litre).
 QUANTITY_PLACES = 6
 QUANTITY_SCALE = 10**QUANTITY_PLACES
+#: Largest quantity in base units: stored as a 64-bit count of millionths, with headroom
+#: for sums.
+MAX_BASE_QUANTITY = Decimal(10**12)
 
 
 class LocationKind(StrEnum):
@@ -151,7 +154,10 @@ class Position:
     count_order: tuple[int, str, str] | None = None
 
     def available(self, safety_stock: Decimal = ZERO) -> Decimal:
-        return max(ZERO, self.on_hand - self.non_sellable - self.reserved - safety_stock)
+        # Non-sellable may dip below zero while status changes arrive out of order; it
+        # never makes units sellable that on hand does not have.
+        held = max(ZERO, self.non_sellable) + self.reserved + safety_stock
+        return max(ZERO, self.on_hand - held)
 
     def quantities(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         return (self.on_hand, self.non_sellable, self.reserved, self.in_transit)
