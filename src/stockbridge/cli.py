@@ -371,3 +371,7 @@ def main() -> None:
     except ConfigError as e:
         err.print(f"[red]{e}[/red]")
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

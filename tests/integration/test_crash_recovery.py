@@ -61,8 +61,16 @@ class ServerProcess:
         # `python -m stockbridge.cli` does nothing: cli.py has no `__main__` guard, so the
         # entry point is called explicitly.
         self.command = [
-            sys.executable, "-c", "from stockbridge.cli import main; main()",
-            "serve", "--database", database, "--host", "127.0.0.1", "--port", "0",
+            sys.executable,
+            "-c",
+            "from stockbridge.cli import main; main()",
+            "serve",
+            "--database",
+            database,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
         ]
         self.env = {**os.environ, "STOCKBRIDGE_BOOTSTRAP_KEY": KEY}
         self.env.pop("STOCKBRIDGE_DATABASE", None)
@@ -73,8 +81,13 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         self.proc = subprocess.Popen(
-            self.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, bufsize=1,
+            self.command,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         threading.Thread(target=self._read_log, daemon=True).start()
         # The reader sets the event on the "running" line, or at end of file if the
@@ -144,7 +157,6 @@ def signed(ev: dict[str, Any]) -> Decimal:
 class Stream:
     """What the clients sent and what the server answered, shared by the worker threads."""
 
-    rng: random.Random
     kill_after: int
     server: ServerProcess
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -172,7 +184,9 @@ class Stream:
             "occurred_at": (START + timedelta(seconds=rng.randint(0, 86_400))).isoformat(),
         }
 
-    def batch(self, rng: random.Random, worker: int, counter: Iterator[int]) -> list[dict[str, Any]]:
+    def batch(
+        self, rng: random.Random, worker: int, counter: Iterator[int]
+    ) -> list[dict[str, Any]]:
         size = rng.randint(1, 200)
         with self.lock:
             earlier = list(self.sent.values()) if rng.random() < 0.3 else []
@@ -210,11 +224,10 @@ class Stream:
                     self.problems.append(f"{key} answered {res}")
             self.answered += 1
             if self.answered == self.kill_after:
+                self.killed.set()  # first, so that every failure after it is expected
                 self.server.kill()
-                self.killed.set()
 
-    def work(self, worker: int) -> None:
-        rng = random.Random(self.rng.random())
+    def work(self, worker: int, rng: random.Random) -> None:
         counter = iter(range(10**9))
         try:
             with client(self.server.url) as c:
@@ -222,14 +235,16 @@ class Stream:
                     events = self.batch(rng, worker, counter)
                     try:
                         response = c.post("/v1/events", json={"events": events})
-                    except httpx.TransportError:
+                    except httpx.TransportError as e:
                         # The server died with this request in flight: its outcome is
                         # unknown, so nothing of it counts as acknowledged.
                         with self.lock:
                             self.cut_off += 1
+                            if not self.killed.is_set():
+                                self.problems.append(f"worker {worker} before the kill: {e!r}")
                         return
                     self.record(events, response)
-        except Exception as e:  # noqa: BLE001 - reported by the main thread
+        except Exception as e:
             self.problems.append(f"worker {worker}: {e!r}")
 
 
@@ -284,8 +299,11 @@ def run_crash_recovery(database: str, servers: list[ServerProcess]) -> None:
 
     # When several clients stream batches at it and it is killed with SIGKILL once a
     # random number of requests has been answered
-    stream = Stream(rng=rng, kill_after=rng.randint(8, 20), server=first)
-    workers = [threading.Thread(target=stream.work, args=(w,)) for w in range(WORKERS)]
+    stream = Stream(kill_after=rng.randint(8, 20), server=first)
+    workers = [
+        threading.Thread(target=stream.work, args=(w, random.Random(rng.random())))
+        for w in range(WORKERS)
+    ]
     for t in workers:
         t.start()
     for t in workers:
@@ -293,7 +311,10 @@ def run_crash_recovery(database: str, servers: list[ServerProcess]) -> None:
     assert not any(t.is_alive() for t in workers), f"a client thread hung {ctx}"
     assert stream.problems == [], f"{stream.problems[:5]} {ctx}"
     assert stream.killed.is_set() and first.proc is not None and first.proc.returncode == -9, ctx
-    print(f"\nSTATS answered={stream.answered} cut={stream.cut_off} acked={len(stream.acknowledged)} sent={len(stream.sent)}")
+    ctx += (
+        f" answered={stream.answered} cut_off={stream.cut_off}"
+        f" acknowledged={len(stream.acknowledged)} sent={len(stream.sent)}"
+    )
     assert stream.acknowledged, ctx
     # No event is accepted twice, not even by concurrent senders racing each other.
     twice = [k for k, n in stream.accepted.items() if n > 1]
@@ -312,7 +333,9 @@ def run_crash_recovery(database: str, servers: list[ServerProcess]) -> None:
             got = r.json()
             assert got["status"] == "accepted", ctx
             assert (got["type"], got["sku"], got["location"]) == (
-                sent["type"], sent["sku"], sent["location"]
+                sent["type"],
+                sent["sku"],
+                sent["location"],
             ), ctx
             assert Decimal(str(got["quantity"])) == Decimal(sent["quantity"]), ctx
             assert Decimal(str(got["on_hand_delta"])) == signed(sent), ctx

@@ -104,6 +104,9 @@ class LedgerBatch:
         return [self.apply(e) for e in events]
 
     def apply(self, event: Event) -> Entry:
+        # A position exists once an event names it, whatever the event did: so which
+        # positions exist depends on the event set, not on the order of arrival.
+        self.position(event.sku, event.location)
         kind = event.type
         delta = on_hand_delta(event)
         if kind is EventType.COUNT:
