@@ -66,10 +66,12 @@ def serve(
     from . import logs
     from .api.app import create_app
     from .app.bootstrap import bootstrap
+    from .runtime import tune_gc
 
     settings = _settings(config, database, **{"server.host": host, "server.port": port})
     logs.configure(settings.logging.level, settings.logging.json_logs)
     hub = bootstrap(settings)
+    tune_gc()
     uvicorn.run(
         create_app(hub),
         host=settings.server.host,

@@ -27,6 +27,7 @@ from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import (
     QUANTITY_PLACES,
+    QUANTITY_SCALE,
     EventKey,
     Item,
     Location,
@@ -41,9 +42,12 @@ from ..domain.model import (
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
 
 
+_SCALE = Decimal(QUANTITY_SCALE)
+
+
 def units(q: Decimal) -> int:
     """Decimal quantity -> integer millionths, the storage form."""
-    return int(q.scaleb(QUANTITY_PLACES))
+    return int(q * _SCALE)
 
 
 def qty(stored: int | Decimal | None) -> Decimal:

@@ -73,11 +73,7 @@ class MasterCache:
 
 @dataclass(slots=True)
 class Prepared:
-    """A client batch validated and ready for the ingest transaction.
-
-    Validation is pure and runs in the caller's thread, so the writer thread spends its
-    time on the transaction alone.
-    """
+    """A client batch validated and ready for the ingest transaction."""
 
     size: int
     invalid: list[tuple[int, NewException]]

@@ -16,14 +16,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .ingest import BatchResult, IngestService, Prepared, prepare
+from .ingest import BatchResult, IngestService, prepare
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Request:
-    batch: Prepared
+    raws: Sequence[Any]
     future: Future[BatchResult]
 
 
@@ -57,9 +57,14 @@ class GroupCommitWriter:
             self._thread = None
 
     def submit(self, raws: Sequence[Any]) -> Future[BatchResult]:
-        """Queue a client batch; validation happens here, in the caller's thread."""
+        """Queue a client batch; its answer comes once it is committed.
+
+        Validation runs in the writer thread too: spread over the callers' threads it
+        would compete for the GIL with the writer, which gives the GIL up at every SQLite
+        step and then waits a whole switch interval to get it back.
+        """
         future: Future[BatchResult] = Future()
-        self._queue.put(_Request(prepare(raws), future))
+        self._queue.put(_Request(raws, future))
         return future
 
     def _run(self) -> None:
@@ -84,7 +89,7 @@ class GroupCommitWriter:
 
     def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
         group = [first]
-        size = first.batch.size
+        size = len(first.raws)
         while size < self.max_events:
             try:
                 nxt = self._queue.get_nowait()
@@ -93,12 +98,12 @@ class GroupCommitWriter:
             if nxt is _STOP:
                 return group, True
             group.append(nxt)
-            size += nxt.batch.size
+            size += len(nxt.raws)
         return group, False
 
     def _commit(self, group: list[_Request]) -> None:
         try:
-            results = self.ingest.ingest_many([r.batch for r in group])
+            results = self.ingest.ingest_many([prepare(r.raws) for r in group])
         except Exception as e:
             log.exception("ingest transaction failed")
             for r in group:
