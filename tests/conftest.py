@@ -87,7 +87,7 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-def test_settings(url: str = "unused.db", **overrides: Any) -> Settings:
+def hub_settings(url: str = "unused.db", **overrides: Any) -> Settings:
     return Settings().with_overrides(
         **{"database.url": url, "bootstrap_key": ADMIN_KEY, **overrides}
     )
@@ -95,7 +95,7 @@ def test_settings(url: str = "unused.db", **overrides: Any) -> Settings:
 
 @pytest.fixture
 def hub(store: SqlStore, clock: ManualClock) -> Iterator[Hub]:
-    h = bootstrap(test_settings(), store=store, clock=clock)
+    h = bootstrap(hub_settings(), store=store, clock=clock)
     try:
         yield h
     finally:

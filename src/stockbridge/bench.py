@@ -203,7 +203,7 @@ def _run_batch_size(hub: Any, url: str, batch: int, total: int, progress: Progre
     reader.join()
     submit = [x for lat in latencies for x in lat]
     return Row(
-        f"in-process, {clients} clients",
+        f"writer {hub.settings.ingest.writer}, {clients} clients",
         batch,
         events,
         seconds,

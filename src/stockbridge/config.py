@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,9 @@ class IngestSettings(_Section):
     group_commit_max_events: int = Field(20_000, ge=1)
     #: How often reservations past their expiry are released when no events arrive.
     expiry_interval_seconds: float = Field(1.0, gt=0)
+    #: "process": the ingest transaction runs in a child process with a core of its own
+    #: (the default for `serve`); "thread": in the server process.
+    writer: Literal["process", "thread"] = "process"
 
 
 class LoggingSettings(_Section):

@@ -32,7 +32,7 @@ from stockbridge.app.bootstrap import bootstrap, open_store
 from stockbridge.app.clock import ManualClock
 from stockbridge.domain.model import to_micros
 from tests.conftest import ADMIN_KEY, START, LiveServer, event, fresh_pg_url, seed_master
-from tests.conftest import test_settings as settings_for_tests
+from tests.conftest import hub_settings as settings_for_tests
 
 SKUS = ("TEE-M", "MUG", "CHEESE")  # from seed_master; MUG has a safety stock of 2
 LOCATIONS = ("S1", "S2", "DC")

@@ -16,6 +16,9 @@ from .master import MasterDataService
 from .ports import Clock, Store
 from .queries import PositionQueries
 from .writer import GroupCommitWriter
+from .writer_process import ProcessWriter
+
+Writer = GroupCommitWriter | ProcessWriter
 
 
 def open_store(url: str) -> SqlStore:
@@ -40,7 +43,7 @@ class Hub:
     store: Store
     clock: Clock
     ingest: IngestService
-    writer: GroupCommitWriter
+    writer: Writer
     master_data: MasterDataService
     keys: KeyService
     exceptions: ExceptionService
@@ -67,15 +70,27 @@ class Hub:
 
 
 def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | None = None) -> Hub:
+    """Wire a hub. An injected store or clock (tests, simulation) keeps the writer in this
+    process, where they live."""
+    if store is not None or clock is not None:
+        settings = settings.with_overrides(**{"ingest.writer": "thread"})
     clock = clock or SystemClock()
     store = store or open_store(settings.database.url)
     master = MasterCache(store)
     ingest = IngestService(store, clock, master)
-    writer = GroupCommitWriter(
-        ingest,
-        max_events=settings.ingest.group_commit_max_events,
-        expiry_interval=settings.ingest.expiry_interval_seconds,
-    )
+    writer: Writer
+    if settings.ingest.writer == "process":
+        writer = ProcessWriter(
+            settings.database.url,
+            max_events=settings.ingest.group_commit_max_events,
+            expiry_interval=settings.ingest.expiry_interval_seconds,
+        )
+    else:
+        writer = GroupCommitWriter(
+            ingest,
+            max_events=settings.ingest.group_commit_max_events,
+            expiry_interval=settings.ingest.expiry_interval_seconds,
+        )
     hub = Hub(
         settings=settings,
         store=store,

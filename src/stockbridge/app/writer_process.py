@@ -1,0 +1,169 @@
+"""Group commit in a child process: the ingest transaction gets a CPU core of its own.
+
+In one process the writer shares the GIL with the HTTP server, and SQLite gives the GIL
+up at every step, so under read traffic each step waits for it again: ingest slows down
+and reads queue behind it. A child process owns the write connection instead; the
+server keeps the GIL for HTTP and for reads (which use their own connections).
+
+The child takes every request waiting on the pipe, applies them in one transaction and
+answers each. If the parent dies the pipe closes and the child exits after its current
+transaction; nothing is acknowledged that was not committed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..domain.errors import StoreUnavailable
+from .ingest import BatchResult, EventResult, Status, prepare
+
+log = logging.getLogger(__name__)
+
+_Wire = tuple[str | None, str | None, str, str | None, str | None, str | None]
+
+
+def _to_wire(result: BatchResult) -> list[_Wire]:
+    return [
+        (r.event_id, r.source, r.status.value, r.reason, r.detail, r.field) for r in result.results
+    ]
+
+
+def _from_wire(rows: list[_Wire]) -> BatchResult:
+    return BatchResult([EventResult(a, b, Status(c), d, e, f) for a, b, c, d, e, f in rows])
+
+
+def _child(conn: Connection, database_url: str, max_events: int, expiry_interval: float) -> None:
+    from .bootstrap import open_store
+    from .clock import SystemClock
+    from .ingest import IngestService
+
+    store = open_store(database_url)
+    ingest = IngestService(store, SystemClock())
+    try:
+        while True:
+            if not conn.poll(expiry_interval):
+                ingest.expire_reservations()
+                continue
+            group: list[tuple[int, Sequence[Any]]] = []
+            size = 0
+            while True:
+                message = conn.recv()
+                if message is None:
+                    return
+                group.append(message)
+                size += len(message[1])
+                if size >= max_events or not conn.poll(0):
+                    break
+            try:
+                results = ingest.ingest_many([prepare(raws) for _, raws in group])
+            except Exception as e:
+                log.exception("ingest transaction failed")
+                conn.send(("failed", [rid for rid, _ in group], f"{type(e).__name__}: {e}"))
+                continue
+            conn.send(
+                ("done", [(rid, _to_wire(r)) for (rid, _), r in zip(group, results, strict=True)])
+            )
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return  # the parent is gone
+    finally:
+        store.close()
+
+
+class ProcessWriter:
+    """Same interface as GroupCommitWriter: `submit(raws) -> Future[BatchResult]`."""
+
+    def __init__(
+        self, database_url: str, max_events: int = 20_000, expiry_interval: float = 1.0
+    ) -> None:
+        self.database_url = database_url
+        self.max_events = max_events
+        self.expiry_interval = expiry_interval
+        self.commits = 0
+        self.requests = 0
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Future[BatchResult]] = {}
+        self._send_lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._receiver: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._process is not None:
+            return
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_child,
+            args=(child, self.database_url, self.max_events, self.expiry_interval),
+            name="stockbridge-writer",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+        self._receiver = threading.Thread(target=self._receive, name="writer-replies", daemon=True)
+        self._receiver.start()
+
+    def submit(self, raws: Sequence[Any]) -> Future[BatchResult]:
+        future: Future[BatchResult] = Future()
+        if self._conn is None:
+            future.set_exception(StoreUnavailable("the ingest writer is not running"))
+            return future
+        rid = next(self._ids)
+        self._pending[rid] = future
+        try:
+            with self._send_lock:
+                self._conn.send((rid, list(raws)))
+        except (OSError, ValueError) as e:
+            self._pending.pop(rid, None)
+            future.set_exception(StoreUnavailable(f"the ingest writer is gone: {e}"))
+        return future
+
+    def _receive(self) -> None:
+        assert self._conn is not None
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "done":
+                self.commits += 1
+                self.requests += len(message[1])
+                for rid, rows in message[1]:
+                    future = self._pending.pop(rid, None)
+                    if future is not None:
+                        future.set_result(_from_wire(rows))
+            else:
+                _, rids, why = message
+                for rid in rids:
+                    future = self._pending.pop(rid, None)
+                    if future is not None:
+                        future.set_exception(StoreUnavailable(f"ingest failed: {why}"))
+        for future in list(self._pending.values()):
+            future.set_exception(StoreUnavailable("the ingest writer stopped"))
+        self._pending.clear()
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        assert self._conn is not None
+        try:
+            with self._send_lock:
+                self._conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.kill()
+        self._conn.close()
+        if self._receiver is not None:
+            self._receiver.join(timeout=5)
+        self._process = None
+        self._conn = None
