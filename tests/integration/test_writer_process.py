@@ -10,7 +10,7 @@ from stockbridge.app.bootstrap import bootstrap
 from stockbridge.app.writer_process import ProcessWriter
 from stockbridge.domain.errors import StoreUnavailable
 
-from ..conftest import event, seed_master, hub_settings
+from ..conftest import event, hub_settings, seed_master
 
 
 def test_the_child_writer_commits_and_answers_each_request(tmp_path: Path) -> None:
