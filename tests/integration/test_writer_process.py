@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from stockbridge.app.bootstrap import bootstrap
+from stockbridge.app.ingest import BatchRejected, BatchResult
 from stockbridge.app.writer_process import ProcessWriter
 from stockbridge.domain.errors import StoreUnavailable
 
@@ -54,3 +56,23 @@ def test_a_stopped_child_writer_refuses_rather_than_losing(tmp_path: Path) -> No
     # Then the caller is told, instead of waiting for an answer that never comes
     with pytest.raises(StoreUnavailable):
         future.result(timeout=10)
+
+
+def test_the_child_writer_decodes_bodies_and_rejects_what_is_not_a_batch(tmp_path: Path) -> None:
+    # Given a running child writer
+    hub = bootstrap(hub_settings(str(tmp_path / "hub.db"), **{"ingest.writer": "process"}))
+    seed_master(hub)
+    hub.start()
+    try:
+        # When it is sent a good body, a malformed one and an oversized one
+        good = hub.writer.submit_body(orjson.dumps({"events": [event("1", "receipt")]}), 10)
+        broken = hub.writer.submit_body(b'{"events": [', 10)
+        too_many = hub.writer.submit_body(orjson.dumps({"events": [{}] * 11}), 10)
+        answers = [f.result(timeout=30) for f in (good, broken, too_many)]
+    finally:
+        hub.close()
+    # Then the good one is ingested and the others are refused whole, with the right status
+    assert isinstance(answers[0], BatchResult)
+    assert answers[0].results[0].status.value == "accepted"
+    assert isinstance(answers[1], BatchRejected) and answers[1].status == 400
+    assert isinstance(answers[2], BatchRejected) and answers[2].status == 413

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 
-from ..app.ingest import BatchResult, EventResult
+from ..app.ingest import BatchRejected, BatchResult, EventResult
 from ..app.keys import Scope
 from ..domain.model import from_micros
 from .auth import hub_of, require
@@ -60,29 +59,15 @@ async def post_events(request: Request) -> JsonResponse:
     body = await request.body()
     if len(body) > limit:
         raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise Problem(400, "Malformed JSON", str(e), kind="malformed-json") from None
-    events = payload.get("events") if isinstance(payload, dict) else None
-    if not isinstance(events, list):
-        raise Problem(
-            422,
-            "Invalid request",
-            "the body must be an object with an 'events' list",
-            kind="invalid-request",
-            errors=[{"field": "events", "message": "required list"}],
-        )
     most = hub.settings.ingest.max_events_per_request
-    if len(events) > most:
-        raise Problem(
-            413,
-            "Too many events",
-            f"{len(events)} events; at most {most} per request",
-            kind="too-many-events",
-            limit=most,
-        )
-    result = await asyncio.wrap_future(hub.writer.submit(events))
+    result = await asyncio.wrap_future(hub.writer.submit_body(body, most))
+    if isinstance(result, BatchRejected):
+        problem = Problem(result.status, result.title, result.detail, kind=result.kind)
+        if result.status == 413:
+            problem.extra["limit"] = most
+        elif result.status == 422:
+            problem.extra["errors"] = [{"field": "events", "message": "required list"}]
+        raise problem
     return JsonResponse(render(result))
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
@@ -78,6 +80,40 @@ class Prepared:
     size: int
     invalid: list[tuple[int, NewException]]
     candidates: list[tuple[int, ParsedEvent, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRejected:
+    """A request body that is not a batch at all: nothing in it is processed."""
+
+    status: int
+    title: str
+    detail: str
+    kind: str
+
+
+def decode_batch(body: bytes, max_events: int) -> list[Any] | BatchRejected:
+    """`{"events": [...]}` as bytes -> the list of raw events, or why not."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        return BatchRejected(400, "Malformed JSON", str(e), "malformed-json")
+    events = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(events, list):
+        return BatchRejected(
+            422,
+            "Invalid request",
+            "the body must be an object with an 'events' list",
+            "invalid-request",
+        )
+    if len(events) > max_events:
+        return BatchRejected(
+            413,
+            "Too many events",
+            f"{len(events)} events; at most {max_events} per request",
+            "too-many-events",
+        )
+    return events
 
 
 def prepare(raws: Sequence[Any]) -> Prepared:

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .ingest import BatchResult, IngestService, prepare
+from .ingest import BatchRejected, BatchResult, IngestService, decode_batch, prepare
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,15 @@ class GroupCommitWriter:
         future: Future[BatchResult] = Future()
         self._queue.put(_Request(raws, future))
         return future
+
+    def submit_body(self, body: bytes, max_events: int) -> Future[BatchResult | BatchRejected]:
+        """Decode a request body and queue its events (see ProcessWriter.submit_body)."""
+        raws = decode_batch(body, max_events)
+        if isinstance(raws, BatchRejected):
+            done: Future[BatchResult | BatchRejected] = Future()
+            done.set_result(raws)
+            return done
+        return self.submit(raws)  # type: ignore[return-value]
 
     def _run(self) -> None:
         next_expiry = time.monotonic() + self.expiry_interval

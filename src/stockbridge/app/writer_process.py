@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..domain.errors import StoreUnavailable
-from .ingest import BatchResult, EventResult, Status, prepare
+from .ingest import BatchRejected, BatchResult, EventResult, Status, decode_batch, prepare
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,21 @@ def _child(conn: Connection, database_url: str, max_events: int, expiry_interval
                 message = conn.recv()
                 if message is None:
                     return
-                group.append(message)
-                size += len(message[1])
+                rid, raws, limit = message
+                if isinstance(raws, bytes):
+                    # A request body, decoded here so the server process does no per-event work.
+                    raws = decode_batch(raws, limit)
+                    if isinstance(raws, BatchRejected):
+                        conn.send(("rejected", rid, raws))
+                        if conn.poll(0):
+                            continue
+                        break
+                group.append((rid, raws))
+                size += len(raws)
                 if size >= max_events or not conn.poll(0):
                     break
+            if not group:
+                continue
             try:
                 results = ingest.ingest_many([prepare(raws) for _, raws in group])
             except Exception as e:
@@ -88,7 +99,7 @@ class ProcessWriter:
         self.commits = 0
         self.requests = 0
         self._ids = itertools.count(1)
-        self._pending: dict[int, Future[BatchResult]] = {}
+        self._pending: dict[int, Future[Any]] = {}
         self._send_lock = threading.Lock()
         self._conn: Connection | None = None
         self._process: Any = None
@@ -112,7 +123,14 @@ class ProcessWriter:
         self._receiver.start()
 
     def submit(self, raws: Sequence[Any]) -> Future[BatchResult]:
-        future: Future[BatchResult] = Future()
+        return self._send(list(raws), 0)  # type: ignore[return-value]
+
+    def submit_body(self, body: bytes, max_events: int) -> Future[BatchResult | BatchRejected]:
+        """Send a request body as it came; the child decodes and checks it."""
+        return self._send(body, max_events)
+
+    def _send(self, payload: list[Any] | bytes, limit: int) -> Future[Any]:
+        future: Future[Any] = Future()
         if self._conn is None:
             future.set_exception(StoreUnavailable("the ingest writer is not running"))
             return future
@@ -120,7 +138,7 @@ class ProcessWriter:
         self._pending[rid] = future
         try:
             with self._send_lock:
-                self._conn.send((rid, list(raws)))
+                self._conn.send((rid, payload, limit))
         except (OSError, ValueError) as e:
             self._pending.pop(rid, None)
             future.set_exception(StoreUnavailable(f"the ingest writer is gone: {e}"))
@@ -140,6 +158,10 @@ class ProcessWriter:
                     future = self._pending.pop(rid, None)
                     if future is not None:
                         future.set_result(_from_wire(rows))
+            elif message[0] == "rejected":
+                future = self._pending.pop(message[1], None)
+                if future is not None:
+                    future.set_result(message[2])
             else:
                 _, rids, why = message
                 for rid in rids:
