@@ -71,6 +71,11 @@ def serve(
     settings = _settings(config, database, **{"server.host": host, "server.port": port})
     logs.configure(settings.logging.level, settings.logging.json_logs)
     hub = bootstrap(settings)
+    try:
+        hub.channels.declare(settings.channels)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
     tune_gc()
     uvicorn.run(
         create_app(hub),

@@ -61,6 +61,8 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
+    #: Channels declared in the file ([channels.NAME]); validated and stored at start.
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     bootstrap_key: str | None = Field(None, exclude=True, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:

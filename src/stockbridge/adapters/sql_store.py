@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import Any
@@ -67,6 +67,12 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+LIVENESS_UPSERT = (
+    "INSERT INTO location_liveness (location, last_seen_us, last_source) VALUES (?,?,?) "
+    "ON CONFLICT (location) DO UPDATE SET last_seen_us = excluded.last_seen_us, "
+    "last_source = excluded.last_source "
+    "WHERE excluded.last_seen_us > location_liveness.last_seen_us"
+)
 _EVENT_COLUMNS = (
     "seq, source, event_id, type, sku, location, counterparty_location, quantity, on_hand_delta,"
     " occurred_us, recorded_us, reservation_id, expires_us, condition, reference, reason,"
@@ -382,6 +388,13 @@ class SqlIngestTransaction:
             [(now_us, k.source, k.event_id) for k in keys],
         )
 
+    def touch_locations(self, seen: Mapping[str, str], now_us: int) -> None:
+        if seen:
+            self._cur.executemany(
+                self._sql(LIVENESS_UPSERT),
+                [(loc, now_us, source) for loc, source in sorted(seen.items())],
+            )
+
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
         if messages:
             self._cur.executemany(
@@ -620,8 +633,10 @@ class SqlStore:
             )
         ]
         locations = [
-            Location(r[0], LocationKind(r[1]), r[2], r[3])
-            for r in self.read("SELECT code, kind, timezone, name FROM locations")
+            Location(r[0], LocationKind(r[1]), r[2], r[3], r[4])
+            for r in self.read(
+                "SELECT code, kind, timezone, name, freshness_sla_seconds FROM locations"
+            )
         ]
         xrefs = [
             Xref(r[0], XrefKind(r[1]), r[2], r[3])
@@ -653,10 +668,22 @@ class SqlStore:
 
     def upsert_locations(self, locations: Sequence[Location], now_us: int) -> None:
         self.write_many(
-            "INSERT INTO locations (code, kind, timezone, name, updated_us) VALUES (?,?,?,?,?) "
-            "ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, "
-            "timezone = excluded.timezone, name = excluded.name, updated_us = excluded.updated_us",
-            [(loc.code, loc.kind.value, loc.timezone, loc.name, now_us) for loc in locations],
+            "INSERT INTO locations (code, kind, timezone, name, freshness_sla_seconds, updated_us) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, "
+            "timezone = excluded.timezone, name = excluded.name, "
+            "freshness_sla_seconds = excluded.freshness_sla_seconds, "
+            "updated_us = excluded.updated_us",
+            [
+                (
+                    loc.code,
+                    loc.kind.value,
+                    loc.timezone,
+                    loc.name,
+                    loc.freshness_sla_seconds,
+                    now_us,
+                )
+                for loc in locations
+            ],
         )
 
     def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None:
@@ -670,6 +697,30 @@ class SqlStore:
     def safety_stock(self, sku: str) -> Decimal:
         rows = self.read("SELECT safety_stock FROM items WHERE sku = ?", (sku,))
         return qty(rows[0][0]) if rows else Decimal(0)
+
+    # --- freshness and channels ----------------------------------------------------
+    def record_heartbeats(self, seen: Mapping[str, str], now_us: int) -> None:
+        with self._write() as cur:
+            cur.executemany(
+                self.sql(LIVENESS_UPSERT),
+                [(loc, now_us, source) for loc, source in sorted(seen.items())],
+            )
+
+    def liveness(self) -> dict[str, tuple[int, str | None]]:
+        rows = self.read("SELECT location, last_seen_us, last_source FROM location_liveness")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None:
+        self.write(
+            "INSERT INTO channels (name, config, updated_us) VALUES (?,?,?) "
+            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
+            "updated_us = excluded.updated_us",
+            (name, orjson.dumps(config).decode(), now_us),
+        )
+
+    def channels(self) -> dict[str, dict[str, Any]]:
+        rows = self.read("SELECT name, config FROM channels ORDER BY name")
+        return {r[0]: orjson.loads(r[1]) for r in rows}
 
     # --- API keys --------------------------------------------------------------------
     def add_api_key(

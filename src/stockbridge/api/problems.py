@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..app.channels import InvalidChannel
 from ..app.exceptions import ExceptionNotWorkable
 from ..domain.errors import NotFound, StoreUnavailable
 
@@ -128,6 +129,13 @@ def install(app: FastAPI) -> None:
             ),
         )
 
+    async def on_invalid_channel(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InvalidChannel)
+        return problem_response(
+            request,
+            Problem(422, "Invalid channel", str(exc), kind="invalid-channel", errors=exc.problems),
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(
@@ -146,5 +154,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(ExceptionNotWorkable, on_not_workable)
+    app.add_exception_handler(InvalidChannel, on_invalid_channel)
     app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(StoreUnavailable, on_unavailable)

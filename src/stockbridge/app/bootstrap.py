@@ -8,6 +8,7 @@ from typing import Any
 
 from ..adapters.sql_store import SqlStore
 from ..config import Settings
+from .channels import ChannelService
 from .clock import SystemClock
 from .exceptions import ExceptionService
 from .ingest import BatchResult, IngestService, MasterCache
@@ -48,6 +49,7 @@ class Hub:
     keys: KeyService
     exceptions: ExceptionService
     positions: PositionQueries
+    channels: ChannelService
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -101,5 +103,6 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         keys=KeyService(store, clock, settings.bootstrap_key),
         exceptions=ExceptionService(store, clock, lambda raws: hub.submit(raws)),
         positions=PositionQueries(store, master),
+        channels=ChannelService(store, clock, master),
     )
     return hub

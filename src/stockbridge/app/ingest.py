@@ -214,6 +214,8 @@ class IngestService:
             tx.park(call.exceptions, now_us)
             tx.resolve_exceptions([e.key for e in call.accepted], now_us)
             tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
+            # Every event is a sign of life from its location (freshness, DESIGN §7).
+            tx.touch_locations({e.location: e.key.source for e in call.accepted}, now_us)
 
         answers = [BatchResult([r for r in rs if r is not None]) for rs in call.results]
         return answers, len(due)

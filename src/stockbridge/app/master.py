@@ -69,6 +69,7 @@ class LocationRow(_Row):
     kind: LocationKind = LocationKind.STORE
     timezone: str = "UTC"
     name: str | None = None
+    freshness_sla_seconds: float | None = Field(None, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -80,7 +81,7 @@ class LocationRow(_Row):
         return value
 
     def to_domain(self) -> Location:
-        return Location(self.code, self.kind, self.timezone, self.name)
+        return Location(self.code, self.kind, self.timezone, self.name, self.freshness_sla_seconds)
 
 
 class XrefRow(_Row):

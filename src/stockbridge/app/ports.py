@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,6 +122,10 @@ class IngestTransaction(Protocol):
         """Close open mapping exceptions of events that have now been accepted."""
         ...
 
+    def touch_locations(self, seen: Mapping[str, str], now_us: int) -> None:
+        """Record that these locations (-> the source that spoke for them) are alive."""
+        ...
+
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None: ...
 
 
@@ -177,6 +181,17 @@ class Store(Protocol):
     def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None: ...
 
     def safety_stock(self, sku: str) -> Decimal: ...
+
+    # freshness and channels
+    def record_heartbeats(self, seen: Mapping[str, str], now_us: int) -> None: ...
+
+    def liveness(self) -> dict[str, tuple[int, str | None]]:
+        """Location -> (last seen, in µs since the epoch; the source that last spoke)."""
+        ...
+
+    def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None: ...
+
+    def channels(self) -> dict[str, dict[str, Any]]: ...
 
     # API keys
     def add_api_key(

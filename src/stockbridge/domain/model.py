@@ -120,6 +120,8 @@ class Location:
     kind: LocationKind = LocationKind.STORE
     timezone: str = "UTC"
     name: str | None = None
+    #: Longest silence (no event, no heartbeat) before channels stop trusting its stock.
+    freshness_sla_seconds: float | None = None
 
 
 class XrefKind(StrEnum):

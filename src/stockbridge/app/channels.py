@@ -1,0 +1,190 @@
+"""Channels: their policies (config and API), available-to-sell and location freshness."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..domain.availability import (
+    ChannelAvailability,
+    ChannelPolicy,
+    StaleRule,
+    channel_availability,
+    stale_locations,
+)
+from ..domain.errors import NotFound, StockbridgeError
+from ..domain.model import from_micros, to_micros
+from .ingest import MasterCache
+from .ports import Clock, Store
+
+
+class InvalidChannel(StockbridgeError):
+    """A channel definition that cannot be accepted; `problems` names each field."""
+
+    def __init__(self, name: str, problems: list[dict[str, str]]) -> None:
+        super().__init__(
+            f"channel {name!r} is invalid: "
+            + "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        )
+        self.problems = problems
+
+
+class StaleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: StaleRule = StaleRule.ZERO
+    extra_buffer: Decimal = Field(Decimal(0), ge=0)
+
+
+class SafetyStockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: dict[str, Decimal] = Field(default_factory=dict)
+    category: dict[str, Decimal] = Field(default_factory=dict)
+
+
+class ChannelIn(BaseModel):
+    """A channel: the locations that feed it and how much of their stock it may show."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Feeding location code -> buffer kept back from this channel at that location.
+    locations: dict[str, Decimal] = Field(min_length=1)
+    safety_stock: SafetyStockIn = SafetyStockIn()
+    share: Decimal | None = Field(None, gt=0, le=1)
+    cap: Decimal | None = Field(None, ge=0)
+    stale: StaleIn = StaleIn()
+
+    @model_validator(mode="after")
+    def _buffers_not_negative(self) -> ChannelIn:
+        for code, buffer in self.locations.items():
+            if buffer < 0:
+                raise ValueError(f"buffer for {code} must not be negative")
+        return self
+
+    def policy(self, name: str) -> ChannelPolicy:
+        return ChannelPolicy(
+            name=name,
+            locations=dict(self.locations),
+            safety_stock_by_sku=dict(self.safety_stock.sku),
+            safety_stock_by_category=dict(self.safety_stock.category),
+            share=self.share,
+            cap=self.cap,
+            stale_rule=self.stale.rule,
+            stale_extra_buffer=self.stale.extra_buffer,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    location: str
+    sla_seconds: float | None
+    last_seen_us: int | None
+    last_source: str | None
+    stale: bool
+
+
+class ChannelService:
+    def __init__(self, store: Store, clock: Clock, master: MasterCache) -> None:
+        self.store = store
+        self.clock = clock
+        self.master = master
+
+    def put(self, name: str, body: Any) -> ChannelIn:
+        """Validate and store a channel; every feeding location must exist."""
+        try:
+            channel = ChannelIn.model_validate(body)
+        except ValidationError as e:
+            raise InvalidChannel(
+                name,
+                [
+                    {"field": ".".join(str(p) for p in err["loc"]) or "$", "message": err["msg"]}
+                    for err in e.errors()
+                ],
+            ) from None
+        known = self.master.get().locations
+        unknown = [code for code in channel.locations if code not in known]
+        if unknown:
+            raise InvalidChannel(
+                name,
+                [{"field": f"locations.{code}", "message": "unknown location"} for code in unknown],
+            )
+        self.store.put_channel(name, channel.model_dump(mode="json"), to_micros(self.clock.now()))
+        return channel
+
+    def declare(self, channels: Mapping[str, Any]) -> None:
+        """Channels from the configuration file, stored at start."""
+        for name, body in channels.items():
+            self.put(name, body)
+
+    def all(self) -> dict[str, ChannelIn]:
+        return {n: ChannelIn.model_validate(c) for n, c in self.store.channels().items()}
+
+    def get(self, name: str) -> ChannelIn:
+        channel = self.all().get(name)
+        if channel is None:
+            raise NotFound("channel", name)
+        return channel
+
+    def freshness(self) -> list[Freshness]:
+        md = self.master.get()
+        seen = self.store.liveness()
+        now_us = to_micros(self.clock.now())
+        slas = {code: loc.freshness_sla_seconds for code, loc in md.locations.items()}
+        stale = stale_locations({k: v[0] for k, v in seen.items()}, slas, now_us)
+        return [
+            Freshness(
+                code,
+                slas[code],
+                seen.get(code, (None, None))[0],
+                seen.get(code, (None, None))[1],
+                code in stale,
+            )
+            for code in sorted(md.locations)
+        ]
+
+    def availability(self, name: str, sku: str) -> ChannelAvailability:
+        channel = self.get(name)
+        md = self.master.get()
+        if sku not in md.items:
+            raise NotFound("SKU", sku)
+        stale = frozenset(f.location for f in self.freshness() if f.stale)
+        return channel_availability(
+            channel.policy(name), sku, md.items[sku], self.store.positions_for_sku(sku), stale
+        )
+
+    def heartbeats(self, beats: Sequence[Any]) -> list[dict[str, Any]]:
+        """Record liveness reported without events; each beat answered on its own."""
+        md = self.master.get()
+        results: list[dict[str, Any]] = []
+        seen: dict[str, str] = {}
+        for beat in beats:
+            source = beat.get("source") if isinstance(beat, dict) else None
+            code = beat.get("location") if isinstance(beat, dict) else None
+            if not isinstance(source, str) or not isinstance(code, str):
+                results.append(
+                    {
+                        "status": "invalid",
+                        "detail": "a heartbeat needs 'source' and 'location' strings",
+                    }
+                )
+                continue
+            location = md.location_for(source, code)
+            if location is None:
+                results.append({"source": source, "location": code, "status": "unknown_location"})
+                continue
+            seen[location] = source
+            results.append({"source": source, "location": location, "status": "recorded"})
+        self.store.record_heartbeats(seen, to_micros(self.clock.now()))
+        return results
+
+
+def freshness_view(f: Freshness) -> dict[str, Any]:
+    return {
+        "location": f.location,
+        "freshness_sla_seconds": f.sla_seconds,
+        "last_seen_at": from_micros(f.last_seen_us) if f.last_seen_us is not None else None,
+        "last_source": f.last_source,
+        "stale": f.stale,
+    }
