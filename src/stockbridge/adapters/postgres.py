@@ -17,6 +17,7 @@ _MIGRATION_LOCK = 7_311_042  # advisory lock id: one migrating process at a time
 class PostgresStore(SqlStore):
     dialect = "postgres"
     lock_clause = " FOR UPDATE OF {table}"
+    skip_locked = " FOR UPDATE OF d SKIP LOCKED"
 
     def __init__(self, url: str) -> None:
         super().__init__()

@@ -19,6 +19,7 @@ import orjson
 from ..app.ports import (
     ApiKeyRecord,
     ExceptionRecord,
+    NewDelivery,
     NewException,
     OutboxMessage,
     StoredEvent,
@@ -38,6 +39,7 @@ from ..domain.model import (
     Xref,
     XrefKind,
 )
+from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
 
@@ -395,6 +397,55 @@ class SqlIngestTransaction:
                 [(loc, now_us, source) for loc, source in sorted(seen.items())],
             )
 
+    # --- delivery planning inside the ingest transaction ---------------------------------
+    def channel_values(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+        rows = self._pairs(
+            "SELECT v.channel, v.sku, v.value",
+            "channel_values v ON v.channel = {a} AND v.sku = {b}",
+            pairs,
+        )
+        return {(r[0], r[1]): qty(r[2]) for r in rows}
+
+    def save_channel_values(self, values: Mapping[tuple[str, str], Decimal], now_us: int) -> None:
+        if values:
+            self._cur.executemany(
+                self._sql(
+                    "INSERT INTO channel_values (channel, sku, value, updated_us) "
+                    "VALUES (?,?,?,?) ON CONFLICT (channel, sku) DO UPDATE SET "
+                    "value = excluded.value, updated_us = excluded.updated_us"
+                ),
+                [(c, s, units(v), now_us) for (c, s), v in sorted(values.items())],
+            )
+
+    def enqueue_deliveries(self, rows: Sequence[NewDelivery], now_us: int) -> None:
+        enqueue_deliveries(self._cur, self._sql, rows, now_us)
+
+    def liveness(self) -> dict[str, int]:
+        return {
+            r[0]: r[1] for r in self._rows("SELECT location, last_seen_us FROM location_liveness")
+        }
+
+    def location_status(self) -> dict[str, bool]:
+        return {r[0]: bool(r[1]) for r in self._rows("SELECT location, stale FROM location_status")}
+
+    def set_location_status(self, changes: Mapping[str, bool], now_us: int) -> None:
+        self._cur.executemany(
+            self._sql(
+                "INSERT INTO location_status (location, stale, updated_us) VALUES (?,?,?) "
+                "ON CONFLICT (location) DO UPDATE SET stale = excluded.stale, "
+                "updated_us = excluded.updated_us"
+            ),
+            [(loc, int(stale), now_us) for loc, stale in sorted(changes.items())],
+        )
+
+    def skus_at(self, location: str) -> list[str]:
+        return [
+            r[0]
+            for r in self._rows(
+                "SELECT sku FROM positions WHERE location = ? ORDER BY sku", (location,)
+            )
+        ]
+
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
         if messages:
             self._cur.executemany(
@@ -409,7 +460,7 @@ class SqlIngestTransaction:
             )
 
 
-class SqlStore:
+class SqlStore(DeliveryStoreMixin):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on
@@ -711,12 +762,19 @@ class SqlStore:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None:
-        self.write(
-            "INSERT INTO channels (name, config, updated_us) VALUES (?,?,?) "
-            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
-            "updated_us = excluded.updated_us",
-            (name, orjson.dumps(config).decode(), now_us),
-        )
+        with self._write() as cur:
+            cur.execute(
+                self.sql(
+                    "INSERT INTO channels (name, config, updated_us) VALUES (?,?,?) "
+                    "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
+                    "updated_us = excluded.updated_us"
+                ),
+                (name, orjson.dumps(config).decode(), now_us),
+            )
+            # Channels shape what the ingest transaction queues: its caches reload.
+            cur.execute(
+                self.sql("UPDATE meta SET value = value + 1 WHERE name = ?"), ("master_version",)
+            )
 
     def channels(self) -> dict[str, dict[str, Any]]:
         rows = self.read("SELECT name, config FROM channels ORDER BY name")

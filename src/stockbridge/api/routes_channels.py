@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from ..app.channels import ChannelIn, freshness_view
+from ..app.channels import freshness_view
 from ..app.keys import Scope
+from ..app.routing import ChannelIn
 from ..domain.availability import ChannelAvailability
 from .auth import hub_of, require
 from .problems import JsonResponse

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from ..domain.availability import (
-    ChannelAvailability,
-    ChannelPolicy,
-    StaleRule,
-    channel_availability,
-    stale_locations,
-)
+from ..domain.availability import ChannelAvailability, channel_availability, stale_locations
 from ..domain.errors import NotFound, StockbridgeError
 from ..domain.model import from_micros, to_micros
 from .ingest import MasterCache
 from .ports import Clock, Store
+from .routing import ChannelIn
 
 
 class InvalidChannel(StockbridgeError):
@@ -31,49 +25,6 @@ class InvalidChannel(StockbridgeError):
             + "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         )
         self.problems = problems
-
-
-class StaleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rule: StaleRule = StaleRule.ZERO
-    extra_buffer: Decimal = Field(Decimal(0), ge=0)
-
-
-class SafetyStockIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sku: dict[str, Decimal] = Field(default_factory=dict)
-    category: dict[str, Decimal] = Field(default_factory=dict)
-
-
-class ChannelIn(BaseModel):
-    """A channel: the locations that feed it and how much of their stock it may show."""
-
-    model_config = ConfigDict(extra="forbid")
-    #: Feeding location code -> buffer kept back from this channel at that location.
-    locations: dict[str, Decimal] = Field(min_length=1)
-    safety_stock: SafetyStockIn = SafetyStockIn()
-    share: Decimal | None = Field(None, gt=0, le=1)
-    cap: Decimal | None = Field(None, ge=0)
-    stale: StaleIn = StaleIn()
-
-    @model_validator(mode="after")
-    def _buffers_not_negative(self) -> ChannelIn:
-        for code, buffer in self.locations.items():
-            if buffer < 0:
-                raise ValueError(f"buffer for {code} must not be negative")
-        return self
-
-    def policy(self, name: str) -> ChannelPolicy:
-        return ChannelPolicy(
-            name=name,
-            locations=dict(self.locations),
-            safety_stock_by_sku=dict(self.safety_stock.sku),
-            safety_stock_by_category=dict(self.safety_stock.category),
-            share=self.share,
-            cap=self.cap,
-            stale_rule=self.stale.rule,
-            stale_extra_buffer=self.stale.extra_buffer,
-        )
 
 
 @dataclass(frozen=True, slots=True)

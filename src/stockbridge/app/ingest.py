@@ -15,12 +15,14 @@ from typing import Any
 
 import orjson
 
+from ..domain.availability import stale_locations
 from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import Event, EventKey, EventType, to_micros
 from .ports import Clock, NewException, OutboxMessage, Store
+from .routing import Routing, load_routing, plan_postings, plan_pushes
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +60,19 @@ class BatchResult:
 
 
 class MasterCache:
-    """Master data held in memory, reloaded when any process changed it."""
+    """Master data and routing held in memory, reloaded when any process changed them."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._version = -1
         self._data = MasterData()
+        self.routing = Routing()
 
     def get(self) -> MasterData:
         version = self._store.master_version()
         if version != self._version:
             self._data = self._store.master_data()
+            self.routing = load_routing(self._store.channels(), self._store.targets())
             self._version = version
         return self._data
 
@@ -177,6 +181,49 @@ class IngestService:
         """Release reservations past their expiry; returns how many were released."""
         return self._ingest([])[1]
 
+    def refresh_freshness(self) -> dict[str, bool]:
+        """Mark locations stale or fresh again by their SLA, and re-push their channels.
+
+        Returns the locations whose state changed (location -> now stale?).
+        """
+        now_us = to_micros(self.clock.now())
+        master = self.master.get()
+        routing = self.master.routing
+        slas = {code: loc.freshness_sla_seconds for code, loc in master.locations.items()}
+        with self.store.transaction() as tx:
+            stale = stale_locations(tx.liveness(), slas, now_us)
+            known = tx.location_status()
+            changes = {loc: loc in stale for loc in slas if known.get(loc, False) != (loc in stale)}
+            if not changes:
+                return {}
+            tx.set_location_status(changes, now_us)
+            pairs = [
+                (channel, sku)
+                for loc in changes
+                for channel, policy in routing.channels.items()
+                if loc in policy.locations
+                for sku in tx.skus_at(loc)
+            ]
+            if pairs:
+                feeding = routing.channel_locations()
+                keys = {(sku, loc) for _, sku in pairs for loc in feeding}
+                positions = tx.lock_positions(keys)
+                pushes, values = plan_pushes(
+                    routing,
+                    pairs,
+                    positions,
+                    master,
+                    stale,
+                    tx.channel_values(sorted(set(pairs))),
+                    [],
+                    now_us,
+                )
+                tx.save_channel_values(values, now_us)
+                tx.enqueue_deliveries(pushes, now_us)
+                # Positions were only read here; nothing to save, rows made to lock go.
+                tx.save_positions([], now_us)
+        return changes
+
     def _ingest(self, batches: Sequence[Prepared]) -> tuple[list[BatchResult], int]:
         now_us = to_micros(self.clock.now())
         master = self.master.get()
@@ -199,6 +246,11 @@ class IngestService:
                 if e.type is EventType.TRANSFER_OUT and e.counterparty_location:
                     keys.add((e.sku, e.counterparty_location))
             keys.update((r.sku, r.location) for r in reservations.values() if r.sku and r.location)
+            routing = self.master.routing
+            feeding = routing.channel_locations()
+            if feeding:
+                # Channel availability needs every feeding location of a moved SKU.
+                keys.update((sku, loc) for sku in {k[0] for k in keys} for loc in feeding)
             ledger = LedgerBatch(tx.lock_positions(keys), reservations, tx, now_us)
             for rid in due:
                 ledger.expire(reservations[rid])
@@ -215,7 +267,33 @@ class IngestService:
             tx.resolve_exceptions([e.key for e in call.accepted], now_us)
             tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
             # Every event is a sign of life from its location (freshness, DESIGN §7).
-            tx.touch_locations({e.location: e.key.source for e in call.accepted}, now_us)
+            alive = {e.location: e.key.source for e in call.accepted}
+            tx.touch_locations(alive, now_us)
+            deliveries = plan_postings(routing, entries)
+            if routing.channels and ledger.changed_positions:
+                stale = (
+                    frozenset(loc for loc, is_stale in tx.location_status().items() if is_stale)
+                    - alive.keys()
+                )
+                pairs = [
+                    (channel, sku)
+                    for sku, loc in ledger.changed_positions
+                    for channel, policy in routing.channels.items()
+                    if loc in policy.locations
+                ]
+                pushes, values = plan_pushes(
+                    routing,
+                    pairs,
+                    ledger.positions,
+                    master,
+                    stale,
+                    tx.channel_values(sorted(set(pairs))),
+                    entries,
+                    now_us,
+                )
+                tx.save_channel_values(values, now_us)
+                deliveries = pushes + deliveries
+            tx.enqueue_deliveries(deliveries, now_us)
 
         answers = [BatchResult([r for r in rs if r is not None]) for rs in call.results]
         return answers, len(due)

@@ -89,6 +89,38 @@ class ApiKeyRecord:
     revoked_us: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    target: str
+    kind: str  # "availability" or "posting"
+    key: str  # availability: "channel/sku" (coalescing); posting: "sku/location" (order)
+    idempotency_key: str
+    payload: dict[str, Any]
+    priority: int  # 0: to zero, 1: lowers, 2: raises or posting
+    causes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    target: str
+    kind: str
+    key: str
+    idempotency_key: str
+    payload: Any
+    priority: int
+    state: str
+    attempts: int
+    coalesced: int
+    next_attempt_us: int
+    created_us: int
+    updated_us: int
+    delivered_us: int | None
+    last_status: int | None
+    last_error: str | None
+    causes: list[str]
+
+
 class IngestTransaction(Protocol):
     """One database transaction of the ingest path; commits on clean exit."""
 
@@ -127,6 +159,26 @@ class IngestTransaction(Protocol):
         ...
 
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None: ...
+
+    def channel_values(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+        """Last availability queued per (channel, sku)."""
+        ...
+
+    def save_channel_values(
+        self, values: Mapping[tuple[str, str], Decimal], now_us: int
+    ) -> None: ...
+
+    def enqueue_deliveries(self, rows: Sequence[NewDelivery], now_us: int) -> None: ...
+
+    def liveness(self) -> dict[str, int]: ...
+
+    def location_status(self) -> dict[str, bool]:
+        """Location -> stale, as last decided by the freshness check."""
+        ...
+
+    def set_location_status(self, changes: Mapping[str, bool], now_us: int) -> None: ...
+
+    def skus_at(self, location: str) -> list[str]: ...
 
 
 class Store(Protocol):
@@ -192,6 +244,53 @@ class Store(Protocol):
     def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None: ...
 
     def channels(self) -> dict[str, dict[str, Any]]: ...
+
+    # delivery
+    def put_target(self, name: str, config: dict[str, Any], now_us: int) -> None: ...
+
+    def targets(self) -> dict[str, tuple[dict[str, Any], bool]]:
+        """Target -> (configuration, paused)."""
+        ...
+
+    def set_target_paused(self, name: str, paused: bool, now_us: int) -> bool: ...
+
+    def target_backlog(self) -> dict[str, tuple[int, int | None, int]]: ...
+
+    def claim_deliveries(
+        self, target: str, now_us: int, lease_us: int, limit: int
+    ) -> list[Delivery]: ...
+
+    def finish_delivery(
+        self,
+        delivery: Delivery,
+        *,
+        state: str,
+        status: int | None,
+        error: str | None,
+        duration_ms: float,
+        next_attempt_us: int | None,
+        now_us: int,
+    ) -> str: ...
+
+    def deliveries(
+        self,
+        *,
+        target: str | None = None,
+        kind: str | None = None,
+        state: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Delivery]: ...
+
+    def delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    def attempts(self, delivery_id: int) -> list[dict[str, Any]]: ...
+
+    def requeue(self, ids: Sequence[int], now_us: int) -> int: ...
+
+    def dead_letter_ids(
+        self, target: str | None, since_us: int | None, until_us: int | None
+    ) -> list[int]: ...
 
     # API keys
     def add_api_key(

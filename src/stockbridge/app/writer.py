@@ -126,8 +126,11 @@ class GroupCommitWriter:
     def _expire(self) -> None:
         try:
             released = self.ingest.expire_reservations()
-        except Exception:
-            log.exception("reservation expiry failed")
+            changed = self.ingest.refresh_freshness()
+        except Exception:  # every failure is retried at the next interval
+            log.exception("reservation expiry or freshness check failed")
             return
         if released:
             log.info("released %d expired reservation(s)", released)
+        for location, stale in changed.items():
+            log.warning("location %s is %s", location, "stale" if stale else "reporting again")

@@ -50,6 +50,7 @@ def _child(conn: Connection, database_url: str, max_events: int, expiry_interval
         while True:
             if not conn.poll(expiry_interval):
                 ingest.expire_reservations()
+                ingest.refresh_freshness()
                 continue
             group: list[tuple[int, Sequence[Any]]] = []
             size = 0

@@ -1,0 +1,206 @@
+"""Routing: which channels and targets the ingest transaction queues deliveries for.
+
+Channel and target definitions are validated here; `plan_pushes` and `plan_postings`
+decide, inside the ingest transaction, which deliveries its changes cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..domain.availability import ChannelPolicy, StaleRule, channel_availability
+from ..domain.ledger import Entry, PositionKey
+from ..domain.mapping import MasterData
+from ..domain.model import ZERO, EventType, Position, from_micros
+from .ports import NewDelivery
+from .targets import TargetIn
+
+#: Event types that become ERP postings (reservations are the hub's own business).
+POSTED = frozenset(
+    {
+        EventType.SALE,
+        EventType.RETURN,
+        EventType.RECEIPT,
+        EventType.TRANSFER_OUT,
+        EventType.TRANSFER_IN,
+        EventType.ADJUSTMENT,
+        EventType.COUNT,
+        EventType.FULFIL,
+        EventType.STATUS_CHANGE,
+    }
+)
+MAX_CAUSES = 20
+
+
+class StaleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: StaleRule = StaleRule.ZERO
+    extra_buffer: Decimal = Field(Decimal(0), ge=0)
+
+
+class SafetyStockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: dict[str, Decimal] = Field(default_factory=dict)
+    category: dict[str, Decimal] = Field(default_factory=dict)
+
+
+class ChannelIn(BaseModel):
+    """A channel: the locations that feed it and how much of their stock it may show."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Feeding location code -> buffer kept back from this channel at that location.
+    locations: dict[str, Decimal] = Field(min_length=1)
+    safety_stock: SafetyStockIn = SafetyStockIn()
+    share: Decimal | None = Field(None, gt=0, le=1)
+    cap: Decimal | None = Field(None, ge=0)
+    stale: StaleIn = StaleIn()
+    #: The target that receives this channel's availability pushes, if any.
+    target: str | None = None
+
+    @model_validator(mode="after")
+    def _buffers_not_negative(self) -> ChannelIn:
+        for code, buffer in self.locations.items():
+            if buffer < 0:
+                raise ValueError(f"buffer for {code} must not be negative")
+        return self
+
+    def policy(self, name: str) -> ChannelPolicy:
+        return ChannelPolicy(
+            name=name,
+            locations=dict(self.locations),
+            safety_stock_by_sku=dict(self.safety_stock.sku),
+            safety_stock_by_category=dict(self.safety_stock.category),
+            share=self.share,
+            cap=self.cap,
+            stale_rule=self.stale.rule,
+            stale_extra_buffer=self.stale.extra_buffer,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Channels that push somewhere, and the targets that take postings."""
+
+    channels: dict[str, ChannelPolicy] = field(default_factory=dict)
+    channel_target: dict[str, str] = field(default_factory=dict)
+    posting_targets: tuple[str, ...] = ()
+
+    def channel_locations(self) -> set[str]:
+        return {loc for p in self.channels.values() for loc in p.locations}
+
+
+def load_routing(channels: Mapping[str, Any], targets: Mapping[str, tuple[Any, bool]]) -> Routing:
+    parsed = {name: TargetIn.model_validate(cfg) for name, (cfg, _) in targets.items()}
+    policies: dict[str, ChannelPolicy] = {}
+    channel_target: dict[str, str] = {}
+    for name, cfg in channels.items():
+        channel = ChannelIn.model_validate(cfg)
+        if channel.target and channel.target in parsed:
+            policies[name] = channel.policy(name)
+            channel_target[name] = channel.target
+    postings = tuple(sorted(n for n, t in parsed.items() if t.postings))
+    return Routing(policies, channel_target, postings)
+
+
+def plan_pushes(
+    routing: Routing,
+    pairs: Iterable[tuple[str, str]],
+    positions: Mapping[PositionKey, Position],
+    master: MasterData,
+    stale: frozenset[str],
+    last_values: Mapping[tuple[str, str], Decimal],
+    causes: Sequence[Entry],
+    now_us: int,
+) -> tuple[list[NewDelivery], dict[tuple[str, str], Decimal]]:
+    """Availability pushes for (channel, sku) pairs whose value changed since last queued.
+
+    Priority 0 takes a channel to zero, 1 lowers it, 2 raises it: oversell risk first.
+    """
+    deliveries: list[NewDelivery] = []
+    values: dict[tuple[str, str], Decimal] = {}
+    by_sku: dict[str, list[Entry]] = {}
+    for entry in causes:
+        by_sku.setdefault(entry.event.sku, []).append(entry)
+    for channel, sku in sorted(set(pairs)):
+        policy = routing.channels[channel]
+        here = [positions[(sku, loc)] for loc in policy.locations if (sku, loc) in positions]
+        result = channel_availability(policy, sku, master.items.get(sku), here, stale)
+        before = last_values.get((channel, sku))
+        if before is not None and before == result.available:
+            continue
+        values[(channel, sku)] = result.available
+        priority = (
+            0
+            if result.available == 0
+            else 1
+            if before is not None and (result.available < before)
+            else 2
+        )
+        events = by_sku.get(sku, [])[:MAX_CAUSES]
+        deliveries.append(
+            NewDelivery(
+                target=routing.channel_target[channel],
+                kind="availability",
+                key=f"{channel}/{sku}",
+                idempotency_key=f"availability:{channel}:{sku}:{now_us}",
+                payload={
+                    "type": "availability",
+                    "channel": channel,
+                    "sku": sku,
+                    "available": str(result.available.normalize() if result.available else ZERO),
+                    "computed_at": from_micros(now_us).isoformat(),
+                    "correlation_ids": sorted(
+                        {e.event.correlation_id for e in events if e.event.correlation_id}
+                    ),
+                },
+                priority=priority,
+                causes=[str(e.event.key) for e in events],
+            )
+        )
+    return deliveries, values
+
+
+def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDelivery]:
+    """One posting per movement event and posting target, in the order they were accepted."""
+    if not routing.posting_targets:
+        return []
+    out: list[NewDelivery] = []
+    for entry in entries:
+        e = entry.event
+        if e.type not in POSTED:
+            continue
+        document = {
+            "type": "posting",
+            "movement": e.type.value,
+            "document_number": f"{e.key.source}:{e.key.event_id}",
+            "source": e.key.source,
+            "event_id": e.key.event_id,
+            "sku": e.sku,
+            "location": e.location,
+            "quantity": str(e.quantity.normalize()),
+            "occurred_at": from_micros(e.occurred_us).isoformat(),
+            "counterparty_location": e.counterparty_location,
+            "condition": e.condition,
+            "reference": e.reference,
+            "reason": e.reason,
+            "correlation_id": e.correlation_id,
+        }
+        for target in routing.posting_targets:
+            out.append(
+                NewDelivery(
+                    target=target,
+                    kind="posting",
+                    key=f"{e.sku}/{e.location}",
+                    # The ERP's external document number: a retried post cannot post twice.
+                    idempotency_key=f"{e.key.source}:{e.key.event_id}",
+                    payload=document,
+                    priority=2,
+                    causes=[str(e.key)],
+                )
+            )
+    return out

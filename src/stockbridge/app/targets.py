@@ -1,0 +1,48 @@
+"""Delivery targets: where availability pushes and ERP postings go, and how to reach them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RetryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_seconds: float = Field(0.5, gt=0)
+    max_seconds: float = Field(300.0, gt=0)
+    #: Attempts before a delivery becomes a dead letter (the retry budget).
+    max_attempts: int = Field(10, ge=1)
+
+
+class CircuitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    failure_threshold: int = Field(5, ge=1)
+    cooldown_seconds: float = Field(30.0, gt=0)
+
+
+class TargetIn(BaseModel):
+    """A webhook target: an HTTP endpoint that takes JSON deliveries."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["webhook"] = "webhook"
+    url: str = Field(pattern=r"^https?://", description="Where deliveries are POSTed.")
+    secret: str | None = Field(None, description="HMAC-SHA256 key for the signature header.")
+    #: Requests per second the platform allows (0: unlimited) and the burst it tolerates.
+    rate_per_second: float = Field(10.0, ge=0)
+    burst: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+    #: Requests in flight at once.
+    concurrency: int = Field(4, ge=1, le=64)
+    #: Whether this target receives ERP postings (inventory and sales movements).
+    postings: bool = False
+    signature_header: str = "X-Stockbridge-Signature"
+    idempotency_header: str = "Idempotency-Key"
+    retry: RetryIn = RetryIn()
+    circuit: CircuitIn = CircuitIn()
+
+    def public(self) -> dict[str, object]:
+        """The configuration as shown by the API: the secret is never echoed."""
+        data = self.model_dump(mode="json")
+        data["secret"] = "***" if self.secret else None
+        return data
