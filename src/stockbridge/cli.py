@@ -72,7 +72,7 @@ def serve(
     logs.configure(settings.logging.level, settings.logging.json_logs)
     hub = bootstrap(settings)
     try:
-        hub.channels.declare(settings.channels)
+        hub.declare()
     except StockbridgeError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None

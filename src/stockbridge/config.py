@@ -51,6 +51,15 @@ class IngestSettings(_Section):
     writer: Literal["process", "thread"] = "process"
 
 
+class DeliverySettings(_Section):
+    #: Run the dispatcher in the server process.
+    enabled: bool = True
+    #: How often an idle target looks for due deliveries.
+    poll_interval_seconds: float = Field(0.05, gt=0)
+    #: How long a claimed delivery stays with one dispatcher before another may resend it.
+    lease_seconds: float = Field(60.0, gt=0)
+
+
 class LoggingSettings(_Section):
     level: str = Field("info", pattern="^(debug|info|warning|error)$")
     json_logs: bool = Field(True, alias="json")
@@ -61,8 +70,11 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
+    delivery: DeliverySettings = DeliverySettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Delivery targets declared in the file ([targets.NAME]).
+    targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     bootstrap_key: str | None = Field(None, exclude=True, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -11,7 +11,15 @@ from fastapi.openapi.utils import get_openapi
 
 from .. import __version__
 from ..app.bootstrap import Hub
-from . import problems, routes_admin, routes_channels, routes_events, routes_positions, schemas
+from . import (
+    problems,
+    routes_admin,
+    routes_channels,
+    routes_delivery,
+    routes_events,
+    routes_positions,
+    schemas,
+)
 from .problems import JsonResponse
 
 
@@ -41,6 +49,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_positions.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_channels.router)
+    app.include_router(routes_delivery.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..app.channels import InvalidChannel
+from ..app.deliveries import InvalidTarget
 from ..app.exceptions import ExceptionNotWorkable
 from ..domain.errors import NotFound, StoreUnavailable
 
@@ -130,10 +131,11 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_invalid_channel(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, InvalidChannel)
+        assert isinstance(exc, InvalidChannel | InvalidTarget)
+        what = "channel" if isinstance(exc, InvalidChannel) else "target"
         return problem_response(
             request,
-            Problem(422, "Invalid channel", str(exc), kind="invalid-channel", errors=exc.problems),
+            Problem(422, f"Invalid {what}", str(exc), kind=f"invalid-{what}", errors=exc.problems),
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -155,5 +157,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(ExceptionNotWorkable, on_not_workable)
     app.add_exception_handler(InvalidChannel, on_invalid_channel)
+    app.add_exception_handler(InvalidTarget, on_invalid_channel)
     app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(StoreUnavailable, on_unavailable)

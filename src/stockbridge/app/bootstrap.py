@@ -8,8 +8,10 @@ from typing import Any
 
 from ..adapters.sql_store import SqlStore
 from ..config import Settings
+from ..delivery.dispatcher import Dispatcher
 from .channels import ChannelService
 from .clock import SystemClock
+from .deliveries import DeliveryService
 from .exceptions import ExceptionService
 from .ingest import BatchResult, IngestService, MasterCache
 from .keys import KeyService
@@ -50,6 +52,8 @@ class Hub:
     exceptions: ExceptionService
     positions: PositionQueries
     channels: ChannelService
+    deliveries: DeliveryService
+    dispatcher: Dispatcher | None
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -60,11 +64,20 @@ class Hub:
 
     def start(self) -> None:
         self.writer.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
         self._running = True
 
     def stop(self) -> None:
         self._running = False
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.writer.stop()
+
+    def declare(self) -> None:
+        """Store the targets and channels the configuration file declares."""
+        self.deliveries.declare(self.settings.targets)
+        self.channels.declare(self.settings.channels)
 
     def close(self) -> None:
         self.stop()
@@ -93,6 +106,16 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             max_events=settings.ingest.group_commit_max_events,
             expiry_interval=settings.ingest.expiry_interval_seconds,
         )
+    dispatcher = (
+        Dispatcher(
+            store,
+            clock,
+            poll_interval=settings.delivery.poll_interval_seconds,
+            lease_seconds=settings.delivery.lease_seconds,
+        )
+        if settings.delivery.enabled
+        else None
+    )
     hub = Hub(
         settings=settings,
         store=store,
@@ -104,5 +127,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         exceptions=ExceptionService(store, clock, lambda raws: hub.submit(raws)),
         positions=PositionQueries(store, master),
         channels=ChannelService(store, clock, master),
+        deliveries=DeliveryService(store, clock, dispatcher),
+        dispatcher=dispatcher,
     )
     return hub

@@ -55,12 +55,15 @@ class ChannelService:
                 ],
             ) from None
         known = self.master.get().locations
-        unknown = [code for code in channel.locations if code not in known]
-        if unknown:
-            raise InvalidChannel(
-                name,
-                [{"field": f"locations.{code}", "message": "unknown location"} for code in unknown],
-            )
+        problems = [
+            {"field": f"locations.{code}", "message": "unknown location"}
+            for code in channel.locations
+            if code not in known
+        ]
+        if channel.target is not None and channel.target not in self.store.targets():
+            problems.append({"field": "target", "message": f"unknown target {channel.target!r}"})
+        if problems:
+            raise InvalidChannel(name, problems)
         self.store.put_channel(name, channel.model_dump(mode="json"), to_micros(self.clock.now()))
         return channel
 

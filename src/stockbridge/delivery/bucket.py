@@ -64,7 +64,7 @@ class TokenBucket:
             return 0.0
         wait = (cost - self.tokens) / self.rate_per_second
         ready = now + wait
-        while False:
+        while ready - now < wait:
             # `now + wait` rounded down, or did not move at all (`now` being large): the
             # caller coming back then would find the bucket still short.
             ready = math.nextafter(ready, math.inf)

@@ -1,0 +1,1 @@
+"""Connectors: one module per external platform, each speaking that platform's protocol."""

@@ -1,0 +1,76 @@
+"""The generic webhook target: JSON over HTTP POST, signed, with an idempotency key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+import httpx
+import orjson
+
+from ..app.ports import Delivery
+from ..app.targets import TargetIn
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What came back from one attempt: a status and headers, or the error instead."""
+
+    status: int | None
+    headers: dict[str, str]
+    error: str | None
+    duration_ms: float
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookTarget:
+    def __init__(self, name: str, config: TargetIn, client: httpx.AsyncClient) -> None:
+        self.name = name
+        self.config = config
+        self.client = client
+
+    def request(self, delivery: Delivery) -> tuple[bytes, dict[str, str]]:
+        """The exact body and headers of a delivery (kept the same on every retry)."""
+        body = orjson.dumps(delivery.payload)
+        headers = {
+            "Content-Type": "application/json",
+            self.config.idempotency_header: delivery.idempotency_key,
+            "X-Stockbridge-Delivery": str(delivery.id),
+            "X-Stockbridge-Kind": delivery.kind,
+        }
+        correlation = delivery.payload.get("correlation_id") or next(
+            iter(delivery.payload.get("correlation_ids") or []), None
+        )
+        if correlation:
+            headers["X-Correlation-Id"] = str(correlation)
+        if self.config.secret:
+            headers[self.config.signature_header] = signature(self.config.secret, body)
+        return body, headers
+
+    async def send(self, delivery: Delivery) -> SendResult:
+        body, headers = self.request(delivery)
+        started = time.perf_counter()
+        try:
+            response = await self.client.post(
+                self.config.url,
+                content=body,
+                headers=headers,
+                timeout=self.config.timeout_seconds,
+            )
+        except httpx.TimeoutException:
+            return SendResult(None, {}, "timeout", (time.perf_counter() - started) * 1000)
+        except httpx.HTTPError as e:
+            return SendResult(
+                None, {}, f"{type(e).__name__}: {e}", (time.perf_counter() - started) * 1000
+            )
+        return SendResult(
+            response.status_code,
+            dict(response.headers),
+            None if response.is_success else response.text[:500],
+            (time.perf_counter() - started) * 1000,
+        )
