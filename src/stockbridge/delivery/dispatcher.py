@@ -95,7 +95,8 @@ class Dispatcher:
         self.targets: dict[str, TargetState] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Notified after every recorded attempt: lets callers wait for progress.
+        self._progress = threading.Condition()
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -122,6 +123,11 @@ class Dispatcher:
             }
             for name, st in self.targets.items()
         }
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until `predicate()` holds, re-checked after every recorded attempt."""
+        with self._progress:
+            return self._progress.wait_for(predicate, timeout=timeout)
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -209,7 +215,7 @@ class Dispatcher:
         st.in_flight += 1
         try:
             result = await target.send(delivery)
-        except Exception as e:  # noqa: BLE001 - recorded as a failed attempt, never lost
+        except Exception as e:
             log.exception("sending delivery %s to %s failed", delivery.id, st.name)
             result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
         finally:
@@ -258,3 +264,5 @@ class Dispatcher:
         )
         if stored in ("dead", "rejected"):
             log.warning("delivery %s to %s is %s: %s", delivery.id, st.name, stored, outcome.reason)
+        with self._progress:
+            self._progress.notify_all()
