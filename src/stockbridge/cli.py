@@ -22,8 +22,12 @@ app = typer.Typer(
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 exceptions_app = typer.Typer(no_args_is_help=True, help="Work the business exception queue.")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput and latency.")
+deliveries_app = typer.Typer(
+    no_args_is_help=True, help="Inspect deliveries, replay dead letters, pause targets."
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(exceptions_app, name="exceptions")
+app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(bench_app, name="bench")
 
 console = Console()
@@ -275,6 +279,370 @@ def exceptions_ignore(
     console.print(f"#{record.id} ignored")
 
 
+# --- deliveries ------------------------------------------------------------------------------
+class DeliveryKind(StrEnum):
+    availability = "availability"
+    posting = "posting"
+
+
+class DeliveryState(StrEnum):
+    pending = "pending"
+    in_flight = "in_flight"
+    delivered = "delivered"
+    dead = "dead"
+    rejected = "rejected"
+    superseded = "superseded"
+
+
+CIRCUIT_CAPTION = (
+    "circuit: unknown here. The CLI reads the database and runs no dispatcher; "
+    "a running server shows its circuits at GET /v1/targets."
+)
+
+
+def _age(seconds: float | None) -> str:
+    """A short age for a table: 42s, 7m, 3h, 2d."""
+    if seconds is None:
+        return ""
+    s = max(0, int(seconds))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def _last_outcome(status: int | None, error: str | None) -> str:
+    """The last attempt in a cell: the error says the status itself when there was one."""
+    text = error or (f"HTTP {status}" if status is not None else "")
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _when(value: str | None, option: str) -> Any:
+    """An ISO 8601 option -> an aware datetime (UTC when no offset is given)."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"not an ISO 8601 date-time: {value!r}", param_hint=option
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _print_deliveries(hub: Any, records: list[Any], title: str | None = None) -> None:
+    from .domain.model import to_micros
+
+    now_us = to_micros(hub.clock.now())
+    table = Table(
+        "id",
+        "target",
+        "kind",
+        "key",
+        "state",
+        "attempts",
+        "coalesced",
+        "last status/error",
+        "age",
+        title=title,
+    )
+    for d in records:
+        table.add_row(
+            str(d.id),
+            d.target,
+            d.kind,
+            d.key,
+            d.state,
+            str(d.attempts),
+            str(d.coalesced),
+            _last_outcome(d.last_status, d.last_error),
+            _age((now_us - d.created_us) / 1e6),
+        )
+    console.print(table)
+
+
+def _print_json_lines(views: list[dict[str, Any]]) -> None:
+    from .api.problems import dumps
+
+    for view in views:
+        sys.stdout.write(dumps(view).decode() + "\n")
+
+
+@deliveries_app.command("list")
+def deliveries_list(
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    kind: Annotated[DeliveryKind | None, typer.Option(help="availability or posting.")] = None,
+    state: Annotated[DeliveryState | None, typer.Option(help="Only deliveries in this state.")] = (
+        None
+    ),
+    after_id: Annotated[int, typer.Option(help="Start after this id (paging).", min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """List deliveries, oldest first."""
+    from .app.deliveries import delivery_view
+
+    hub = _hub(config, database)
+    try:
+        records = hub.store.deliveries(
+            target=target,
+            kind=kind.value if kind else None,
+            state=state.value if state else None,
+            after_id=after_id,
+            limit=limit,
+        )
+        if as_json:
+            _print_json_lines([delivery_view(d) for d in records])
+        else:
+            _print_deliveries(hub, records)
+    finally:
+        hub.close()
+
+
+@deliveries_app.command("show")
+def deliveries_show(
+    delivery_id: Annotated[int, typer.Argument(help="Delivery id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Show a delivery, its payload and every attempt."""
+    from rich.json import JSON
+
+    from .api.problems import dumps
+    from .app.deliveries import delivery_view
+
+    hub = _hub(config, database)
+    try:
+        delivery = hub.deliveries.get(delivery_id)
+        attempts = hub.store.attempts(delivery_id)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+    view = delivery_view(delivery, attempts)
+    if as_json:
+        sys.stdout.write(dumps(view).decode() + "\n")
+        return
+    fields = Table("field", "value", show_header=False, title=f"delivery #{delivery.id}")
+    for name in (
+        "target",
+        "kind",
+        "key",
+        "idempotency_key",
+        "state",
+        "priority",
+        "attempts",
+        "coalesced",
+        "created_at",
+        "updated_at",
+        "next_attempt_at",
+        "delivered_at",
+        "last_status",
+        "last_error",
+    ):
+        value = view[name]
+        shown = value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else value
+        fields.add_row(name, "" if shown is None else str(shown))
+    fields.add_row("causes", " ".join(delivery.causes))
+    console.print(fields)
+    console.print(JSON(dumps(delivery.payload).decode()))
+    log = Table("at", "status", "ms", "verdict", "error", title="attempts")
+    for a in view["attempt_log"]:
+        log.add_row(
+            a["at"].isoformat(timespec="seconds"),
+            "" if a["status"] is None else str(a["status"]),
+            f"{a['duration_ms']:.0f}",
+            a["verdict"],
+            a["error"] or "",
+        )
+    console.print(log)
+
+
+@deliveries_app.command("replay")
+def deliveries_replay(
+    ids: Annotated[list[int], typer.Argument(help="Ids of dead or rejected deliveries.")],
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Send dead or rejected deliveries again, each with a fresh retry budget."""
+    hub = _hub(config, database)
+    requeued = 0
+    unknown = False
+    try:
+        for delivery_id in ids:
+            try:
+                before = hub.deliveries.get(delivery_id)
+                after = hub.deliveries.replay(delivery_id)
+            except StockbridgeError as e:
+                err.print(f"[red]{e}[/red]")
+                unknown = True
+                continue
+            if before.state not in ("dead", "rejected"):
+                err.print(
+                    f"[yellow]#{delivery_id} is {before.state}: only dead or rejected "
+                    "deliveries are replayed[/yellow]"
+                )
+            elif after.state == "superseded":
+                err.print(
+                    f"[yellow]#{delivery_id} superseded: a newer value for {after.key} "
+                    "is queued or delivered[/yellow]"
+                )
+            else:
+                requeued += 1
+                console.print(f"#{delivery_id} {after.state}")
+    finally:
+        hub.close()
+    console.print(f"{requeued} of {len(ids)} delivery(ies) requeued")
+    if unknown:
+        raise typer.Exit(1)
+
+
+def _known_target(hub: Any, name: str | None) -> None:
+    if name is not None and name not in hub.store.targets():
+        hub.close()
+        err.print(f"[red]target {name!r} not found[/red]")
+        raise typer.Exit(1)
+
+
+@deliveries_app.command("dead-letters")
+def deliveries_dead_letters(
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """List dead letters: deliveries whose retry budget ran out."""
+    from .app.deliveries import delivery_view
+
+    hub = _hub(config, database)
+    _known_target(hub, target)
+    try:
+        records = hub.store.deliveries(target=target, state="dead", limit=limit)
+        if as_json:
+            _print_json_lines([delivery_view(d) for d in records])
+        else:
+            _print_deliveries(hub, records, title="dead letters")
+    finally:
+        hub.close()
+
+
+@deliveries_app.command("replay-dead")
+def deliveries_replay_dead(
+    target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Dead since (ISO 8601; UTC when no offset).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Dead until (ISO 8601; UTC when no offset).")
+    ] = None,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Replay dead letters by target and time range (when they became dead)."""
+    from .domain.model import to_micros
+
+    since_at, until_at = _when(since, "--since"), _when(until, "--until")
+    hub = _hub(config, database)
+    _known_target(hub, target)
+    try:
+        matched = len(
+            hub.store.dead_letter_ids(
+                target,
+                to_micros(since_at) if since_at else None,
+                to_micros(until_at) if until_at else None,
+            )
+        )
+        requeued = hub.deliveries.replay_dead_letters(target, since_at, until_at)
+    finally:
+        hub.close()
+    console.print(f"{requeued} of {matched} dead letter(s) requeued")
+    if matched > requeued:
+        console.print(
+            f"{matched - requeued} superseded: a newer value for their channel and SKU exists"
+        )
+
+
+@deliveries_app.command("targets")
+def deliveries_targets(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Targets with pause state, backlog, oldest age and dead letters."""
+    hub = _hub(config, database)
+    try:
+        targets = hub.deliveries.targets()
+    finally:
+        hub.close()
+    for t in targets:
+        # No dispatcher runs in this process: the breaker's state is not known here.
+        t["circuit"] = {"state": "unknown"}
+    if as_json:
+        _print_json_lines(targets)
+        return
+    table = Table(
+        "name",
+        "paused",
+        "backlog",
+        "oldest",
+        "dead letters",
+        "circuit",
+        "url",
+        caption=CIRCUIT_CAPTION,
+    )
+    for t in targets:
+        table.add_row(
+            t["name"],
+            "yes" if t["paused"] else "no",
+            str(t["backlog"]),
+            _age(t["oldest_age_seconds"]),
+            str(t["dead_letters"]),
+            t["circuit"]["state"],
+            t["config"]["url"],
+        )
+    console.print(table)
+
+
+def _pause(name: str, paused: bool, config: Path | None, database: str | None) -> None:
+    hub = _hub(config, database)
+    try:
+        hub.deliveries.set_paused(name, paused)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+
+
+@deliveries_app.command("pause")
+def deliveries_pause(
+    name: Annotated[str, typer.Argument(help="Target name.")],
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Pause a target (maintenance window): its deliveries queue until it is resumed."""
+    _pause(name, True, config, database)
+    console.print(f"target {name} paused")
+
+
+@deliveries_app.command("resume")
+def deliveries_resume(
+    name: Annotated[str, typer.Argument(help="Target name.")],
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Resume a paused target: its queue drains in order, at the target's rate."""
+    _pause(name, False, config, database)
+    console.print(f"target {name} resumed")
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
@@ -366,6 +734,29 @@ def bench_ingest(
     run_ingest_bench(
         events=events,
         batch_sizes=[int(b) for b in batch_sizes.split(",")],
+        output=output,
+        workdir=workdir,
+        console=console,
+    )
+
+
+@bench_app.command("propagate")
+def bench_propagate(
+    rates: Annotated[str, typer.Option(help="Comma-separated events/s to offer.")] = "1000,5000",
+    seconds: Annotated[float, typer.Option(help="Seconds of load per rate.")] = 10.0,
+    capped_rate: Annotated[int, typer.Option(help="Events/s for the capped run.")] = 1000,
+    output: Annotated[Path | None, typer.Option(help="Markdown file to update.")] = Path(
+        "docs/benchmarks.md"
+    ),
+    workdir: Annotated[Path | None, typer.Option(help="Where to put the bench database.")] = None,
+) -> None:
+    """Latency from a sale to the channel's receipt, pushes per event, capped backlog."""
+    from .bench_propagate import run_propagate_bench
+
+    run_propagate_bench(
+        rates=[int(r) for r in rates.split(",")],
+        seconds=seconds,
+        capped_rate=capped_rate,
         output=output,
         workdir=workdir,
         console=console,

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ..app.ports import Delivery, NewDelivery
+from ..app.ports import Delivery, Finished, NewDelivery
 
 _DELIVERY_COLUMNS = (
     "id, target, kind, key, idempotency_key, payload, priority, state, attempts, coalesced, "
@@ -182,56 +182,69 @@ class DeliveryStoreMixin:
         next_attempt_us: int | None,
         now_us: int,
     ) -> str:
-        """Record an attempt and the delivery's new state; returns the state stored.
+        """Record an attempt and the delivery's new state; returns the state stored."""
+        return self.finish_deliveries(
+            [Finished(delivery, state, status, error, duration_ms, next_attempt_us)], now_us
+        )[0]
+
+    def finish_deliveries(self, done: Sequence[Finished], now_us: int) -> list[str]:
+        """Record attempts and new states in one transaction (one fsync for a round).
 
         A push going back to pending becomes `superseded` when a newer value for the same
         channel and SKU is already waiting: that one carries the truth now.
         """
+        stored = []
         with self._write() as cur:
+            for f in done:
+                stored.append(self._finish(cur, f, now_us))
+        return stored
+
+    def _finish(self, cur: Any, f: Finished, now_us: int) -> str:
+        delivery, state = f.delivery, f.state
+        cur.execute(
+            self.sql(
+                "INSERT INTO delivery_attempts (delivery_id, at_us, status, duration_ms, "
+                "error, verdict) VALUES (?,?,?,?,?,?)"
+            ),
+            (delivery.id, now_us, f.status, f.duration_ms, f.error, state),
+        )
+        if state == "pending" and delivery.kind == "availability":
             cur.execute(
                 self.sql(
-                    "INSERT INTO delivery_attempts (delivery_id, at_us, status, duration_ms, "
-                    "error, verdict) VALUES (?,?,?,?,?,?)"
+                    "SELECT 1 FROM deliveries WHERE target = ? AND key = ? AND "
+                    "kind = 'availability' AND state = 'pending' AND id <> ?"
                 ),
-                (delivery.id, now_us, status, duration_ms, error, state),
+                (delivery.target, delivery.key, delivery.id),
             )
-            if state == "pending" and delivery.kind == "availability":
-                cur.execute(
-                    self.sql(
-                        "SELECT 1 FROM deliveries WHERE target = ? AND key = ? AND "
-                        "kind = 'availability' AND state = 'pending' AND id <> ?"
-                    ),
-                    (delivery.target, delivery.key, delivery.id),
-                )
-                if cur.fetchone():
-                    state = "superseded"
+            if cur.fetchone():
+                state = "superseded"
+        cur.execute(
+            self.sql(
+                "UPDATE deliveries SET state = ?, last_status = ?, last_error = ?, "
+                "next_attempt_us = COALESCE(?, next_attempt_us), lease_until_us = NULL, "
+                "updated_us = ?, delivered_us = CASE WHEN ? = 'delivered' THEN ? "
+                "ELSE delivered_us END WHERE id = ?"
+            ),
+            (state, f.status, f.error, f.next_attempt_us, now_us, state, now_us, delivery.id),
+        )
+        if state == "rejected":
+            # A business rejection waits for a person, with the request kept.
             cur.execute(
                 self.sql(
-                    "UPDATE deliveries SET state = ?, last_status = ?, last_error = ?, "
-                    "next_attempt_us = COALESCE(?, next_attempt_us), lease_until_us = NULL, "
-                    "updated_us = ?, delivered_us = CASE WHEN ? = 'delivered' THEN ? "
-                    "ELSE delivered_us END WHERE id = ?"
+                    "INSERT INTO exceptions (source, event_id, payload_hash, reason, field, "
+                    "detail, payload, status, occurrences, created_us, updated_us) "
+                    "VALUES (?,?,NULL,'target_rejected',NULL,?,?,'open',1,?,?)"
                 ),
-                (state, status, error, next_attempt_us, now_us, state, now_us, delivery.id),
+                (
+                    f"target:{delivery.target}",
+                    str(delivery.id),
+                    f"{delivery.target} rejected delivery {delivery.id}: {f.error}",
+                    orjson.dumps(delivery.payload).decode(),
+                    now_us,
+                    now_us,
+                ),
             )
-            if state == "rejected":
-                # A business rejection waits for a person, with the request kept.
-                cur.execute(
-                    self.sql(
-                        "INSERT INTO exceptions (source, event_id, payload_hash, reason, field, "
-                        "detail, payload, status, occurrences, created_us, updated_us) "
-                        "VALUES (?,?,NULL,'target_rejected',NULL,?,?,'open',1,?,?)"
-                    ),
-                    (
-                        f"target:{delivery.target}",
-                        str(delivery.id),
-                        f"{delivery.target} rejected delivery {delivery.id}: {error}",
-                        orjson.dumps(delivery.payload).decode(),
-                        now_us,
-                        now_us,
-                    ),
-                )
-            return state
+        return state
 
     # --- operators' side -------------------------------------------------------------------
     def deliveries(

@@ -121,6 +121,18 @@ class Delivery:
     causes: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The end of one delivery attempt, to record."""
+
+    delivery: Delivery
+    state: str  # delivered, pending (retry), dead or rejected
+    status: int | None
+    error: str | None
+    duration_ms: float
+    next_attempt_us: int | None
+
+
 class IngestTransaction(Protocol):
     """One database transaction of the ingest path; commits on clean exit."""
 
@@ -271,6 +283,8 @@ class Store(Protocol):
         next_attempt_us: int | None,
         now_us: int,
     ) -> str: ...
+
+    def finish_deliveries(self, done: Sequence[Finished], now_us: int) -> list[str]: ...
 
     def deliveries(
         self,

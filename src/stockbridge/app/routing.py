@@ -154,6 +154,8 @@ def plan_pushes(
                     "sku": sku,
                     "available": str(result.available.normalize() if result.available else ZERO),
                     "computed_at": from_micros(now_us).isoformat(),
+                    # The events behind this value (the first ones when there are many).
+                    "events": [str(e.event.key) for e in events],
                     "correlation_ids": sorted(
                         {e.event.correlation_id for e in events if e.event.correlation_id}
                     ),

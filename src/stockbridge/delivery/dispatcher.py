@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from ..app.ports import Clock, Delivery, Store
+from ..app.ports import Clock, Delivery, Finished, Store
 from ..app.targets import TargetIn
 from ..connectors.webhook import SendResult, WebhookTarget
 from ..domain.model import to_micros
@@ -31,6 +31,9 @@ from .circuit import CircuitBreaker
 from .policy import RetryPolicy, Verdict, classify, next_delay
 
 log = logging.getLogger(__name__)
+
+#: Deliveries claimed per connection in one round.
+ROUND_PER_CONNECTION = 4
 
 
 @dataclass
@@ -169,7 +172,8 @@ class Dispatcher:
                 await asyncio.sleep(min(wait, 1.0))
                 continue
             half_open = st.breaker.state.value == "half_open"
-            limit = 1 if half_open else st.config.concurrency
+            # A round claims a few deliveries per connection and records them together.
+            limit = 1 if half_open else st.config.concurrency * ROUND_PER_CONNECTION
             now_us = to_micros(self.clock.now())
             try:
                 rows = await asyncio.to_thread(
@@ -182,15 +186,22 @@ class Dispatcher:
             if not rows:
                 await asyncio.sleep(self.poll_interval)
                 continue
-            sends = []
-            for delivery in rows:
-                await self._take_token(st)
-                if not st.breaker.allow(self.monotonic()):
-                    # Opened meanwhile: give the rest back without spending an attempt.
-                    sends.append(self._give_back(delivery))
-                    continue
-                sends.append(self._send(st, target, delivery))
-            await asyncio.gather(*sends)
+            gate = asyncio.Semaphore(st.config.concurrency)
+            finished = await asyncio.gather(*(self._attempt(st, target, d, gate) for d in rows))
+            try:
+                stored = await asyncio.to_thread(
+                    self.store.finish_deliveries, finished, to_micros(self.clock.now())
+                )
+            except Exception:
+                log.exception("recording deliveries for %s failed", st.name)
+                continue
+            for f, state in zip(finished, stored, strict=True):
+                if state in ("dead", "rejected"):
+                    log.warning(
+                        "delivery %s to %s is %s: %s", f.delivery.id, st.name, state, f.error
+                    )
+            with self._progress:
+                self._progress.notify_all()
 
     async def _take_token(self, st: TargetState) -> None:
         while True:
@@ -199,32 +210,31 @@ class Dispatcher:
                 return
             await asyncio.sleep(min(wait, 1.0))
 
-    async def _give_back(self, delivery: Delivery) -> None:
-        await asyncio.to_thread(
-            self.store.finish_delivery,
-            delivery,
-            state="pending",
-            status=None,
-            error="circuit open",
-            duration_ms=0.0,
-            next_attempt_us=None,
-            now_us=to_micros(self.clock.now()),
-        )
+    async def _attempt(
+        self,
+        st: TargetState,
+        target: WebhookTarget,
+        delivery: Delivery,
+        gate: asyncio.Semaphore,
+    ) -> Finished:
+        async with gate:
+            await self._take_token(st)
+            if not st.breaker.allow(self.monotonic()):
+                # Opened meanwhile: back to the queue until the circuit lets calls through.
+                return Finished(delivery, "pending", None, "circuit open", 0.0, None)
+            st.in_flight += 1
+            try:
+                result = await target.send(delivery)
+            except Exception as e:
+                log.exception("sending delivery %s to %s failed", delivery.id, st.name)
+                result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
+            finally:
+                st.in_flight -= 1
+        return self._judge(st, delivery, result)
 
-    async def _send(self, st: TargetState, target: WebhookTarget, delivery: Delivery) -> None:
-        st.in_flight += 1
-        try:
-            result = await target.send(delivery)
-        except Exception as e:
-            log.exception("sending delivery %s to %s failed", delivery.id, st.name)
-            result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
-        finally:
-            st.in_flight -= 1
-        await asyncio.to_thread(self._record, st, delivery, result)
-
-    def _record(self, st: TargetState, delivery: Delivery, result: SendResult) -> None:
+    def _judge(self, st: TargetState, delivery: Delivery, result: SendResult) -> Finished:
+        """What an attempt's result means: the state to store, and when to try again."""
         now = self.clock.now()
-        now_us = to_micros(now)
         outcome = classify(result.status, result.error, result.headers, now.timestamp())
         mono = self.monotonic()
         if outcome.retry_after:
@@ -233,36 +243,25 @@ class Dispatcher:
         if outcome.verdict is Verdict.DELIVERED:
             st.breaker.record_success(mono)
             st.sent += 1
-            state = "delivered"
-        elif outcome.verdict is Verdict.REJECTED:
+            return Finished(delivery, "delivered", result.status, None, result.duration_ms, None)
+        st.failed += 1
+        st.last_error = outcome.reason
+        if outcome.verdict is Verdict.REJECTED:
             st.breaker.record_success(mono)  # the target answered; the request is at fault
-            st.failed += 1
-            state = "rejected"
+            return Finished(
+                delivery, "rejected", result.status, outcome.reason, result.duration_ms, None
+            )
+        if result.status == 429:
+            # Throttling: the target is healthy and answered; the bucket waits instead.
+            st.breaker.record_success(mono)
         else:
-            if result.status == 429:
-                # Throttling: the target is healthy and answered; the bucket waits instead.
-                st.breaker.record_success(mono)
-            else:
-                st.breaker.record_failure(mono)
-            st.failed += 1
-            delay = next_delay(st.policy, delivery.attempts + 1, outcome, self.rng)
-            if delay is None:
-                state = "dead"
-            else:
-                state = "pending"
-                next_us = now_us + int(delay * 1_000_000)
-        if state != "delivered":
-            st.last_error = outcome.reason
-        stored = self.store.finish_delivery(
-            delivery,
-            state=state,
-            status=result.status,
-            error=None if state == "delivered" else outcome.reason,
-            duration_ms=result.duration_ms,
-            next_attempt_us=next_us,
-            now_us=now_us,
+            st.breaker.record_failure(mono)
+        delay = next_delay(st.policy, delivery.attempts + 1, outcome, self.rng)
+        if delay is None:
+            return Finished(
+                delivery, "dead", result.status, outcome.reason, result.duration_ms, None
+            )
+        next_us = to_micros(now) + int(delay * 1_000_000)
+        return Finished(
+            delivery, "pending", result.status, outcome.reason, result.duration_ms, next_us
         )
-        if stored in ("dead", "rejected"):
-            log.warning("delivery %s to %s is %s: %s", delivery.id, st.name, stored, outcome.reason)
-        with self._progress:
-            self._progress.notify_all()
