@@ -142,9 +142,10 @@ class DeliveryStoreMixin:
         """Due deliveries of a target, marked in flight until the lease ends.
 
         Lowest priority value first (pushes to zero, then lowering ones), then oldest. A
-        delivery waits while an earlier one with the same key is in flight (a newer
-        availability value must not overtake an older one on the wire) or, for postings,
-        still pending (postings go in order per SKU and location).
+        delivery waits while an earlier one with the same key is in flight, even on an
+        expired lease that this very claim takes back (a newer availability value must not
+        overtake an older one on the wire) or, for postings, still pending (postings go in
+        order per SKU and location).
         """
         with self._write() as cur:
             cur.execute(
@@ -154,11 +155,11 @@ class DeliveryStoreMixin:
                     " OR (d.state = 'in_flight' AND d.lease_until_us <= ?))"
                     " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target"
                     "  AND e.kind = d.kind AND e.key = d.key AND e.id < d.id AND ("
-                    "   (e.state = 'in_flight' AND e.lease_until_us > ?)"
-                    "   OR (e.kind = 'posting' AND e.state IN ('pending', 'in_flight'))))"
+                    "   e.state = 'in_flight'"
+                    "   OR (e.kind = 'posting' AND e.state = 'pending')))"
                     f" ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}"
                 ),
-                (target, now_us, now_us, now_us, limit),
+                (target, now_us, now_us, limit),
             )
             rows = [_delivery(r) for r in cur.fetchall()]
             if rows:
@@ -222,10 +223,21 @@ class DeliveryStoreMixin:
             self.sql(
                 "UPDATE deliveries SET state = ?, last_status = ?, last_error = ?, "
                 "next_attempt_us = COALESCE(?, next_attempt_us), lease_until_us = NULL, "
+                "attempts = attempts - ?, "
                 "updated_us = ?, delivered_us = CASE WHEN ? = 'delivered' THEN ? "
                 "ELSE delivered_us END WHERE id = ?"
             ),
-            (state, f.status, f.error, f.next_attempt_us, now_us, state, now_us, delivery.id),
+            (
+                state,
+                f.status,
+                f.error,
+                f.next_attempt_us,
+                0 if f.sent else 1,
+                now_us,
+                state,
+                now_us,
+                delivery.id,
+            ),
         )
         if state == "rejected":
             # A business rejection waits for a person, with the request kept.

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from ..app.deliveries import delivery_view
 from ..app.keys import Scope
@@ -19,8 +17,8 @@ router = APIRouter(prefix="/v1", tags=["delivery"], dependencies=[Depends(requir
 class DeadLetterReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
 
 
 @router.put(

@@ -60,6 +60,8 @@ class ExceptionService:
             raise CannotReplay(
                 record, "a malformed event cannot be replayed; the source must send it corrected"
             )
+        if record.reason == Reason.TARGET_REJECTED:
+            return self._replay_delivery(record)
         result = self._ingest([record.payload]).results[0]
         now_us = to_micros(self.clock.now())
         if result.status is not Status.EXCEPTION:
@@ -72,6 +74,16 @@ class ExceptionService:
                 exception_id, RESOLVED, f"replayed: now {result.reason}", now_us
             )
         return ReplayOutcome(self.get(exception_id), result)
+
+    def _replay_delivery(self, record: ExceptionRecord) -> ReplayOutcome:
+        """A target's business rejection: send the kept delivery again, after the fix."""
+        now_us = to_micros(self.clock.now())
+        delivery_id = int(record.event_id or 0)
+        requeued = self.store.requeue([delivery_id], now_us)
+        note = "delivery requeued" if requeued else "delivery superseded or already sent"
+        self.store.set_exception_status(record.id, RESOLVED, note, now_us)
+        result = EventResult(record.event_id, record.source, Status.ACCEPTED, None, note)
+        return ReplayOutcome(self.get(record.id), result)
 
     def replay_open(
         self, reason: str | None = None, source: str | None = None

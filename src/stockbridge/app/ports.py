@@ -131,6 +131,8 @@ class Finished:
     error: str | None
     duration_ms: float
     next_attempt_us: int | None
+    #: False when the delivery was handed back unsent: the attempt is not counted.
+    sent: bool = True
 
 
 class IngestTransaction(Protocol):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..domain.availability import ChannelPolicy, StaleRule, channel_availability
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
-from ..domain.model import ZERO, EventType, Position, from_micros
+from ..domain.model import EventType, Position, from_micros
 from .ports import NewDelivery
 from .targets import TargetIn
 
@@ -35,6 +35,12 @@ POSTED = frozenset(
     }
 )
 MAX_CAUSES = 20
+
+
+def plain(quantity: Decimal) -> str:
+    """A quantity as a plain decimal string: "10", "2.5", never "1E+1"."""
+    text = format(quantity.normalize(), "f")
+    return text if text != "-0" else "0"
 
 
 class StaleIn(BaseModel):
@@ -152,7 +158,7 @@ def plan_pushes(
                     "type": "availability",
                     "channel": channel,
                     "sku": sku,
-                    "available": str(result.available.normalize() if result.available else ZERO),
+                    "available": plain(result.available),
                     "computed_at": from_micros(now_us).isoformat(),
                     # The events behind this value (the first ones when there are many).
                     "events": [str(e.event.key) for e in events],
@@ -184,7 +190,7 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
             "event_id": e.key.event_id,
             "sku": e.sku,
             "location": e.location,
-            "quantity": str(e.quantity.normalize()),
+            "quantity": plain(e.quantity),
             "occurred_at": from_micros(e.occurred_us).isoformat(),
             "counterparty_location": e.counterparty_location,
             "condition": e.condition,

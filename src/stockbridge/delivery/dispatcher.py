@@ -221,7 +221,7 @@ class Dispatcher:
             await self._take_token(st)
             if not st.breaker.allow(self.monotonic()):
                 # Opened meanwhile: back to the queue until the circuit lets calls through.
-                return Finished(delivery, "pending", None, "circuit open", 0.0, None)
+                return Finished(delivery, "pending", None, "circuit open", 0.0, None, sent=False)
             st.in_flight += 1
             try:
                 result = await target.send(delivery)

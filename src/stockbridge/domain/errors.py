@@ -16,6 +16,8 @@ class Reason(StrEnum):
     UNKNOWN_UOM = "unknown_uom"
     BAD_QUANTITY = "bad_quantity"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    #: A delivery target refused a request as a business error (e.g. unknown item in the ERP).
+    TARGET_REJECTED = "target_rejected"
 
 
 class StockbridgeError(Exception):
