@@ -121,7 +121,7 @@ def _one_run(
     )
     hub.deliveries.put_target(
         "web",
-        {"url": url + "/push", "rate_per_second": cap, "burst": max(cap, 1.0), "concurrency": 8},
+        {"url": url + "/push", "rate_per_second": cap, "burst": max(cap, 1.0), "concurrency": 32},
     )
     hub.channels.put(
         "web", {"locations": {f"S{i:02d}": 0 for i in range(LOCATIONS)}, "target": "web"}

@@ -142,24 +142,41 @@ class DeliveryStoreMixin:
         """Due deliveries of a target, marked in flight until the lease ends.
 
         Lowest priority value first (pushes to zero, then lowering ones), then oldest. A
-        delivery waits while an earlier one with the same key is in flight, even on an
-        expired lease that this very claim takes back (a newer availability value must not
-        overtake an older one on the wire) or, for postings, still pending (postings go in
-        order per SKU and location).
+        delivery waits while an earlier one with the same key is in flight (a newer
+        availability value must not overtake an older one on the wire) or, for postings,
+        still pending (postings go in order per SKU and location).
         """
         with self._write() as cur:
+            # Leases run out when a dispatcher died mid-flight: those deliveries go back to
+            # the queue, unless a newer value for the same channel and SKU already waits.
             cur.execute(
                 self.sql(
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.target = ? AND ("
-                    " (d.state = 'pending' AND d.next_attempt_us <= ?)"
-                    " OR (d.state = 'in_flight' AND d.lease_until_us <= ?))"
+                    "UPDATE deliveries SET state = 'superseded', updated_us = ? "
+                    "WHERE target = ? AND state = 'in_flight' AND lease_until_us <= ? "
+                    "AND kind = 'availability' AND EXISTS (SELECT 1 FROM deliveries n "
+                    "WHERE n.target = deliveries.target AND n.kind = 'availability' "
+                    "AND n.key = deliveries.key AND n.state = 'pending')"
+                ),
+                (now_us, target, now_us),
+            )
+            cur.execute(
+                self.sql(
+                    "UPDATE deliveries SET state = 'pending', lease_until_us = NULL "
+                    "WHERE target = ? AND state = 'in_flight' AND lease_until_us <= ?"
+                ),
+                (target, now_us),
+            )
+            cur.execute(
+                self.sql(
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.target = ? "
+                    "AND d.state = 'pending' AND d.next_attempt_us <= ?"
                     " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target"
                     "  AND e.kind = d.kind AND e.key = d.key AND e.id < d.id AND ("
                     "   e.state = 'in_flight'"
                     "   OR (e.kind = 'posting' AND e.state = 'pending')))"
                     f" ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}"
                 ),
-                (target, now_us, now_us, limit),
+                (target, now_us, limit),
             )
             rows = [_delivery(r) for r in cur.fetchall()]
             if rows:
