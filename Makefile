@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/stockbridge bench ingest
+	$(BIN)/stockbridge bench propagate
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
