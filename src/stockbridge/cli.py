@@ -683,6 +683,7 @@ def demo(
         f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M/STORE-01/history", soft_wrap=True
     )
     console.print(f"  curl -s {auth} '{base}/v1/exceptions?status=open'", soft_wrap=True)
+    console.print(f"  curl -s {auth} {base}/v1/availability/web/TSHIRT-BLK-M", soft_wrap=True)
     sample = json.dumps(
         {
             "events": [

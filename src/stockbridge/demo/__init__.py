@@ -27,6 +27,20 @@ def load_sample_master_data(hub: Hub) -> None:
     for kind, name in SAMPLE_FILES.items():
         path = Path(str(files("stockbridge.demo").joinpath(name)))
         hub.master_data.import_file(path, kind)
+    # The web shop sells from the stores (keeping one unit back in each) and the north DC.
+    hub.channels.put(
+        "web",
+        {
+            "locations": {
+                "STORE-01": 1,
+                "STORE-02": 1,
+                "STORE-03": 1,
+                "STORE-04": 1,
+                "DC-NORTH": 0,
+            },
+            "safety_stock": {"category": {"grocery": 2}},
+        },
+    )
 
 
 class SampleStream:
