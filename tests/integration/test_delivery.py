@@ -270,6 +270,8 @@ def test_a_paused_target_queues_in_order_and_drains_after_resume(
     post(client, *evs)
     targets = {t["name"]: t for t in client.get("/v1/targets").json()["targets"]}
     assert targets["shop"]["paused"] is True and targets["shop"]["backlog"] >= 10
+    # And the ten availability changes wait as one push: nine calls saved by coalescing
+    assert targets["shop"]["pushes_saved"] == 9
     # When it is resumed
     client.post("/v1/targets/shop/resume")
     # Then the queue drains and postings arrive in their order

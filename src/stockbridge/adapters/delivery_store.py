@@ -126,14 +126,18 @@ class DeliveryStoreMixin:
 
     def target_backlog(self) -> dict[str, tuple[int, int | None, int]]:
         """Target -> (pending or in flight, oldest pending created_us, dead letters)."""
+        return {k: v[:3] for k, v in self.target_stats().items()}
+
+    def target_stats(self) -> dict[str, tuple[int, int | None, int, int]]:
+        """Target -> (backlog, oldest pending created_us, dead letters, pushes coalesced)."""
         rows = self.read(
             "SELECT target, "
             "SUM(CASE WHEN state IN ('pending', 'in_flight') THEN 1 ELSE 0 END), "
             "MIN(CASE WHEN state IN ('pending', 'in_flight') THEN created_us END), "
-            "SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) "
+            "SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), SUM(coalesced) "
             "FROM deliveries GROUP BY target"
         )
-        return {r[0]: (int(r[1] or 0), r[2], int(r[3] or 0)) for r in rows}
+        return {r[0]: (int(r[1] or 0), r[2], int(r[3] or 0), int(r[4] or 0)) for r in rows}
 
     # --- the dispatcher's side -------------------------------------------------------------
     def claim_deliveries(

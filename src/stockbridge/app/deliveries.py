@@ -57,11 +57,11 @@ class DeliveryService:
 
     def targets(self) -> list[dict[str, Any]]:
         now_us = self._now_us()
-        backlog = self.store.target_backlog()
+        stats = self.store.target_stats()
         live = self.live.snapshot() if self.live is not None else {}
         out = []
         for name, (raw, paused) in self.store.targets().items():
-            depth, oldest, dead = backlog.get(name, (0, None, 0))
+            depth, oldest, dead, saved = stats.get(name, (0, None, 0, 0))
             config = TargetIn.model_validate(raw)
             state = live.get(name, {})
             out.append(
@@ -71,6 +71,8 @@ class DeliveryService:
                     "backlog": depth,
                     "oldest_age_seconds": (now_us - oldest) / 1e6 if oldest is not None else None,
                     "dead_letters": dead,
+                    # Pushes replaced by a newer value before they were sent: calls saved.
+                    "pushes_saved": saved,
                     "circuit": state.get("circuit", {"state": "closed" if not live else "unknown"}),
                     "in_flight": state.get("in_flight", 0),
                     "sent": state.get("sent", 0),

@@ -270,6 +270,10 @@ class Store(Protocol):
 
     def target_backlog(self) -> dict[str, tuple[int, int | None, int]]: ...
 
+    def target_stats(self) -> dict[str, tuple[int, int | None, int, int]]:
+        """Target -> (backlog, oldest pending created_us, dead letters, pushes coalesced)."""
+        ...
+
     def claim_deliveries(
         self, target: str, now_us: int, lease_us: int, limit: int
     ) -> list[Delivery]: ...
