@@ -174,6 +174,9 @@ class DeliveryStoreMixin:
                 self.sql(
                     f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.target = ? "
                     "AND d.state = 'pending' AND d.next_attempt_us <= ?"
+                    # Paused means paused from the moment the pause is committed.
+                    " AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.name = d.target"
+                    "  AND t.paused = 1)"
                     " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target"
                     "  AND e.kind = d.kind AND e.key = d.key AND e.id < d.id AND ("
                     "   e.state = 'in_flight'"
