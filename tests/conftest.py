@@ -74,8 +74,8 @@ def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sql
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """Each backend in turn, migrated and empty."""
-    s = make_store(request.param, tmp_path, request)
+    """Each backend in turn, migrated and empty; PostgreSQL reuses one emptied database."""
+    s = store_of(request.param, tmp_path, request)
     try:
         yield s
     finally:

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+
+from .app.ingest import Status
 
 SKUS = 10_000
 LOCATIONS = 50
@@ -169,30 +172,21 @@ def _serve(hub: Any) -> tuple[Any, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def _run_batch_size(hub: Any, url: str, batch: int, total: int, progress: Progress) -> Row:
-    clients = clients_for(batch)
-    factories = [_EventFactory(seed=batch * 100 + c) for c in range(clients)]
-    per_client = max(1, total // clients // batch)
-    batches = [
-        [[factories[c].make(f"b{batch}c{c}") for _ in range(batch)] for _ in range(per_client)]
-        for c in range(clients)
-    ]
-    events = clients * per_client * batch
-    task = progress.add_task(f"batch {batch:>5}", total=events)
+def _drive(
+    hub: Any,
+    url: str,
+    label: str,
+    batch: int,
+    events: int,
+    clients: int,
+    work: Callable[[int, Callable[[float], None]], None],
+) -> Row:
+    """Run `work(client, record_latency_ms)` in `clients` threads while the reader reads."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
-
-    def client(c: int) -> None:
-        for b in batches[c]:
-            t0 = time.perf_counter()
-            result = hub.writer.submit(b).result()
-            latencies[c].append((time.perf_counter() - t0) * 1000)
-            progress.advance(task, len(b))
-            assert result.count(result.results[0].status) >= 0
-
     reader = _Reader(url)
     commits0 = hub.writer.commits
     reader.start()
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    threads = [threading.Thread(target=work, args=(c, latencies[c].append)) for c in range(clients)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -203,7 +197,7 @@ def _run_batch_size(hub: Any, url: str, batch: int, total: int, progress: Progre
     reader.join()
     submit = [x for lat in latencies for x in lat]
     return Row(
-        f"writer {hub.settings.ingest.writer}, {clients} clients",
+        label,
         batch,
         events,
         seconds,
@@ -214,6 +208,30 @@ def _run_batch_size(hub: Any, url: str, batch: int, total: int, progress: Progre
         _percentile(reader.samples, 99),
         len(reader.samples),
     )
+
+
+def _run_batch_size(hub: Any, url: str, batch: int, total: int, progress: Progress) -> Row:
+    clients = clients_for(batch)
+    factories = [_EventFactory(seed=batch * 100 + c) for c in range(clients)]
+    per_client = max(1, total // clients // batch)
+    batches = [
+        [[factories[c].make(f"b{batch}c{c}") for _ in range(batch)] for _ in range(per_client)]
+        for c in range(clients)
+    ]
+    events = clients * per_client * batch
+    task = progress.add_task(f"batch {batch:>5}", total=events)
+
+    def client(c: int, record: Callable[[float], None]) -> None:
+        for b in batches[c]:
+            t0 = time.perf_counter()
+            result = hub.writer.submit(b).result()
+            record((time.perf_counter() - t0) * 1000)
+            progress.advance(task, len(b))
+            if result.count(Status.ACCEPTED) != len(b):
+                raise RuntimeError(f"bench events not accepted: {result.totals()}")
+
+    label = f"writer {hub.settings.ingest.writer}, {clients} clients"
+    return _drive(hub, url, label, batch, events, clients, client)
 
 
 def _run_http(hub: Any, url: str, batch: int, total: int, progress: Progress) -> Row:
@@ -231,9 +249,8 @@ def _run_http(hub: Any, url: str, batch: int, total: int, progress: Progress) ->
     ]
     events = CLIENTS * per_client * batch
     task = progress.add_task(f"http {batch:>5}", total=events)
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
 
-    def client(c: int) -> None:
+    def client(c: int, record: Callable[[float], None]) -> None:
         with httpx.Client(
             base_url=url,
             timeout=60,
@@ -242,34 +259,24 @@ def _run_http(hub: Any, url: str, batch: int, total: int, progress: Progress) ->
             for body in bodies[c]:
                 t0 = time.perf_counter()
                 http.post("/v1/events", content=body).raise_for_status()
-                latencies[c].append((time.perf_counter() - t0) * 1000)
+                record((time.perf_counter() - t0) * 1000)
                 progress.advance(task, batch)
 
-    reader = _Reader(url)
-    commits0 = hub.writer.commits
-    reader.start()
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - t0
-    reader.stop.set()
-    reader.join()
-    submit = [x for lat in latencies for x in lat]
-    return Row(
-        f"HTTP POST /v1/events, {CLIENTS} clients",
-        batch,
-        events,
-        seconds,
-        hub.writer.commits - commits0,
-        _percentile(submit, 50),
-        _percentile(submit, 99),
-        _percentile(reader.samples, 50),
-        _percentile(reader.samples, 99),
-        len(reader.samples),
-    )
+    label = f"HTTP POST /v1/events, {CLIENTS} clients"
+    return _drive(hub, url, label, batch, events, CLIENTS, client)
+
+
+def write_block(output: Path, name: str, lines: list[str]) -> None:
+    """Replace (or append) the `<!-- bench:NAME -->` block of a markdown file."""
+    block = "\n".join([f"<!-- bench:{name} -->", *lines, f"<!-- /bench:{name} -->"])
+    text = output.read_text() if output.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
 
 
 def machine() -> str:
@@ -366,7 +373,6 @@ def run_ingest_bench(
 def _write_markdown(output: Path, rows: list[Row], rss_mib: float, db_mib: float) -> None:
     command = " ".join(["stockbridge", *sys.argv[1:]])
     lines = [
-        "<!-- bench:ingest -->",
         "## Ingest (`stockbridge bench ingest`)",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
@@ -391,18 +397,5 @@ def _write_markdown(output: Path, rows: list[Row], rss_mib: float, db_mib: float
             f"{r.submit_p50_ms:.1f} | {r.submit_p99_ms:.1f} | {r.read_p50_ms:.2f} | "
             f"{r.read_p99_ms:.2f} |"
         )
-    lines += [
-        "",
-        f"Peak resident memory {rss_mib:.0f} MiB; database {db_mib:.0f} MiB.",
-        "<!-- /bench:ingest -->",
-    ]
-    block = "\n".join(lines)
-    text = output.read_text() if output.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- bench:ingest -->.*?<!-- /bench:ingest -->", re.S)
-    text = (
-        pattern.sub(lambda _: block, text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + block + "\n"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    lines += ["", f"Peak resident memory {rss_mib:.0f} MiB; database {db_mib:.0f} MiB."]
+    write_block(output, "ingest", lines)

@@ -274,13 +274,11 @@ def run_propagate_bench(
 
 
 def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
-    import re
     import sys
 
-    from .bench import machine
+    from .bench import machine, write_block
 
     lines = [
-        "<!-- bench:propagate -->",
         "## Propagation (`stockbridge bench propagate`)",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
@@ -302,13 +300,4 @@ def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
             f"{r.pushes / max(r.events, 1):.3f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
             f"{r.max_backlog} | {r.drain_seconds:.1f} |"
         )
-    lines.append("<!-- /bench:propagate -->")
-    block = "\n".join(lines)
-    text = output.read_text() if output.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- bench:propagate -->.*?<!-- /bench:propagate -->", re.S)
-    text = (
-        pattern.sub(lambda _: block, text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + block + "\n"
-    )
-    output.write_text(text)
+    write_block(output, "propagate", lines)

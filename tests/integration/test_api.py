@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from stockbridge.adapters.sql_store import SqlStore
 from stockbridge.app.bootstrap import Hub
 from stockbridge.domain.model import to_micros
-from tests.conftest import LiveServer, event, seed_master, store_of
+from tests.conftest import LiveServer, event, seed_master
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """Each backend in turn, migrated and empty; PostgreSQL reuses one emptied database."""
-    s = store_of(request.param, tmp_path, request)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ Every test runs once per backend through the `store` fixture, so both obey the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stockbridge.adapters.sql_store import SqlStore
 from stockbridge.app.bootstrap import Hub
 from stockbridge.app.clock import ManualClock
 from stockbridge.app.exceptions import CannotReplay
@@ -21,23 +18,13 @@ from stockbridge.app.ingest import EventResult, Status
 from stockbridge.app.master import MasterKind
 from stockbridge.app.ports import ExceptionRecord
 from stockbridge.domain.errors import NotFound, StockbridgeError
-from tests.conftest import event, seed_master, store_of
+from tests.conftest import event, seed_master
 
 T0 = "2026-03-02T08:00:00+00:00"
 T1 = "2026-03-02T09:00:00+00:00"
 T2 = "2026-03-02T10:00:00+00:00"
 T3 = "2026-03-02T11:00:00+00:00"
 T4 = "2026-03-02T12:00:00+00:00"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """Each backend in turn, migrated and empty; PostgreSQL reuses one emptied database."""
-    s = store_of(request.param, tmp_path, request)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture
