@@ -279,3 +279,31 @@ def test_a_paused_target_queues_in_order_and_drains_after_resume(
     wait_converged(receiver, hub)
     postings = [x.body["event_id"] for x in receiver.applied if x.body.get("type") == "posting"]
     assert postings == [f"p{i}" for i in range(10)]
+
+
+def test_pushes_go_in_bulk_when_the_target_takes_batches(
+    system: tuple[Hub, httpx.Client], receiver: Receiver
+) -> None:
+    hub, client = system
+    # Given a target that takes up to eight availability pushes per request, paused
+    setup(client, receiver, batch_size=8)
+    client.post("/v1/targets/shop/pause")
+    for i, sku in enumerate(["TEE-M", "MUG", "CHEESE"]):
+        post(client, event(f"k{i}", "receipt", sku=sku, location="S1", quantity=i + 2))
+    # When it resumes
+    client.post("/v1/targets/shop/resume")
+    receiver.wait_applied(1)
+
+    def all_sent() -> bool:
+        return settled(hub)
+
+    wait_for(hub, all_sent, "the batch to be recorded")
+    # Then one request carried the three SKUs, each with its own idempotency key
+    batches = [x.body for x in receiver.applied if x.body.get("type") == "availability_batch"]
+    assert len(batches) == 1 and len(receiver.applied) == 1
+    items = {i["sku"]: i for i in batches[0]["items"]}
+    assert set(items) == {"TEE-M", "MUG", "CHEESE"}
+    assert len({i["idempotency_key"] for i in items.values()}) == 3
+    for sku, item in items.items():
+        assert Decimal(item["available"]) == hub.channels.availability("web", sku).available
+    assert {d.state for d in hub.store.deliveries(target="shop")} == {"delivered"}

@@ -36,6 +36,9 @@ class TargetIn(BaseModel):
     concurrency: int = Field(4, ge=1, le=64)
     #: Whether this target receives ERP postings (inventory and sales movements).
     postings: bool = False
+    #: Availability pushes per request: above 1 they go as one `availability_batch` body,
+    #: as platforms' bulk inventory endpoints take them. Postings always go one by one.
+    batch_size: int = Field(1, ge=1, le=250)
     signature_header: str = "X-Stockbridge-Signature"
     idempotency_header: str = "Idempotency-Key"
     retry: RetryIn = RetryIn()

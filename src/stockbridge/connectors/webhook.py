@@ -52,8 +52,34 @@ class WebhookTarget:
             headers[self.config.signature_header] = signature(self.config.secret, body)
         return body, headers
 
+    def batch_request(self, deliveries: list[Delivery]) -> tuple[bytes, dict[str, str]]:
+        """One body for several availability pushes, each item with its own key.
+
+        The request's idempotency key is derived from the items' keys, so a retry of the
+        same set carries the same key; a receiver may also dedupe item by item.
+        """
+        items = [{**d.payload, "idempotency_key": d.idempotency_key} for d in deliveries]
+        body = orjson.dumps({"type": "availability_batch", "items": items})
+        key = hashlib.sha256(
+            "\n".join(sorted(d.idempotency_key for d in deliveries)).encode()
+        ).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            self.config.idempotency_header: f"batch:{key}",
+            "X-Stockbridge-Delivery": ",".join(str(d.id) for d in deliveries),
+            "X-Stockbridge-Kind": "availability_batch",
+        }
+        if self.config.secret:
+            headers[self.config.signature_header] = signature(self.config.secret, body)
+        return body, headers
+
     async def send(self, delivery: Delivery) -> SendResult:
-        body, headers = self.request(delivery)
+        return await self._post(*self.request(delivery))
+
+    async def send_batch(self, deliveries: list[Delivery]) -> SendResult:
+        return await self._post(*self.batch_request(deliveries))
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> SendResult:
         started = time.perf_counter()
         try:
             response = await self.client.post(

@@ -76,6 +76,14 @@ def _policy(config: TargetIn) -> RetryPolicy:
     )
 
 
+def _requests(rows: list[Delivery], batch_size: int) -> list[list[Delivery]]:
+    """Claimed deliveries grouped into requests: postings alone, pushes by `batch_size`."""
+    groups: list[list[Delivery]] = [[d] for d in rows if d.kind != "availability"]
+    pushes = [d for d in rows if d.kind == "availability"]
+    groups += [pushes[i : i + batch_size] for i in range(0, len(pushes), batch_size)]
+    return groups
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -187,7 +195,9 @@ class Dispatcher:
                 await asyncio.sleep(self.poll_interval)
                 continue
             gate = asyncio.Semaphore(st.config.concurrency)
-            finished = await asyncio.gather(*(self._attempt(st, target, d, gate) for d in rows))
+            groups = _requests(rows, st.config.batch_size)
+            results = await asyncio.gather(*(self._attempt(st, target, g, gate) for g in groups))
+            finished = [f for group in results for f in group]
             try:
                 stored = await asyncio.to_thread(
                     self.store.finish_deliveries, finished, to_micros(self.clock.now())
@@ -214,23 +224,46 @@ class Dispatcher:
         self,
         st: TargetState,
         target: WebhookTarget,
-        delivery: Delivery,
+        group: list[Delivery],
         gate: asyncio.Semaphore,
-    ) -> Finished:
+    ) -> list[Finished]:
+        """One request: a single delivery, or several availability pushes together."""
         async with gate:
             await self._take_token(st)
             if not st.breaker.allow(self.monotonic()):
                 # Opened meanwhile: back to the queue until the circuit lets calls through.
-                return Finished(delivery, "pending", None, "circuit open", 0.0, None, sent=False)
+                return [
+                    Finished(d, "pending", None, "circuit open", 0.0, None, sent=False)
+                    for d in group
+                ]
             st.in_flight += 1
             try:
-                result = await target.send(delivery)
-            except Exception as e:
-                log.exception("sending delivery %s to %s failed", delivery.id, st.name)
+                if len(group) == 1:
+                    result = await target.send(group[0])
+                else:
+                    result = await target.send_batch(group)
+            except Exception as e:  # a failed attempt, never a lost delivery
+                log.exception("sending %s to %s failed", [d.id for d in group], st.name)
                 result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
             finally:
                 st.in_flight -= 1
-        return self._judge(st, delivery, result)
+        first = self._judge(st, group[0], result)
+        # Every item of a batch shares its request's fate and retry delay; an item whose
+        # own retry budget is spent becomes a dead letter.
+        rest = []
+        for d in group[1:]:
+            spent = first.state == "pending" and d.attempts + 1 >= st.policy.max_attempts
+            rest.append(
+                Finished(
+                    d,
+                    "dead" if spent else first.state,
+                    first.status,
+                    first.error,
+                    first.duration_ms,
+                    None if spent else first.next_attempt_us,
+                )
+            )
+        return [first, *rest]
 
     def _judge(self, st: TargetState, delivery: Delivery, result: SendResult) -> Finished:
         """What an attempt's result means: the state to store, and when to try again."""
