@@ -39,62 +39,34 @@ _MASTER_DOC = (
 )
 
 
-@router.put(
-    "/items",
-    tags=["master data"],
-    summary="Upsert items",
-    description=_MASTER_DOC,
-    response_class=JsonResponse,
-    responses={200: {"model": ImportReportOut}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemsIn"}}},
-        }
-    },
-)
-def put_items(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
-    return _upsert(request, MasterKind.ITEMS, body)
+def _register_upsert(kind: MasterKind, summary: str, schema: str) -> None:
+    """PUT /v1/{kind}: the same bulk upsert for items, locations and cross references."""
+
+    def upsert(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
+        return _upsert(request, kind, body)
+
+    upsert.__name__ = f"put_{kind.value}"
+    router.put(
+        f"/{kind.value}",
+        tags=["master data"],
+        summary=summary,
+        description=_MASTER_DOC,
+        response_class=JsonResponse,
+        responses={200: {"model": ImportReportOut}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+                },
+            }
+        },
+    )(upsert)
 
 
-@router.put(
-    "/locations",
-    tags=["master data"],
-    summary="Upsert locations",
-    description=_MASTER_DOC,
-    response_class=JsonResponse,
-    responses={200: {"model": ImportReportOut}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/LocationsIn"}}
-            },
-        }
-    },
-)
-def put_locations(
-    request: Request, body: Any = Body(None, include_in_schema=False)
-) -> JsonResponse:
-    return _upsert(request, MasterKind.LOCATIONS, body)
-
-
-@router.put(
-    "/xrefs",
-    tags=["master data"],
-    summary="Upsert per-source cross references",
-    description=_MASTER_DOC,
-    response_class=JsonResponse,
-    responses={200: {"model": ImportReportOut}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/XrefsIn"}}},
-        }
-    },
-)
-def put_xrefs(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
-    return _upsert(request, MasterKind.XREFS, body)
+_register_upsert(MasterKind.ITEMS, "Upsert items", "ItemsIn")
+_register_upsert(MasterKind.LOCATIONS, "Upsert locations", "LocationsIn")
+_register_upsert(MasterKind.XREFS, "Upsert per-source cross references", "XrefsIn")
 
 
 def exception_view(r: ExceptionRecord) -> dict[str, Any]:
