@@ -35,7 +35,6 @@ idempotency key absorbs (as with a real platform that was slow, not failing).
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import hmac
 import json
@@ -58,7 +57,6 @@ SIGNATURE_HEADER = "X-Stockbridge-Signature"
 #: How often the accept loop checks for `down()`/`stop()`; bounds their latency.
 POLL_INTERVAL = 0.02
 #: How long `up()` keeps trying to bind the old port (it may linger briefly).
-REBIND_TIMEOUT = 5.0
 JOIN_TIMEOUT = 5.0
 
 
@@ -214,8 +212,8 @@ class Receiver:
     def up(self) -> None:
         """Listen again on the same port. No-op if already up.
 
-        Raises RuntimeError if stopped, or if the port cannot be bound again within
-        REBIND_TIMEOUT seconds (another process took it).
+        Raises RuntimeError if stopped, or if the port cannot be bound again (another
+        process took it).
         """
         with self._lifecycle:
             self._require_started()
@@ -261,16 +259,12 @@ class Receiver:
             raise RuntimeError("Receiver not started")
 
     def _listen(self, port: int) -> None:
-        deadline = time.monotonic() + REBIND_TIMEOUT
-        while True:
-            try:
-                server = _Server((HOST, port), _Handler, self)
-                break
-            except OSError as e:
-                # A just-closed listening socket can hold the port for a moment.
-                if e.errno != errno.EADDRINUSE or time.monotonic() > deadline:
-                    raise RuntimeError(f"Receiver cannot listen on {HOST}:{port}: {e}") from e
-                time.sleep(0.01)
+        # The server sets SO_REUSEADDR, so the port of a listener just closed by down()
+        # can be bound again at once; failing here means another process took it.
+        try:
+            server = _Server((HOST, port), _Handler, self)
+        except OSError as e:
+            raise RuntimeError(f"Receiver cannot listen on {HOST}:{port}: {e}") from e
         self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
@@ -523,6 +517,7 @@ def _invalid(status: int, error: str, headers: dict[str, str] | None = None) -> 
 
 
 class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # rebinding after down() must not wait for TIME_WAIT
     daemon_threads = True
     block_on_close = False  # else closing waits, without a bound, for slow answers
     request_queue_size = 128

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from stockbridge.app.bootstrap import bootstrap, open_store
@@ -14,21 +13,6 @@ from stockbridge.app.keys import KeyService
 from stockbridge.cli import app
 from stockbridge.config import Settings
 from tests.conftest import START, event, seed_master
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A database path; the working folder is tmp_path so file names in output stay short."""
-    monkeypatch.chdir(tmp_path)
-    # The CLI reads the environment: keep a developer's settings out of the test.
-    monkeypatch.delenv("STOCKBRIDGE_DATABASE", raising=False)
-    monkeypatch.delenv("STOCKBRIDGE_BOOTSTRAP_KEY", raising=False)
-    return str(tmp_path / "hub.db")
 
 
 def test_keys_create_prints_a_key_that_authenticates(runner: CliRunner, db: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,20 +24,6 @@ from tests.conftest import START, event, hub_settings, seed_master
 LEASE_US = 60_000_000
 #: When the attempts in these tests are recorded.
 FAILED_AT = START + timedelta(minutes=5)
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.chdir(tmp_path)
-    # The CLI reads the environment: keep a developer's settings out of the test.
-    monkeypatch.delenv("STOCKBRIDGE_DATABASE", raising=False)
-    monkeypatch.delenv("STOCKBRIDGE_BOOTSTRAP_KEY", raising=False)
-    return str(tmp_path / "hub.db")
 
 
 @pytest.fixture

@@ -125,17 +125,6 @@ class ServerProcess:
             self.proc.wait()
 
 
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    """Every server process a test starts is killed at its end, pass or fail."""
-    started: list[ServerProcess] = []
-    try:
-        yield started
-    finally:
-        for s in started:
-            s.stop()
-
-
 def client(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers=AUTH, timeout=TIMEOUT)
 

@@ -54,17 +54,6 @@ class ConfiguredServer(ServerProcess):
 
 
 @pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    """Every server process a test starts is killed at its end, pass or fail."""
-    started: list[ServerProcess] = []
-    try:
-        yield started
-    finally:
-        for s in started:
-            s.stop()
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with Receiver(secret=SECRET, seed=7) as r:
         yield r
