@@ -91,6 +91,9 @@ class DeliveryStoreMixin:
     def write(self, statement: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
 
+    def write_config(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
     def _write(self) -> Any:
         raise NotImplementedError
 
@@ -99,18 +102,12 @@ class DeliveryStoreMixin:
 
     # --- targets ------------------------------------------------------------------------
     def put_target(self, name: str, config: dict[str, Any], now_us: int) -> None:
-        with self._write() as cur:
-            cur.execute(
-                self.sql(
-                    "INSERT INTO targets (name, config, updated_us) VALUES (?,?,?) "
-                    "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
-                    "updated_us = excluded.updated_us"
-                ),
-                (name, orjson.dumps(config).decode(), now_us),
-            )
-            cur.execute(
-                self.sql("UPDATE meta SET value = value + 1 WHERE name = ?"), ("master_version",)
-            )
+        self.write_config(
+            "INSERT INTO targets (name, config, updated_us) VALUES (?,?,?) "
+            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
+            "updated_us = excluded.updated_us",
+            [(name, orjson.dumps(config).decode(), now_us)],
+        )
 
     def targets(self) -> dict[str, tuple[dict[str, Any], bool]]:
         rows = self.read("SELECT name, config, paused FROM targets ORDER BY name")

@@ -559,7 +559,9 @@ class SqlStore(DeliveryStoreMixin):
         with self._write() as cur:
             cur.execute(self.sql(statement), params)
 
-    def write_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    def write_config(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Write master data or routing configuration and bump the version that tells every
+        process's caches (master data, channels, targets) to reload."""
         if rows:
             with self._write() as cur:
                 cur.executemany(self.sql(statement), rows)
@@ -696,7 +698,7 @@ class SqlStore(DeliveryStoreMixin):
         return MasterData.of(items, locations, xrefs)
 
     def upsert_items(self, items: Sequence[Item], now_us: int) -> None:
-        self.write_many(
+        self.write_config(
             "INSERT INTO items (sku, gtin, base_uom, category, conversions, safety_stock, "
             "description, updated_us) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET "
             "gtin = excluded.gtin, base_uom = excluded.base_uom, category = excluded.category, "
@@ -718,7 +720,7 @@ class SqlStore(DeliveryStoreMixin):
         )
 
     def upsert_locations(self, locations: Sequence[Location], now_us: int) -> None:
-        self.write_many(
+        self.write_config(
             "INSERT INTO locations (code, kind, timezone, name, freshness_sla_seconds, updated_us) "
             "VALUES (?,?,?,?,?,?) ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, "
             "timezone = excluded.timezone, name = excluded.name, "
@@ -738,7 +740,7 @@ class SqlStore(DeliveryStoreMixin):
         )
 
     def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None:
-        self.write_many(
+        self.write_config(
             "INSERT INTO xrefs (source, kind, external_code, code, updated_us) "
             "VALUES (?,?,?,?,?) ON CONFLICT (source, kind, external_code) DO UPDATE SET "
             "code = excluded.code, updated_us = excluded.updated_us",
@@ -762,19 +764,12 @@ class SqlStore(DeliveryStoreMixin):
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None:
-        with self._write() as cur:
-            cur.execute(
-                self.sql(
-                    "INSERT INTO channels (name, config, updated_us) VALUES (?,?,?) "
-                    "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
-                    "updated_us = excluded.updated_us"
-                ),
-                (name, orjson.dumps(config).decode(), now_us),
-            )
-            # Channels shape what the ingest transaction queues: its caches reload.
-            cur.execute(
-                self.sql("UPDATE meta SET value = value + 1 WHERE name = ?"), ("master_version",)
-            )
+        self.write_config(
+            "INSERT INTO channels (name, config, updated_us) VALUES (?,?,?) "
+            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
+            "updated_us = excluded.updated_us",
+            [(name, orjson.dumps(config).decode(), now_us)],
+        )
 
     def channels(self) -> dict[str, dict[str, Any]]:
         rows = self.read("SELECT name, config FROM channels ORDER BY name")
