@@ -33,6 +33,8 @@ class ServerSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(4_000_000, ge=1024)
+    #: SKUs whose positions the server keeps in memory for reads (least recently used go).
+    position_cache_skus: int = Field(50_000, ge=1)
 
 
 class DatabaseSettings(_Section):
@@ -46,6 +48,8 @@ class IngestSettings(_Section):
     group_commit_max_events: int = Field(20_000, ge=1)
     #: How often reservations past their expiry are released when no events arrive.
     expiry_interval_seconds: float = Field(1.0, gt=0)
+    #: How long the ledger's change feed (positions_changed rows) is kept for read caches.
+    change_feed_retention_seconds: float = Field(600.0, gt=0)
     #: "process": the ingest transaction runs in a child process with a core of its own
     #: (the default for `serve`); "thread": in the server process.
     writer: Literal["process", "thread"] = "process"

@@ -12,6 +12,7 @@ from ..domain.ledger import PositionKey
 from .sql_store import SqlStore, migration_files
 
 _MIGRATION_LOCK = 7_311_042  # advisory lock id: one migrating process at a time
+_CHANGE_FEED_LOCK = 7_311_043  # advisory lock id: change-feed rows commit in id order
 
 
 class PostgresStore(SqlStore):
@@ -52,6 +53,12 @@ class PostgresStore(SqlStore):
     def rollback(self, conn: Any) -> None:
         if not conn.closed:
             conn.execute("ROLLBACK")
+
+    def serialise_change_feed(self, cursor: Any) -> None:
+        # Identity values are handed out at insert but seen at commit; holding this lock
+        # from the insert to the commit keeps a reader tailing `id > last` from skipping a
+        # row whose transaction committed late.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_CHANGE_FEED_LOCK,))
 
     def prepare_position_locks(self, cursor: Any, keys: Sequence[PositionKey]) -> None:
         # A missing row cannot be locked; create it first so two writers creating the same

@@ -19,6 +19,7 @@ import orjson
 from ..app.ports import (
     ApiKeyRecord,
     ExceptionRecord,
+    LedgerChanges,
     NewDelivery,
     NewException,
     OutboxMessage,
@@ -448,6 +449,9 @@ class SqlIngestTransaction:
 
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
         if messages:
+            # Readers tail these rows by id (the change feed), so ids must become visible
+            # in the order they were handed out.
+            self._store.serialise_change_feed(self._cur)
             self._cur.executemany(
                 self._sql(
                     "INSERT INTO outbox (kind, key, payload, state, created_us, available_us) "
@@ -458,6 +462,29 @@ class SqlIngestTransaction:
                     for m in messages
                 ],
             )
+
+    def prune_change_feed(self, before_us: int) -> int:
+        """Drop change-feed rows created before `before_us`; returns how many went.
+
+        The newest row always stays: SQLite hands out max(id) + 1, and an emptied table
+        would give readers ids they have already passed.
+        """
+        rows = self._rows(
+            "SELECT MAX(id), COUNT(*) FROM outbox WHERE created_us < ? "
+            "AND id < (SELECT MAX(id) FROM outbox)",
+            (before_us,),
+        )
+        through, count = rows[0]
+        if not count:
+            return 0
+        self._cur.execute(self._sql("DELETE FROM outbox WHERE id <= ?"), (through,))
+        self._cur.execute(
+            self._sql(
+                "UPDATE meta SET value = ? WHERE name = 'outbox_pruned_through' AND value < ?"
+            ),
+            (through, through),
+        )
+        return int(count)
 
 
 class SqlStore(DeliveryStoreMixin):
@@ -470,6 +497,9 @@ class SqlStore(DeliveryStoreMixin):
 
     dialect = "sql"
     lock_clause = ""
+
+    def serialise_change_feed(self, cursor: Any) -> None:
+        """Make change-feed ids visible in id order (one writer at a time: nothing to do)."""
 
     def __init__(self) -> None:
         self._write_lock = threading.Lock()
@@ -661,6 +691,21 @@ class SqlStore(DeliveryStoreMixin):
             "WHERE id = ?",
             (status, note, now_us, exception_id),
         )
+
+    def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
+        pruned = self.read("SELECT value FROM meta WHERE name = 'outbox_pruned_through'")
+        pruned_through = int(pruned[0][0])
+        if after is None:
+            last = self.read("SELECT MAX(id) FROM outbox")[0][0]
+            return LedgerChanges(int(last or 0), pruned_through, (), complete=True)
+        rows = self.read(
+            "SELECT id, payload FROM outbox WHERE id > ? AND kind = 'positions_changed' "
+            "ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        skus = {sku for _, payload in rows for sku, _ in orjson.loads(payload)["positions"]}
+        last = int(rows[-1][0]) if rows else after
+        return LedgerChanges(last, pruned_through, tuple(sorted(skus)), len(rows) < limit)
 
     def outbox_depth(self) -> int:
         return int(self.read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])

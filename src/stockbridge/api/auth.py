@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,8 +20,10 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
-def require(scope: Scope) -> Callable[..., Principal]:
-    def check(
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    # Async so FastAPI runs it on the event loop: a sync dependency costs every request a
+    # round trip through the thread pool. The key lookup is one primary-key read.
+    async def check(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:

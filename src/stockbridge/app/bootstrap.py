@@ -18,6 +18,7 @@ from .keys import KeyService
 from .master import MasterDataService
 from .ports import Clock, Store
 from .queries import PositionQueries
+from .read_cache import PositionCache
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
@@ -92,13 +93,20 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     clock = clock or SystemClock()
     store = store or open_store(settings.database.url)
     master = MasterCache(store)
-    ingest = IngestService(store, clock, master)
+    cache = PositionCache(store, max_skus=settings.server.position_cache_skus)
+    ingest = IngestService(
+        store,
+        clock,
+        master,
+        change_feed_retention_seconds=settings.ingest.change_feed_retention_seconds,
+    )
     writer: Writer
     if settings.ingest.writer == "process":
         writer = ProcessWriter(
             settings.database.url,
             max_events=settings.ingest.group_commit_max_events,
             expiry_interval=settings.ingest.expiry_interval_seconds,
+            change_feed_retention=settings.ingest.change_feed_retention_seconds,
         )
     else:
         writer = GroupCommitWriter(
@@ -125,8 +133,8 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         master_data=MasterDataService(store, clock),
         keys=KeyService(store, clock, settings.bootstrap_key),
         exceptions=ExceptionService(store, clock, lambda raws: hub.submit(raws)),
-        positions=PositionQueries(store, master),
-        channels=ChannelService(store, clock, master),
+        positions=PositionQueries(store, master, cache),
+        channels=ChannelService(store, clock, master, cache),
         deliveries=DeliveryService(store, clock, dispatcher),
         dispatcher=dispatcher,
     )

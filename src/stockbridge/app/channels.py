@@ -13,6 +13,7 @@ from ..domain.errors import NotFound, StockbridgeError
 from ..domain.model import from_micros, to_micros
 from .ingest import MasterCache
 from .ports import Clock, Store
+from .read_cache import PositionCache
 from .routing import ChannelIn
 
 
@@ -37,10 +38,16 @@ class Freshness:
 
 
 class ChannelService:
-    def __init__(self, store: Store, clock: Clock, master: MasterCache) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, master: MasterCache, positions: PositionCache
+    ) -> None:
         self.store = store
         self.clock = clock
         self.master = master
+        self.positions = positions
+        # Last-seen instants as last read. They only ever grow, so a location fresh in this
+        # snapshot is fresh; only one that looks stale needs a new read to be sure.
+        self._liveness: dict[str, int] | None = None
 
     def put(self, name: str, body: Any) -> ChannelIn:
         """Validate and store a channel; every feeding location must exist."""
@@ -73,10 +80,12 @@ class ChannelService:
             self.put(name, body)
 
     def all(self) -> dict[str, ChannelIn]:
-        return {n: ChannelIn.model_validate(c) for n, c in self.store.channels().items()}
+        self.master.get()
+        return dict(self.master.channels)
 
     def get(self, name: str) -> ChannelIn:
-        channel = self.all().get(name)
+        self.master.get()
+        channel = self.master.channels.get(name)
         if channel is None:
             raise NotFound("channel", name)
         return channel
@@ -103,10 +112,18 @@ class ChannelService:
         md = self.master.get()
         if sku not in md.items:
             raise NotFound("SKU", sku)
-        stale = frozenset(f.location for f in self.freshness() if f.stale)
         return channel_availability(
-            channel.policy(name), sku, md.items[sku], self.store.positions_for_sku(sku), stale
+            channel.policy(name), sku, md.items[sku], self.positions.positions(sku), self._stale()
         )
+
+    def _stale(self) -> frozenset[str]:
+        locations = self.master.get().locations
+        slas = {code: loc.freshness_sla_seconds for code, loc in locations.items()}
+        now_us = to_micros(self.clock.now())
+        seen = self._liveness
+        if seen is None or stale_locations(seen, slas, now_us):
+            seen = self._liveness = {k: v[0] for k, v in self.store.liveness().items()}
+        return stale_locations(seen, slas, now_us)
 
     def heartbeats(self, beats: Sequence[Any]) -> list[dict[str, Any]]:
         """Record liveness reported without events; each beat answered on its own."""

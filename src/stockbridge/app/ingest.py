@@ -22,7 +22,7 @@ from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import Event, EventKey, EventType, to_micros
 from .ports import Clock, NewException, OutboxMessage, Store
-from .routing import Routing, load_routing, plan_postings, plan_pushes
+from .routing import ChannelIn, Routing, load_routing, plan_postings, plan_pushes
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,16 @@ class MasterCache:
         self._version = -1
         self._data = MasterData()
         self.routing = Routing()
+        #: Every channel, with or without a target to push to.
+        self.channels: dict[str, ChannelIn] = {}
 
     def get(self) -> MasterData:
         version = self._store.master_version()
         if version != self._version:
             self._data = self._store.master_data()
-            self.routing = load_routing(self._store.channels(), self._store.targets())
+            channels = self._store.channels()
+            self.routing = load_routing(channels, self._store.targets())
+            self.channels = {n: ChannelIn.model_validate(c) for n, c in channels.items()}
             self._version = version
         return self._data
 
@@ -155,10 +159,17 @@ class _Call:
 
 
 class IngestService:
-    def __init__(self, store: Store, clock: Clock, master: MasterCache | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        master: MasterCache | None = None,
+        change_feed_retention_seconds: float = 600.0,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.master = master or MasterCache(store)
+        self.change_feed_retention_us = int(change_feed_retention_seconds * 1_000_000)
 
     def ingest(self, raws: Sequence[Any]) -> BatchResult:
         return self.ingest_many([prepare(raws)])[0]
@@ -180,6 +191,28 @@ class IngestService:
     def expire_reservations(self) -> int:
         """Release reservations past their expiry; returns how many were released."""
         return self._ingest([])[1]
+
+    def housekeeping(self) -> None:
+        """The writer's timed work: expiry, freshness, change-feed retention.
+
+        Each part is retried at the next tick if it fails; none stops the writer.
+        """
+        try:
+            released = self.expire_reservations()
+            changed = self.refresh_freshness()
+            self.prune_change_feed()
+        except Exception:
+            log.exception("reservation expiry, freshness check or feed pruning failed")
+            return
+        if released:
+            log.info("released %d expired reservation(s)", released)
+        for location, stale in changed.items():
+            log.warning("location %s is %s", location, "stale" if stale else "reporting again")
+
+    def prune_change_feed(self) -> int:
+        before_us = to_micros(self.clock.now()) - self.change_feed_retention_us
+        with self.store.transaction() as tx:
+            return tx.prune_change_feed(before_us)
 
     def refresh_freshness(self) -> dict[str, bool]:
         """Mark locations stale or fresh again by their SLA, and re-push their channels.

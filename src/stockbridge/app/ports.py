@@ -58,6 +58,16 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerChanges:
+    """What the change feed holds after a reader's last id."""
+
+    last: int  # the id to read after next time
+    pruned_through: int  # rows up to here are gone; a reader behind it missed changes
+    skus: tuple[str, ...]  # SKUs whose positions moved
+    complete: bool  # False when more rows wait beyond the read limit
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     seq: int
     source: str
@@ -174,6 +184,10 @@ class IngestTransaction(Protocol):
 
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None: ...
 
+    def prune_change_feed(self, before_us: int) -> int:
+        """Drop change-feed rows created before `before_us`; returns how many."""
+        ...
+
     def channel_values(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
         """Last availability queued per (channel, sku)."""
         ...
@@ -234,6 +248,11 @@ class Store(Protocol):
     ) -> None: ...
 
     def outbox_depth(self) -> int: ...
+
+    def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
+        """SKUs moved by transactions committed after change-feed id `after` (None: only
+        the current last id)."""
+        ...
 
     # master data
     def master_version(self) -> int: ...

@@ -9,6 +9,7 @@ from typing import Any
 from ..domain.model import ZERO, Position, from_micros
 from .ingest import MasterCache
 from .ports import Store, StoredEvent
+from .read_cache import PositionCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,10 @@ def explain(
 
 
 class PositionQueries:
-    def __init__(self, store: Store, master: MasterCache) -> None:
+    def __init__(self, store: Store, master: MasterCache, cache: PositionCache) -> None:
         self.store = store
         self.master = master
+        self.cache = cache
 
     def _safety(self, sku: str) -> Decimal:
         item = self.master.get().items.get(sku)
@@ -92,7 +94,7 @@ class PositionQueries:
         return sku in md.items and (location is None or location in md.locations)
 
     def position(self, sku: str, location: str) -> PositionView | None:
-        pos = self.store.position(sku, location)
+        pos = self.cache.position(sku, location)
         if pos is None:
             if not self.known(sku, location):
                 return None
@@ -101,7 +103,7 @@ class PositionQueries:
 
     def positions(self, sku: str) -> list[PositionView]:
         safety = self._safety(sku)
-        return [PositionView.of(p, safety) for p in self.store.positions_for_sku(sku)]
+        return [PositionView.of(p, safety) for p in self.cache.positions(sku)]
 
     def history(self, sku: str, location: str, limit: int) -> list[dict[str, Any]]:
         pos = self.store.position(sku, location)

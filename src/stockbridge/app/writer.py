@@ -88,7 +88,7 @@ class GroupCommitWriter:
                 return
             if first is None or time.monotonic() >= next_expiry:
                 next_expiry = time.monotonic() + self.expiry_interval
-                self._expire()
+                self.ingest.housekeeping()
             if first is None:
                 continue
             group, stop = self._gather(first)
@@ -122,15 +122,3 @@ class GroupCommitWriter:
         self.requests += len(group)
         for r, result in zip(group, results, strict=True):
             r.future.set_result(result)
-
-    def _expire(self) -> None:
-        try:
-            released = self.ingest.expire_reservations()
-            changed = self.ingest.refresh_freshness()
-        except Exception:  # every failure is retried at the next interval
-            log.exception("reservation expiry or freshness check failed")
-            return
-        if released:
-            log.info("released %d expired reservation(s)", released)
-        for location, stale in changed.items():
-            log.warning("location %s is %s", location, "stale" if stale else "reporting again")

@@ -40,21 +40,28 @@ def _from_wire(rows: list[_Wire]) -> BatchResult:
     return BatchResult([EventResult(a, b, Status(c), d, e, f) for a, b, c, d, e, f in rows])
 
 
-def _child(conn: Connection, database_url: str, max_events: int, expiry_interval: float) -> None:
+def _child(
+    conn: Connection,
+    database_url: str,
+    max_events: int,
+    expiry_interval: float,
+    change_feed_retention: float,
+) -> None:
     from .bootstrap import open_store
     from .clock import SystemClock
     from .ingest import IngestService
 
     store = open_store(database_url)
-    ingest = IngestService(store, SystemClock())
+    ingest = IngestService(
+        store, SystemClock(), change_feed_retention_seconds=change_feed_retention
+    )
     next_tick = time.monotonic() + expiry_interval
     try:
         while True:
             # Expiry and freshness run on time even while requests keep coming.
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + expiry_interval
-                ingest.expire_reservations()
-                ingest.refresh_freshness()
+                ingest.housekeeping()
             if not conn.poll(max(0.0, next_tick - time.monotonic())):
                 continue
             group: list[tuple[int, Sequence[Any]]] = []
@@ -97,9 +104,14 @@ class ProcessWriter:
     """Same interface as GroupCommitWriter: `submit(raws) -> Future[BatchResult]`."""
 
     def __init__(
-        self, database_url: str, max_events: int = 20_000, expiry_interval: float = 1.0
+        self,
+        database_url: str,
+        max_events: int = 20_000,
+        expiry_interval: float = 1.0,
+        change_feed_retention: float = 600.0,
     ) -> None:
         self.database_url = database_url
+        self.change_feed_retention = change_feed_retention
         self.max_events = max_events
         self.expiry_interval = expiry_interval
         self.commits = 0
@@ -118,7 +130,13 @@ class ProcessWriter:
         parent, child = ctx.Pipe()
         self._process = ctx.Process(
             target=_child,
-            args=(child, self.database_url, self.max_events, self.expiry_interval),
+            args=(
+                child,
+                self.database_url,
+                self.max_events,
+                self.expiry_interval,
+                self.change_feed_retention,
+            ),
             name="stockbridge-writer",
             daemon=True,
         )
