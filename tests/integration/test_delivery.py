@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from stockbridge.adapters.sql_store import SqlStore
 from stockbridge.api.app import create_app
@@ -273,12 +274,35 @@ def test_a_paused_target_queues_in_order_and_drains_after_resume(
     assert targets["shop"]["paused"] is True and targets["shop"]["backlog"] >= 10
     # And the ten availability changes wait as one push: nine calls saved by coalescing
     assert targets["shop"]["pushes_saved"] == 9
+    # And Prometheus sees the same
+    paused = scrape(client)
+    assert paused[("stockbridge_target_paused", "shop")] == 1
+    assert paused[("stockbridge_target_backlog", "shop")] >= 10
+    assert paused[("stockbridge_target_pushes_coalesced_total", "shop")] == 9
     # When it is resumed
     client.post("/v1/targets/shop/resume")
     # Then the queue drains and postings arrive in their order
     wait_converged(receiver, hub)
     postings = [x.body["event_id"] for x in receiver.applied if x.body.get("type") == "posting"]
     assert postings == [f"p{i}" for i in range(10)]
+    drained = scrape(client)
+    assert drained[("stockbridge_target_paused", "shop")] == 0
+    assert drained[("stockbridge_target_backlog", "shop")] == 0
+    assert drained[("stockbridge_target_sent_total", "shop")] >= 11
+    assert drained[("stockbridge_target_circuit_state", "closed/shop")] == 1
+
+
+def scrape(client: httpx.Client) -> dict[tuple[str, str], float]:
+    """/metrics as (sample name, label values joined by label name) -> value."""
+    r = client.get("/metrics", headers={"Authorization": ""})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    out: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            label = "/".join(v for k, v in sorted(sample.labels.items()))
+            out[(sample.name, label)] = sample.value
+    return out
 
 
 def test_pushes_go_in_bulk_when_the_target_takes_batches(

@@ -707,6 +707,12 @@ class SqlStore(DeliveryStoreMixin):
         last = int(rows[-1][0]) if rows else after
         return LedgerChanges(last, pruned_through, tuple(sorted(skus)), len(rows) < limit)
 
+    def open_exceptions_by_reason(self) -> dict[str, int]:
+        rows = self.read(
+            "SELECT reason, COUNT(*) FROM exceptions WHERE status = 'open' GROUP BY reason"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     def outbox_depth(self) -> int:
         return int(self.read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
 

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from .. import __version__
 from ..app.bootstrap import Hub
 from . import (
+    metrics,
     problems,
     routes_admin,
     routes_channels,
@@ -50,6 +51,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
+    app.include_router(metrics.router(hub))
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

@@ -76,6 +76,7 @@ class DeliveryService:
                     "circuit": state.get("circuit", {"state": "closed" if not live else "unknown"}),
                     "in_flight": state.get("in_flight", 0),
                     "sent": state.get("sent", 0),
+                    "failed": state.get("failed", 0),
                     "last_error": state.get("last_error"),
                     "config": config.public(),
                 }

@@ -249,6 +249,8 @@ class Store(Protocol):
 
     def outbox_depth(self) -> int: ...
 
+    def open_exceptions_by_reason(self) -> dict[str, int]: ...
+
     def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
         """SKUs moved by transactions committed after change-feed id `after` (None: only
         the current last id)."""
