@@ -18,6 +18,7 @@ import orjson
 
 from ..app.ports import (
     ApiKeyRecord,
+    ChannelState,
     ExceptionRecord,
     LedgerChanges,
     NewDelivery,
@@ -399,24 +400,54 @@ class SqlIngestTransaction:
             )
 
     # --- delivery planning inside the ingest transaction ---------------------------------
-    def channel_values(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+    def channel_values(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChannelState]:
+        # Locked (PostgreSQL) after the positions, in sorted order: two writers moving
+        # different locations of one SKU move its channel sums one after the other.
         rows = self._pairs(
-            "SELECT v.channel, v.sku, v.value",
+            "SELECT v.channel, v.sku, v.value, v.total, v.basis",
             "channel_values v ON v.channel = {a} AND v.sku = {b}",
-            pairs,
+            sorted(set(pairs)),
+            f" ORDER BY v.channel, v.sku{self._store.lock_clause.format(table='v')}",
         )
-        return {(r[0], r[1]): qty(r[2]) for r in rows}
+        return {
+            (r[0], r[1]): ChannelState(qty(r[2]), None if r[3] is None else qty(r[3]), r[4])
+            for r in rows
+        }
 
-    def save_channel_values(self, values: Mapping[tuple[str, str], Decimal], now_us: int) -> None:
+    def save_channel_values(
+        self, values: Mapping[tuple[str, str], ChannelState], now_us: int
+    ) -> None:
         if values:
             self._cur.executemany(
                 self._sql(
-                    "INSERT INTO channel_values (channel, sku, value, updated_us) "
-                    "VALUES (?,?,?,?) ON CONFLICT (channel, sku) DO UPDATE SET "
-                    "value = excluded.value, updated_us = excluded.updated_us"
+                    "INSERT INTO channel_values (channel, sku, value, total, basis, updated_us) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT (channel, sku) DO UPDATE SET "
+                    "value = excluded.value, total = excluded.total, basis = excluded.basis, "
+                    "updated_us = excluded.updated_us"
                 ),
-                [(c, s, units(v), now_us) for (c, s), v in sorted(values.items())],
+                [
+                    (
+                        c,
+                        s,
+                        units(v.value),
+                        None if v.total is None else units(v.total),
+                        v.basis,
+                        now_us,
+                    )
+                    for (c, s), v in sorted(values.items())
+                ],
             )
+
+    def read_positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
+        rows = self._pairs(
+            f"SELECT {_POSITION_COLUMNS_P}",
+            "positions p ON p.sku = {a} AND p.location = {b}",
+            sorted(set(keys)),
+        )
+        found = (_position(row) for row in rows)
+        return {(p.sku, p.location): p for p in found}
 
     def enqueue_deliveries(self, rows: Sequence[NewDelivery], now_us: int) -> None:
         enqueue_deliveries(self._cur, self._sql, rows, now_us)

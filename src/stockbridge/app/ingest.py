@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -20,9 +21,17 @@ from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
-from ..domain.model import Event, EventKey, EventType, to_micros
+from ..domain.model import ZERO, Event, EventKey, EventType, to_micros
 from .ports import Clock, NewException, OutboxMessage, Store
-from .routing import ChannelIn, Routing, load_routing, plan_postings, plan_pushes
+from .routing import (
+    ChannelIn,
+    ChannelInputs,
+    Routing,
+    load_routing,
+    plan_postings,
+    plan_pushes,
+    positions_needed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +88,11 @@ class MasterCache:
             self.channels = {n: ChannelIn.model_validate(c) for n, c in channels.items()}
             self._version = version
         return self._data
+
+    @property
+    def version(self) -> int:
+        """The master data version the cached data was loaded at (the basis of sums)."""
+        return self._version
 
 
 @dataclass(slots=True)
@@ -230,28 +244,31 @@ class IngestService:
             if not changes:
                 return {}
             tx.set_location_status(changes, now_us)
-            pairs = [
-                (channel, sku)
-                for loc in changes
-                for channel, policy in routing.channels.items()
-                if loc in policy.locations
-                for sku in tx.skus_at(loc)
-            ]
+            pairs = sorted(
+                {
+                    (channel, sku)
+                    for loc in changes
+                    for channel, policy in routing.channels.items()
+                    if loc in policy.locations
+                    for sku in tx.skus_at(loc)
+                }
+            )
             if pairs:
                 feeding = routing.channel_locations()
                 keys = {(sku, loc) for _, sku in pairs for loc in feeding}
                 positions = tx.lock_positions(keys)
-                pushes, values = plan_pushes(
+                # Sums are recomputed from every feeding location under the new status.
+                pushes, kept = plan_pushes(
                     routing,
                     pairs,
-                    positions,
+                    ChannelInputs(positions, None, (), stale),
                     master,
-                    stale,
-                    tx.channel_values(sorted(set(pairs))),
+                    tx.channel_values(pairs),
+                    self.master.version,
                     [],
                     now_us,
                 )
-                tx.save_channel_values(values, now_us)
+                tx.save_channel_values(kept, now_us)
                 tx.enqueue_deliveries(pushes, now_us)
                 # Positions were only read here; nothing to save, rows made to lock go.
                 tx.save_positions([], now_us)
@@ -280,11 +297,14 @@ class IngestService:
                     keys.add((e.sku, e.counterparty_location))
             keys.update((r.sku, r.location) for r in reservations.values() if r.sku and r.location)
             routing = self.master.routing
-            feeding = routing.channel_locations()
-            if feeding:
-                # Channel availability needs every feeding location of a moved SKU.
-                keys.update((sku, loc) for sku in {k[0] for k in keys} for loc in feeding)
-            ledger = LedgerBatch(tx.lock_positions(keys), reservations, tx, now_us)
+            loaded = tx.lock_positions(keys)
+            # Channel sums move by what each changed position gives before and after.
+            before = (
+                {k: p.available(_safety(master, k[0])) for k, p in loaded.items()}
+                if routing.channels
+                else {}
+            )
+            ledger = LedgerBatch(loaded, reservations, tx, now_us)
             for rid in due:
                 ledger.expire(reservations[rid])
             entries = ledger.apply_all(call.accepted)
@@ -304,27 +324,37 @@ class IngestService:
             tx.touch_locations(alive, now_us)
             deliveries = plan_postings(routing, entries)
             if routing.channels and ledger.changed_positions:
-                stale = (
-                    frozenset(loc for loc, is_stale in tx.location_status().items() if is_stale)
-                    - alive.keys()
+                stale = frozenset(loc for loc, is_stale in tx.location_status().items() if is_stale)
+                reporting = stale & alive.keys()
+                pairs = sorted(
+                    {
+                        (channel, sku)
+                        for sku, loc in ledger.changed_positions
+                        for channel, policy in routing.channels.items()
+                        if loc in policy.locations
+                    }
                 )
-                pairs = [
-                    (channel, sku)
-                    for sku, loc in ledger.changed_positions
-                    for channel, policy in routing.channels.items()
-                    if loc in policy.locations
-                ]
-                pushes, values = plan_pushes(
+                states = tx.channel_values(pairs)
+                basis = self.master.version
+                needed = positions_needed(routing, pairs, states, basis, reporting)
+                others = tx.read_positions(needed - ledger.positions.keys())
+                pushes, kept = plan_pushes(
                     routing,
                     pairs,
-                    ledger.positions,
+                    ChannelInputs(
+                        {**others, **ledger.positions},
+                        before,
+                        ledger.changed_positions,
+                        stale,
+                        reporting,
+                    ),
                     master,
-                    stale,
-                    tx.channel_values(sorted(set(pairs))),
+                    states,
+                    basis,
                     entries,
                     now_us,
                 )
-                tx.save_channel_values(values, now_us)
+                tx.save_channel_values(kept, now_us)
                 deliveries = pushes + deliveries
             tx.enqueue_deliveries(deliveries, now_us)
 
@@ -357,6 +387,11 @@ class IngestService:
             call.accepted.append(mapped)
             call.accepted_raws.append(parsed.canonical)
             call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED))
+
+
+def _safety(master: MasterData, sku: str) -> Decimal:
+    item = master.items.get(sku)
+    return item.safety_stock if item is not None else ZERO
 
 
 def _invalid(bad: InvalidEvent, raw: Any) -> NewException:

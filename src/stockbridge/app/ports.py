@@ -58,6 +58,17 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelState:
+    """What the hub keeps per (channel, SKU): the last value queued for the channel, and
+    the sum of location contributions behind it with the master data version it was
+    computed under (a sum from another version is not trusted)."""
+
+    value: Decimal
+    total: Decimal | None = None
+    basis: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerChanges:
     """What the change feed holds after a reader's last id."""
 
@@ -188,13 +199,19 @@ class IngestTransaction(Protocol):
         """Drop change-feed rows created before `before_us`; returns how many."""
         ...
 
-    def channel_values(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
-        """Last availability queued per (channel, sku)."""
+    def channel_values(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ChannelState]:
+        """Per (channel, sku): last availability queued and the sum behind it (locked)."""
         ...
 
     def save_channel_values(
-        self, values: Mapping[tuple[str, str], Decimal], now_us: int
+        self, values: Mapping[tuple[str, str], ChannelState], now_us: int
     ) -> None: ...
+
+    def read_positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
+        """Positions read without a lock (missing ones are absent)."""
+        ...
 
     def enqueue_deliveries(self, rows: Sequence[NewDelivery], now_us: int) -> None: ...
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..domain.availability import ChannelPolicy, StaleRule, channel_availability
+from ..domain.availability import ChannelPolicy, StaleRule, channel_value, contribution
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
-from ..domain.model import EventType, Position, from_micros
-from .ports import NewDelivery
+from ..domain.model import ZERO, EventType, Position, from_micros
+from .ports import ChannelState, NewDelivery
 from .targets import TargetIn
 
 #: Event types that become ERP postings (reservations are the hub's own business).
@@ -113,40 +113,107 @@ def load_routing(channels: Mapping[str, Any], targets: Mapping[str, tuple[Any, b
     return Routing(policies, channel_target, postings)
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelInputs:
+    """What `plan_pushes` reads: positions after the transaction, the available of the
+    moved ones before it, and which locations count as stale."""
+
+    positions: Mapping[PositionKey, Position]
+    #: Available-to-sell before the transaction of each moved position; None: sums are
+    #: recomputed from every feeding location (freshness changes, first sight of a SKU).
+    before: Mapping[PositionKey, Decimal] | None
+    moved: Iterable[PositionKey]
+    #: Locations the freshness check has marked stale: the basis of the stored sums.
+    stale: frozenset[str]
+    #: Stale locations that spoke in this transaction: pushed as fresh already.
+    reporting: frozenset[str] = frozenset()
+
+
+def trusted(state: ChannelState | None, basis: int) -> bool:
+    return state is not None and state.total is not None and state.basis == basis
+
+
+def positions_needed(
+    routing: Routing,
+    pairs: Iterable[tuple[str, str]],
+    states: Mapping[tuple[str, str], ChannelState],
+    basis: int,
+    reporting: frozenset[str],
+) -> set[PositionKey]:
+    """Positions beyond the moved ones that the pushes need: every feeding location of a
+    pair without a trusted sum, and the reporting stale locations of the others."""
+    keys: set[PositionKey] = set()
+    for channel, sku in pairs:
+        policy = routing.channels[channel]
+        if trusted(states.get((channel, sku)), basis):
+            keys.update((sku, loc) for loc in reporting if loc in policy.locations)
+        else:
+            keys.update((sku, loc) for loc in policy.locations)
+    return keys
+
+
 def plan_pushes(
     routing: Routing,
     pairs: Iterable[tuple[str, str]],
-    positions: Mapping[PositionKey, Position],
+    inputs: ChannelInputs,
     master: MasterData,
-    stale: frozenset[str],
-    last_values: Mapping[tuple[str, str], Decimal],
+    states: Mapping[tuple[str, str], ChannelState],
+    basis: int,
     causes: Sequence[Entry],
     now_us: int,
-) -> tuple[list[NewDelivery], dict[tuple[str, str], Decimal]]:
-    """Availability pushes for (channel, sku) pairs whose value changed since last queued.
+) -> tuple[list[NewDelivery], dict[tuple[str, str], ChannelState]]:
+    """Availability pushes for (channel, sku) pairs whose value changed since last queued,
+    and the state to keep for every pair.
 
     Priority 0 takes a channel to zero, 1 lowers it, 2 raises it: oversell risk first.
     """
     deliveries: list[NewDelivery] = []
-    values: dict[tuple[str, str], Decimal] = {}
+    kept: dict[tuple[str, str], ChannelState] = {}
     by_sku: dict[str, list[Entry]] = {}
     for entry in causes:
         by_sku.setdefault(entry.event.sku, []).append(entry)
+    moved: dict[str, list[str]] = {}
+    for sku, loc in inputs.moved:
+        moved.setdefault(sku, []).append(loc)
+    positions = inputs.positions
     for channel, sku in sorted(set(pairs)):
         policy = routing.channels[channel]
-        here = [positions[(sku, loc)] for loc in policy.locations if (sku, loc) in positions]
-        result = channel_availability(policy, sku, master.items.get(sku), here, stale)
-        before = last_values.get((channel, sku))
-        if before is not None and before == result.available:
+        item = master.items.get(sku)
+        safety = item.safety_stock if item is not None else ZERO
+
+        available = {
+            loc: (here.available(safety) if (here := positions.get((sku, loc))) else ZERO)
+            for loc in policy.locations
+        }
+        state = states.get((channel, sku))
+        if inputs.before is not None and trusted(state, basis):
+            assert state is not None and state.total is not None
+            total = state.total
+            for loc in moved.get(sku, ()):
+                if loc in policy.locations:
+                    stale = loc in inputs.stale
+                    was = inputs.before.get((sku, loc), ZERO)
+                    total += contribution(policy, loc, available[loc], stale) - contribution(
+                        policy, loc, was, stale
+                    )
+        else:
+            total = ZERO
+            for loc in policy.locations:
+                total += contribution(policy, loc, available[loc], loc in inputs.stale)
+        # Stale locations heard from in this transaction count as fresh already; the
+        # freshness check makes it so for every SKU at its next run.
+        pushed_total = total
+        for loc in inputs.reporting:
+            if loc in policy.locations:
+                pushed_total += contribution(policy, loc, available[loc], False) - contribution(
+                    policy, loc, available[loc], True
+                )
+        value, _, _ = channel_value(policy, sku, item, pushed_total)
+        before = state.value if state is not None else None
+        kept[(channel, sku)] = ChannelState(value, total, basis)
+        if before is not None and before == value:
             continue
-        values[(channel, sku)] = result.available
-        priority = (
-            0
-            if result.available == 0
-            else 1
-            if before is not None and (result.available < before)
-            else 2
-        )
+        priority = 0 if value == 0 else 1 if before is not None and (value < before) else 2
         events = by_sku.get(sku, [])[:MAX_CAUSES]
         deliveries.append(
             NewDelivery(
@@ -158,7 +225,7 @@ def plan_pushes(
                     "type": "availability",
                     "channel": channel,
                     "sku": sku,
-                    "available": plain(result.available),
+                    "available": plain(value),
                     "computed_at": from_micros(now_us).isoformat(),
                     # The events behind this value (the first ones when there are many).
                     "events": [str(e.event.key) for e in events],
@@ -170,7 +237,7 @@ def plan_pushes(
                 causes=[str(e.event.key) for e in events],
             )
         )
-    return deliveries, values
+    return deliveries, kept
 
 
 def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDelivery]:

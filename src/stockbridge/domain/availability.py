@@ -75,6 +75,34 @@ def _whole_units(item: Item | None, quantity: Decimal) -> Decimal:
     return quantity.to_integral_value(rounding=ROUND_FLOOR)
 
 
+def contribution(policy: ChannelPolicy, location: str, available: Decimal, stale: bool) -> Decimal:
+    """What one feeding location gives a channel: its available above the buffer, or the
+    stale rule's share when the location is past its freshness SLA."""
+    if stale and policy.stale_rule is StaleRule.ZERO:
+        return ZERO
+    extra = policy.stale_extra_buffer if stale else ZERO
+    return max(ZERO, available - policy.locations[location] - extra)
+
+
+def channel_value(
+    policy: ChannelPolicy, sku: str, item: Item | None, total: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(available-to-sell, safety stock, before share and cap) from the sum of the
+    locations' contributions.
+
+    The sum is kept per (channel, SKU) and moved by the difference a changed position
+    makes, so the ingest path never needs the other locations of a SKU.
+    """
+    safety = policy.safety_stock(item, sku)
+    before = max(ZERO, total - safety)
+    result = before
+    if policy.share is not None:
+        result = result * policy.share
+    if policy.cap is not None:
+        result = min(result, policy.cap)
+    return _whole_units(item, result), safety, before
+
+
 def channel_availability(
     policy: ChannelPolicy,
     sku: str,
@@ -88,27 +116,14 @@ def channel_availability(
     parts = []
     total = ZERO
     for location in sorted(policy.locations):
-        buffer = policy.locations[location]
         pos = by_location.get(location)
         available = pos.available(item_safety) if pos is not None else ZERO
         stale = location in stale_locations
-        if stale and policy.stale_rule is StaleRule.ZERO:
-            gives = ZERO
-        else:
-            extra = policy.stale_extra_buffer if stale else ZERO
-            gives = max(ZERO, available - buffer - extra)
-        parts.append(Contribution(location, available, buffer, stale, gives))
+        gives = contribution(policy, location, available, stale)
+        parts.append(Contribution(location, available, policy.locations[location], stale, gives))
         total += gives
-    safety = policy.safety_stock(item, sku)
-    before = max(ZERO, total - safety)
-    result = before
-    if policy.share is not None:
-        result = result * policy.share
-    if policy.cap is not None:
-        result = min(result, policy.cap)
-    return ChannelAvailability(
-        policy.name, sku, _whole_units(item, result), tuple(parts), safety, before
-    )
+    value, safety, before = channel_value(policy, sku, item, total)
+    return ChannelAvailability(policy.name, sku, value, tuple(parts), safety, before)
 
 
 def stale_locations(
