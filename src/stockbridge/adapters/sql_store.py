@@ -24,6 +24,8 @@ from ..app.ports import (
     NewDelivery,
     NewException,
     OutboxMessage,
+    ReservationRecord,
+    ReservationRequest,
     StoredEvent,
 )
 from ..domain.ledger import Entry, PositionKey
@@ -91,6 +93,7 @@ _RESERVATION_COLUMNS = (
     "reservation_id, state, sku, location, quantity, expires_us, reserve_us, reserve_source,"
     " reserve_event_id, holding"
 )
+_REQUEST_COLUMNS = "reservation_id, request_hash, channel, request"
 _EXCEPTION_COLUMNS = (
     "id, reason, detail, field, payload, source, event_id, status, occurrences, note,"
     " created_us, updated_us"
@@ -122,6 +125,10 @@ def _reservation(row: Sequence[Any]) -> Reservation:
         (r_us, r_src, r_id) if r_us is not None else None,
         bool(holding),
     )
+
+
+def _request(row: Sequence[Any]) -> ReservationRequest:
+    return ReservationRequest(row[0], row[1], row[2], orjson.loads(row[3]))
 
 
 def _stored_event(row: Sequence[Any]) -> StoredEvent:
@@ -478,6 +485,33 @@ class SqlIngestTransaction:
             )
         ]
 
+    def reservation_requests(self, ids: Iterable[str]) -> dict[str, ReservationRequest]:
+        found: dict[str, ReservationRequest] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._rows(
+                f"SELECT {_REQUEST_COLUMNS} FROM reservation_requests "
+                f"WHERE reservation_id IN ({','.join('?' * len(chunk))})",
+                list(chunk),
+            )
+            for row in rows:
+                found[row[0]] = _request(row)
+        return found
+
+    def save_reservation_requests(
+        self, requests: Sequence[ReservationRequest], now_us: int
+    ) -> None:
+        if requests:
+            self._cur.executemany(
+                self._sql(
+                    f"INSERT INTO reservation_requests ({_REQUEST_COLUMNS}, created_us) "
+                    "VALUES (?,?,?,?,?)"
+                ),
+                [
+                    (r.reservation_id, r.request_hash, r.channel, to_json(r.request), now_us)
+                    for r in requests
+                ],
+            )
+
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
         if messages:
             # Readers tail these rows by id (the change feed), so ids must become visible
@@ -679,6 +713,19 @@ class SqlStore(DeliveryStoreMixin):
             (sku, location, sku, location, limit),
         )
         return [_stored_event(r) for r in rows]
+
+    def reservation(self, reservation_id: str) -> ReservationRecord | None:
+        rows = self.read(
+            f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = ?",
+            (reservation_id,),
+        )
+        if not rows:
+            return None
+        asked = self.read(
+            f"SELECT {_REQUEST_COLUMNS} FROM reservation_requests WHERE reservation_id = ?",
+            (reservation_id,),
+        )
+        return ReservationRecord(_reservation(rows[0]), _request(asked[0]) if asked else None)
 
     def exceptions(
         self,

@@ -19,6 +19,7 @@ from . import (
     routes_delivery,
     routes_events,
     routes_positions,
+    routes_reservations,
     schemas,
 )
 from .problems import JsonResponse
@@ -52,6 +53,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
     app.include_router(metrics.router(hub))
+    app.include_router(routes_reservations.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

@@ -9,10 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..app.master import ItemRow, LocationRow, XrefRow
-from ..domain.model import EventType
+from ..app.reservations import DEFAULT_SOURCE
+from ..domain.model import MAX_BASE_QUANTITY, EventType
 
 
 class EventIn(BaseModel):
@@ -134,6 +135,58 @@ class ExceptionOut(BaseModel):
 
 class IgnoreIn(BaseModel):
     note: str = Field(min_length=1, max_length=1000)
+
+
+class ReservationIn(BaseModel):
+    """Hold stock for a customer order: at a location, or for a channel (the hub picks
+    the feeding location)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Leaves room in the 200-character event id for the `:fulfil` / `:release` suffix.
+    reservation_id: str = Field(
+        min_length=1, max_length=180, pattern=r"\S", description="The caller's id; idempotency key."
+    )
+    sku: str = Field(min_length=1, max_length=200, description="Enterprise SKU, GTIN or xref.")
+    location: str | None = Field(
+        None, min_length=1, max_length=200, description="Hold here (click-and-collect)."
+    )
+    channel: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Hold for this channel at a feeding location the hub picks.",
+    )
+    quantity: Decimal = Field(gt=0, le=MAX_BASE_QUANTITY, allow_inf_nan=False)
+    uom: str | None = Field(None, min_length=1, max_length=200)
+    expires_at: AwareDatetime | None = Field(None, description="When it releases itself.")
+    source: str = Field(DEFAULT_SOURCE, min_length=1, max_length=200)
+    reference: str | None = Field(None, min_length=1, max_length=1000)
+    correlation_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class CloseIn(BaseModel):
+    """Optional body of fulfil and release: a reservation is closed whole."""
+
+    model_config = ConfigDict(extra="forbid")
+    quantity: Decimal | None = Field(
+        None, gt=0, allow_inf_nan=False, description="If given, the reservation's quantity."
+    )
+    reference: str | None = Field(None, min_length=1, max_length=1000)
+    correlation_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class ReservationOut(BaseModel):
+    reservation_id: str
+    state: Literal["open", "released", "fulfilled", "expired"]
+    sku: str | None
+    location: str | None
+    channel: str | None
+    quantity: Decimal
+    expires_at: datetime | None
+    source: str | None
+    available: Decimal | None = Field(
+        None, description="What is left to reserve at the location (or on the channel)."
+    )
 
 
 class Problem(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from .master import MasterDataService
 from .ports import Clock, Store
 from .queries import PositionQueries
 from .read_cache import PositionCache
+from .reservations import Command, Outcome, ReservationService
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
@@ -54,6 +56,7 @@ class Hub:
     positions: PositionQueries
     channels: ChannelService
     deliveries: DeliveryService
+    reservations: ReservationService
     dispatcher: Dispatcher | None
     _running: bool = False
 
@@ -62,6 +65,18 @@ class Hub:
         if self._running:
             return self.writer.submit(raws).result()
         return self.ingest.ingest(raws)
+
+    def submit_command(self, command: Command) -> Future[Outcome]:
+        """A reservation command through the group-commit writer when it runs, directly
+        otherwise; either way decided in the ingest transaction."""
+        if self._running:
+            return self.writer.submit_command(command)
+        done: Future[Outcome] = Future()
+        try:
+            done.set_result(self.ingest.execute(command))
+        except Exception as e:
+            done.set_exception(e)
+        return done
 
     def start(self) -> None:
         self.writer.start()
@@ -136,6 +151,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         positions=PositionQueries(store, master, cache),
         channels=ChannelService(store, clock, master, cache),
         deliveries=DeliveryService(store, clock, dispatcher),
+        reservations=ReservationService(store, clock, lambda c: hub.submit_command(c)),
         dispatcher=dispatcher,
     )
     return hub

@@ -16,13 +16,14 @@ from typing import Any
 
 import orjson
 
-from ..domain.availability import stale_locations
+from ..domain.availability import ChannelPolicy, stale_locations
 from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import ZERO, Event, EventKey, EventType, to_micros
 from .ports import Clock, NewException, OutboxMessage, Store
+from .reservations import Command, CommandBatch, Outcome
 from .routing import (
     ChannelIn,
     ChannelInputs,
@@ -76,8 +77,9 @@ class MasterCache:
         self._version = -1
         self._data = MasterData()
         self.routing = Routing()
-        #: Every channel, with or without a target to push to.
+        #: Every channel, with or without a target to push to, and its policy.
         self.channels: dict[str, ChannelIn] = {}
+        self.policies: dict[str, ChannelPolicy] = {}
 
     def get(self) -> MasterData:
         version = self._store.master_version()
@@ -86,6 +88,7 @@ class MasterCache:
             channels = self._store.channels()
             self.routing = load_routing(channels, self._store.targets())
             self.channels = {n: ChannelIn.model_validate(c) for n, c in channels.items()}
+            self.policies = {n: c.policy(n) for n, c in self.channels.items()}
             self._version = version
         return self._data
 
@@ -189,18 +192,29 @@ class IngestService:
         return self.ingest_many([prepare(raws)])[0]
 
     def ingest_many(self, batches: Sequence[Prepared]) -> list[BatchResult]:
-        """Ingest several client batches in one transaction (group commit).
+        """Ingest several client batches in one transaction (group commit)."""
+        return [r for r in self.run_group(batches) if isinstance(r, BatchResult)]
 
-        If the shared transaction fails, each batch is retried alone so one batch's
+    def execute(self, command: Command) -> Outcome:
+        """Decide and record one reservation command in its own transaction."""
+        outcome = self.run_group([command])[0]
+        assert isinstance(outcome, Outcome)
+        return outcome
+
+    def run_group(self, items: Sequence[Prepared | Command]) -> list[BatchResult | Outcome]:
+        """Apply client batches and reservation commands in one transaction (group commit),
+        answering each in order.
+
+        If the shared transaction fails, each item is retried alone so one item's
         trouble is not another's.
         """
         try:
-            return self._ingest(batches)[0]
+            return self._ingest(items)[0]
         except Exception:
-            if len(batches) == 1:
+            if len(items) == 1:
                 raise
-            log.exception("group commit failed; retrying its %d batches one by one", len(batches))
-            return [self._ingest([b])[0][0] for b in batches]
+            log.exception("group commit failed; retrying its %d items one by one", len(items))
+            return [self._ingest([b])[0][0] for b in items]
 
     def expire_reservations(self) -> int:
         """Release reservations past their expiry; returns how many were released."""
@@ -274,9 +288,15 @@ class IngestService:
                 tx.save_positions([], now_us)
         return changes
 
-    def _ingest(self, batches: Sequence[Prepared]) -> tuple[list[BatchResult], int]:
+    def _ingest(
+        self, items: Sequence[Prepared | Command]
+    ) -> tuple[list[BatchResult | Outcome], int]:
         now_us = to_micros(self.clock.now())
         master = self.master.get()
+        batches = [b for b in items if isinstance(b, Prepared)]
+        commands = CommandBatch(
+            [c for c in items if not isinstance(c, Prepared)], master, self.master.policies
+        )
         call = _Call(results=[[None] * b.size for b in batches])
         candidates: list[tuple[tuple[int, int], ParsedEvent, Any]] = []
         for b, batch in enumerate(batches):
@@ -289,8 +309,9 @@ class IngestService:
             self._sort(call, candidates, recorded, master)
             reservation_ids = {e.reservation_id for e in call.accepted if e.reservation_id}
             due = [r.reservation_id for r in tx.due_reservations(now_us, EXPIRY_BATCH)]
+            reservation_ids.update(commands.reservation_ids())
             reservations = tx.load_reservations(reservation_ids.union(due))
-            keys: set[PositionKey] = set()
+            keys: set[PositionKey] = commands.position_keys(reservations)
             for e in call.accepted:
                 keys.add((e.sku, e.location))
                 if e.type is EventType.TRANSFER_OUT and e.counterparty_location:
@@ -308,8 +329,26 @@ class IngestService:
             for rid in due:
                 ledger.expire(reservations[rid])
             entries = ledger.apply_all(call.accepted)
+            # Every event is a sign of life from its location (freshness, DESIGN §7); a
+            # reservation the hub records is not.
+            alive = {e.location: e.key.source for e in call.accepted}
+            raws = call.accepted_raws
+            if commands.commands:
+                # Read once the positions are locked: a request committed meanwhile by
+                # another writer is seen, not repeated.
+                requests = tx.reservation_requests(commands.reservation_ids())
+                recorded_keys = set(tx.find_events(commands.event_keys(reservations)))
+                recorded_keys.update(e.key for e in call.accepted)
+                stale = frozenset[str]()
+                if commands.needs_freshness():
+                    slas = {c: loc.freshness_sla_seconds for c, loc in master.locations.items()}
+                    stale = stale_locations(tx.liveness(), slas, now_us) - alive.keys()
+                commands.run(ledger, requests, recorded_keys, stale, now_us)
+                entries = entries + commands.entries
+                raws = raws + commands.raws
+                tx.save_reservation_requests(commands.new_requests, now_us)
 
-            tx.append(entries, call.accepted_raws, now_us)
+            tx.append(entries, raws, now_us)
             tx.save_positions(
                 (ledger.positions[k] for k in sorted(ledger.changed_positions)), now_us
             )
@@ -319,8 +358,6 @@ class IngestService:
             tx.park(call.exceptions, now_us)
             tx.resolve_exceptions([e.key for e in call.accepted], now_us)
             tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
-            # Every event is a sign of life from its location (freshness, DESIGN §7).
-            alive = {e.location: e.key.source for e in call.accepted}
             tx.touch_locations(alive, now_us)
             deliveries = plan_postings(routing, entries)
             if routing.channels and ledger.changed_positions:
@@ -358,7 +395,11 @@ class IngestService:
                 deliveries = pushes + deliveries
             tx.enqueue_deliveries(deliveries, now_us)
 
-        answers = [BatchResult([r for r in rs if r is not None]) for rs in call.results]
+        batch_answers = iter([BatchResult([r for r in rs if r is not None]) for rs in call.results])
+        outcomes = iter(o for o in commands.outcomes if o is not None)
+        answers: list[BatchResult | Outcome] = [
+            next(batch_answers) if isinstance(item, Prepared) else next(outcomes) for item in items
+        ]
         return answers, len(due)
 
     @staticmethod

@@ -101,6 +101,24 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReservationRequest:
+    """A reservation asked for through the API, as checked: kept for idempotent repeats."""
+
+    reservation_id: str
+    request_hash: str
+    channel: str | None
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    """A reservation as stored, with the API request behind it if there was one."""
+
+    reservation: Reservation
+    request: ReservationRequest | None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     id: int
     name: str
@@ -225,6 +243,14 @@ class IngestTransaction(Protocol):
 
     def skus_at(self, location: str) -> list[str]: ...
 
+    def reservation_requests(self, ids: Iterable[str]) -> dict[str, ReservationRequest]:
+        """The API requests already recorded for these reservation ids."""
+        ...
+
+    def save_reservation_requests(
+        self, requests: Sequence[ReservationRequest], now_us: int
+    ) -> None: ...
+
 
 class Store(Protocol):
     """Durable state: ledger, positions, reservations, master data, exceptions, outbox, keys."""
@@ -246,6 +272,8 @@ class Store(Protocol):
     def event(self, source: str, event_id: str) -> StoredEvent | None: ...
 
     def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]: ...
+
+    def reservation(self, reservation_id: str) -> ReservationRecord | None: ...
 
     def exceptions(
         self,

@@ -17,14 +17,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ingest import BatchRejected, BatchResult, IngestService, decode_batch, prepare
+from .reservations import COMMANDS, Command, Outcome
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Request:
-    raws: Sequence[Any]
-    future: Future[BatchResult]
+    #: A client batch of raw events, or a reservation command.
+    payload: Sequence[Any] | Command
+    future: Future[Any]
+
+    @property
+    def size(self) -> int:
+        return 1 if isinstance(self.payload, COMMANDS) else len(self.payload)
+
+    def prepared(self) -> Any:
+        return self.payload if isinstance(self.payload, COMMANDS) else prepare(self.payload)
 
 
 _STOP = object()
@@ -76,6 +85,12 @@ class GroupCommitWriter:
             return done
         return self.submit(raws)  # type: ignore[return-value]
 
+    def submit_command(self, command: Command) -> Future[Outcome]:
+        """Queue a reservation command: decided and recorded in the next group commit."""
+        future: Future[Outcome] = Future()
+        self._queue.put(_Request(command, future))
+        return future
+
     def _run(self) -> None:
         next_expiry = time.monotonic() + self.expiry_interval
         while True:
@@ -98,7 +113,7 @@ class GroupCommitWriter:
 
     def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
         group = [first]
-        size = len(first.raws)
+        size = first.size
         while size < self.max_events:
             try:
                 nxt = self._queue.get_nowait()
@@ -107,12 +122,12 @@ class GroupCommitWriter:
             if nxt is _STOP:
                 return group, True
             group.append(nxt)
-            size += len(nxt.raws)
+            size += nxt.size
         return group, False
 
     def _commit(self, group: list[_Request]) -> None:
         try:
-            results = self.ingest.ingest_many([prepare(r.raws) for r in group])
+            results = self.ingest.run_group([r.prepared() for r in group])
         except Exception as e:
             log.exception("ingest transaction failed")
             for r in group:

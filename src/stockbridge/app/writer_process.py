@@ -24,19 +24,24 @@ from typing import Any
 
 from ..domain.errors import StoreUnavailable
 from .ingest import BatchRejected, BatchResult, EventResult, Status, decode_batch, prepare
+from .reservations import COMMANDS, Command, Outcome
 
 log = logging.getLogger(__name__)
 
 _Wire = tuple[str | None, str | None, str, str | None, str | None, str | None]
 
 
-def _to_wire(result: BatchResult) -> list[_Wire]:
+def _to_wire(result: BatchResult | Outcome) -> list[_Wire] | Outcome:
+    if isinstance(result, Outcome):
+        return result  # a reservation command's answer travels as it is (pickled)
     return [
         (r.event_id, r.source, r.status.value, r.reason, r.detail, r.field) for r in result.results
     ]
 
 
-def _from_wire(rows: list[_Wire]) -> BatchResult:
+def _from_wire(rows: list[_Wire] | Outcome) -> BatchResult | Outcome:
+    if isinstance(rows, Outcome):
+        return rows
     return BatchResult([EventResult(a, b, Status(c), d, e, f) for a, b, c, d, e, f in rows])
 
 
@@ -64,7 +69,7 @@ def _child(
                 ingest.housekeeping()
             if not conn.poll(max(0.0, next_tick - time.monotonic())):
                 continue
-            group: list[tuple[int, Sequence[Any]]] = []
+            group: list[tuple[int, Sequence[Any] | Command]] = []
             size = 0
             while True:
                 message = conn.recv()
@@ -80,13 +85,15 @@ def _child(
                             continue
                         break
                 group.append((rid, raws))
-                size += len(raws)
+                size += 1 if isinstance(raws, COMMANDS) else len(raws)
                 if size >= max_events or not conn.poll(0):
                     break
             if not group:
                 continue
             try:
-                results = ingest.ingest_many([prepare(raws) for _, raws in group])
+                results = ingest.run_group(
+                    [raws if isinstance(raws, COMMANDS) else prepare(raws) for _, raws in group]
+                )
             except Exception as e:
                 log.exception("ingest transaction failed")
                 conn.send(("failed", [rid for rid, _ in group], f"{type(e).__name__}: {e}"))
@@ -153,7 +160,11 @@ class ProcessWriter:
         """Send a request body as it came; the child decodes and checks it."""
         return self._send(body, max_events)
 
-    def _send(self, payload: list[Any] | bytes, limit: int) -> Future[Any]:
+    def submit_command(self, command: Command) -> Future[Outcome]:
+        """Send a reservation command; the child decides it in its next group commit."""
+        return self._send(command, 0)
+
+    def _send(self, payload: list[Any] | bytes | Command, limit: int) -> Future[Any]:
         future: Future[Any] = Future()
         if self._conn is None:
             future.set_exception(StoreUnavailable("the ingest writer is not running"))
