@@ -18,6 +18,7 @@ from . import (
     routes_delivery,
     routes_events,
     routes_positions,
+    routes_prices,
     schemas,
 )
 from .problems import JsonResponse
@@ -50,6 +51,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
+    app.include_router(routes_prices.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

@@ -17,6 +17,7 @@ from .ingest import BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
 from .ports import Clock, Store
+from .pricing import PricingService
 from .queries import PositionQueries
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
@@ -53,6 +54,7 @@ class Hub:
     positions: PositionQueries
     channels: ChannelService
     deliveries: DeliveryService
+    pricing: PricingService
     dispatcher: Dispatcher | None
     _running: bool = False
 
@@ -78,6 +80,7 @@ class Hub:
         """Store the targets and channels the configuration file declares."""
         self.deliveries.declare(self.settings.targets)
         self.channels.declare(self.settings.channels)
+        self.pricing.check_targets()
 
     def close(self) -> None:
         self.stop()
@@ -128,6 +131,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         positions=PositionQueries(store, master),
         channels=ChannelService(store, clock, master),
         deliveries=DeliveryService(store, clock, dispatcher),
+        pricing=PricingService(store, clock, master, settings.pricing),
         dispatcher=dispatcher,
     )
     return hub
