@@ -379,6 +379,7 @@ def exceptions_ignore(
 class DeliveryKind(StrEnum):
     availability = "availability"
     posting = "posting"
+    price = "price"
 
 
 class DeliveryState(StrEnum):
@@ -469,7 +470,9 @@ def _print_json_lines(views: list[dict[str, Any]]) -> None:
 @deliveries_app.command("list")
 def deliveries_list(
     target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
-    kind: Annotated[DeliveryKind | None, typer.Option(help="availability or posting.")] = None,
+    kind: Annotated[
+        DeliveryKind | None, typer.Option(help="availability, posting or price.")
+    ] = None,
     state: Annotated[DeliveryState | None, typer.Option(help="Only deliveries in this state.")] = (
         None
     ),
