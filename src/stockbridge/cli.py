@@ -29,6 +29,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(exceptions_app, name="exceptions")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(bench_app, name="bench")
+prices_app = typer.Typer(
+    no_args_is_help=True, help="Import price books and promotions; check a price."
+)
+app.add_typer(prices_app, name="prices")
 
 console = Console()
 err = Console(stderr=True)
@@ -130,6 +134,98 @@ def import_master(
         failed |= bool(report.errors)
     hub.close()
     raise typer.Exit(1 if failed else 0)
+
+
+class PricingFileKind(StrEnum):
+    prices = "prices"
+    promotions = "promotions"
+
+
+@prices_app.command("import")
+def prices_import(
+    files: Annotated[list[Path], typer.Argument(help="CSV or JSON files.", exists=True)],
+    kind: Annotated[
+        PricingFileKind | None,
+        typer.Option(help="What the files hold (else from the name, or the JSON keys)."),
+    ] = None,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Import price book entries or promotions; changes are queued for POS and channels."""
+    from .app.master import ImportFileError
+    from .app.pricing import PricingKind
+
+    hub = _hub(config, database)
+    failed = False
+    try:
+        for path in files:
+            try:
+                reports = hub.pricing.import_file(path, PricingKind(kind.value) if kind else None)
+            except ImportFileError as e:
+                err.print(f"[red]{path}: {e}[/red]")
+                failed = True
+                continue
+            for report in reports:
+                summary = report.as_dict()
+                table = Table("row", "key", "status", title=f"{path}: {report.kind.value}")
+                for row in report.imported:
+                    key = (
+                        f"{row['book']} {row['sku']} {row['scope']} from {row['start']}"
+                        if "book" in row
+                        else f"{row['id']} ({', '.join(row['skus'])}) {row['scope']}"
+                    )
+                    style = {"created": "green", "updated": "cyan"}.get(row["status"], "dim")
+                    table.add_row(str(row["row"]), key, f"[{style}]{row['status']}[/{style}]")
+                if report.imported:
+                    console.print(table)
+                console.print(
+                    f"{path}: {report.kind.value}: {summary['upserted']} upserted, "
+                    f"{summary['unchanged']} unchanged, {summary['rejected']} rejected, "
+                    f"{report.published} delivery(ies) queued"
+                )
+                for row_error in report.errors:
+                    err.print(
+                        f"  [yellow]{path}:{row_error.row}: {row_error.field}: "
+                        f"{row_error.message}[/yellow]"
+                    )
+                failed |= bool(report.errors)
+    finally:
+        hub.close()
+    raise typer.Exit(1 if failed else 0)
+
+
+@prices_app.command("check")
+def prices_check(
+    sku: Annotated[str, typer.Argument(help="SKU or GTIN.")],
+    location: Annotated[str | None, typer.Option(help="Location code.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Channel name.")] = None,
+    at: Annotated[str | None, typer.Option(help="ISO 8601 (UTC when no offset).")] = None,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """The price in force for a SKU at a location or channel, now or at a given time."""
+    from .app.pricing import price_view
+
+    when = _when(at, "--at")
+    hub = _hub(config, database)
+    try:
+        found = hub.pricing.check(sku, location=location, channel=channel, at=when)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+    view = price_view(found)
+    table = Table("field", "value", show_header=False, title=f"{view['sku']} at {view['at']}")
+    table.add_row("price", f"{view['price']} {view['currency']}")
+    table.add_row(
+        "base", f"{view['base']['price']} ({view['base']['book']}, {view['base']['scope']})"
+    )
+    promotion = view["promotion"]
+    table.add_row("promotion", promotion["id"] if promotion else "")
+    table.add_row("effective from", view["effective_from"])
+    table.add_row("until", view["effective_until"] or "no known end")
+    console.print(table)
 
 
 @keys_app.command("create")
@@ -283,6 +379,7 @@ def exceptions_ignore(
 class DeliveryKind(StrEnum):
     availability = "availability"
     posting = "posting"
+    price = "price"
 
 
 class DeliveryState(StrEnum):
@@ -373,7 +470,9 @@ def _print_json_lines(views: list[dict[str, Any]]) -> None:
 @deliveries_app.command("list")
 def deliveries_list(
     target: Annotated[str | None, typer.Option(help="Only this target.")] = None,
-    kind: Annotated[DeliveryKind | None, typer.Option(help="availability or posting.")] = None,
+    kind: Annotated[
+        DeliveryKind | None, typer.Option(help="availability, posting or price.")
+    ] = None,
     state: Annotated[DeliveryState | None, typer.Option(help="Only deliveries in this state.")] = (
         None
     ),

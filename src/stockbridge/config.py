@@ -64,6 +64,15 @@ class DeliverySettings(_Section):
     lease_seconds: float = Field(60.0, gt=0)
 
 
+class PricingSettings(_Section):
+    #: How long before a price or promotion takes effect it is sent to POS and channels;
+    #: one that starts sooner (or already started) is sent at once.
+    publish_lead_seconds: float = Field(3600.0, ge=0)
+    #: Location code -> the target that receives that store's prices (its POS, or the
+    #: store systems hub). "*" is the target for every location not listed.
+    location_targets: dict[str, str] = Field(default_factory=dict)
+
+
 class LoggingSettings(_Section):
     level: str = Field("info", pattern="^(debug|info|warning|error)$")
     json_logs: bool = Field(True, alias="json")
@@ -75,6 +84,7 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     logging: LoggingSettings = LoggingSettings()
     delivery: DeliverySettings = DeliverySettings()
+    pricing: PricingSettings = PricingSettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Delivery targets declared in the file ([targets.NAME]).

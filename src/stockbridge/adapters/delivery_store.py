@@ -42,9 +42,15 @@ def _delivery(row: Sequence[Any]) -> Delivery:
 
 
 def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: int) -> None:
-    """Insert deliveries; a pending availability push for the same key is replaced."""
+    """Insert deliveries; a pending availability push for the same key is replaced.
+
+    A price delivery supersedes a pending one for the same target and key (a corrected
+    version of the same price entry or promotion line): the newer version carries the
+    truth, and the two never race on the wire.
+    """
     pushes = [r for r in rows if r.kind == "availability"]
     postings = [r for r in rows if r.kind != "availability"]
+    prices = [r for r in rows if r.kind == "price"]
     columns = (
         "INSERT INTO deliveries (target, kind, key, idempotency_key, payload, priority, state, "
         "next_attempt_us, created_us, updated_us, causes) VALUES (?,?,?,?,?,?,'pending',?,?,?,?)"
@@ -58,7 +64,7 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
             r.idempotency_key,
             orjson.dumps(r.payload).decode(),
             r.priority,
-            now_us,
+            now_us if r.not_before_us is None else max(now_us, r.not_before_us),
             now_us,
             now_us,
             orjson.dumps(r.causes).decode(),
@@ -74,6 +80,14 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
                 "causes = excluded.causes"
             ),
             [values(r) for r in pushes],
+        )
+    if prices:
+        cur.executemany(
+            sql(
+                "UPDATE deliveries SET state = 'superseded', updated_us = ? "
+                "WHERE target = ? AND kind = 'price' AND key = ? AND state = 'pending'"
+            ),
+            [(now_us, r.target, r.key) for r in prices],
         )
     if postings:
         cur.executemany(sql(columns), [values(r) for r in postings])

@@ -42,7 +42,10 @@ from ..domain.model import (
     ReservationState,
     Xref,
     XrefKind,
+    from_micros,
+    to_micros,
 )
+from ..domain.pricing import PriceEntry, Promotion, Scope
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
@@ -98,6 +101,65 @@ _EXCEPTION_COLUMNS = (
     "id, reason, detail, field, payload, source, event_id, status, occurrences, note,"
     " created_us, updated_us"
 )
+
+
+_PRICE_COLUMNS = "book, sku, scope, start_us, end_us, amount, currency"
+_PROMOTION_COLUMNS = "id, scope, start_us, end_us, price, currency, percent_off, description"
+
+
+def _price_entry(row: Sequence[Any]) -> PriceEntry:
+    book, sku, scope, start_us, end_us, amount, currency = row
+    return PriceEntry(
+        book,
+        sku,
+        qty(amount),
+        currency,
+        Scope.parse(scope),
+        from_micros(start_us),
+        from_micros(end_us) if end_us is not None else None,
+    )
+
+
+def _price_row(e: PriceEntry, now_us: int) -> tuple[Any, ...]:
+    return (
+        e.book,
+        e.sku,
+        e.scope.key,
+        to_micros(e.start),
+        to_micros(e.end) if e.end is not None else None,
+        units(e.amount),
+        e.currency,
+        now_us,
+    )
+
+
+def _promotion(row: Sequence[Any], skus: Iterable[str]) -> Promotion:
+    pid, scope, start_us, end_us, price, currency, percent_off, description = row
+    return Promotion(
+        id=pid,
+        skus=frozenset(skus),
+        scope=Scope.parse(scope),
+        start=from_micros(start_us),
+        end=from_micros(end_us) if end_us is not None else None,
+        price=qty(price) if price is not None else None,
+        currency=currency,
+        percent_off=qty(percent_off) if percent_off is not None else None,
+        description=description,
+    )
+
+
+def _promotion_row(p: Promotion, now_us: int) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.scope.key,
+        to_micros(p.start),
+        to_micros(p.end) if p.end is not None else None,
+        units(p.price) if p.price is not None else None,
+        p.currency,
+        units(p.percent_off) if p.percent_off is not None else None,
+        p.description,
+        now_us,
+    )
 
 
 def _position(row: Sequence[Any]) -> Position:
@@ -512,6 +574,72 @@ class SqlIngestTransaction:
                 ],
             )
 
+    # --- prices and promotions -------------------------------------------------------------
+    def prices_for_skus(self, skus: Sequence[str]) -> list[PriceEntry]:
+        found: list[PriceEntry] = []
+        for chunk in _chunks(sorted(set(skus))):
+            rows = self._rows(
+                f"SELECT {_PRICE_COLUMNS} FROM prices WHERE sku IN ({','.join('?' * len(chunk))})"
+                " ORDER BY sku, book, scope, start_us"
+                f"{self._store.lock_clause.format(table='prices')}",
+                list(chunk),
+            )
+            found.extend(_price_entry(r) for r in rows)
+        return found
+
+    def save_prices(self, entries: Sequence[PriceEntry], now_us: int) -> None:
+        if entries:
+            self._cur.executemany(
+                self._sql(
+                    f"INSERT INTO prices ({_PRICE_COLUMNS}, updated_us) VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (book, sku, scope, start_us) DO UPDATE SET "
+                    "end_us = excluded.end_us, amount = excluded.amount, "
+                    "currency = excluded.currency, updated_us = excluded.updated_us"
+                ),
+                [_price_row(e, now_us) for e in entries],
+            )
+
+    def promotions_by_id(self, ids: Sequence[str]) -> dict[str, Promotion]:
+        found: dict[str, Promotion] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            marks = ",".join("?" * len(chunk))
+            skus: dict[str, list[str]] = {}
+            for pid, sku in self._rows(
+                f"SELECT promotion_id, sku FROM promotion_skus WHERE promotion_id IN ({marks})",
+                list(chunk),
+            ):
+                skus.setdefault(pid, []).append(sku)
+            for row in self._rows(
+                f"SELECT {_PROMOTION_COLUMNS} FROM promotions WHERE id IN ({marks}) ORDER BY id"
+                f"{self._store.lock_clause.format(table='promotions')}",
+                list(chunk),
+            ):
+                found[row[0]] = _promotion(row, skus.get(row[0], ()))
+        return found
+
+    def save_promotions(self, promotions: Sequence[Promotion], now_us: int) -> None:
+        if not promotions:
+            return
+        self._cur.executemany(
+            self._sql(
+                f"INSERT INTO promotions ({_PROMOTION_COLUMNS}, updated_us) "
+                "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+                "scope = excluded.scope, start_us = excluded.start_us, end_us = excluded.end_us, "
+                "price = excluded.price, currency = excluded.currency, "
+                "percent_off = excluded.percent_off, description = excluded.description, "
+                "updated_us = excluded.updated_us"
+            ),
+            [_promotion_row(p, now_us) for p in promotions],
+        )
+        self._cur.executemany(
+            self._sql("DELETE FROM promotion_skus WHERE promotion_id = ?"),
+            [(p.id,) for p in promotions],
+        )
+        self._cur.executemany(
+            self._sql("INSERT INTO promotion_skus (sku, promotion_id) VALUES (?,?)"),
+            [(sku, p.id) for p in promotions for sku in sorted(p.skus)],
+        )
+
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
         if messages:
             # Readers tail these rows by id (the change feed), so ids must become visible
@@ -879,6 +1007,32 @@ class SqlStore(DeliveryStoreMixin):
     def safety_stock(self, sku: str) -> Decimal:
         rows = self.read("SELECT safety_stock FROM items WHERE sku = ?", (sku,))
         return qty(rows[0][0]) if rows else Decimal(0)
+
+    # --- prices and promotions ------------------------------------------------------
+    def prices_for_sku(self, sku: str) -> list[PriceEntry]:
+        rows = self.read(
+            f"SELECT {_PRICE_COLUMNS} FROM prices WHERE sku = ? ORDER BY book, scope, start_us",
+            (sku,),
+        )
+        return [_price_entry(r) for r in rows]
+
+    def promotions_for_sku(self, sku: str) -> list[Promotion]:
+        rows = self.read(
+            f"SELECT {', '.join('p.' + c for c in _PROMOTION_COLUMNS.split(', '))} "
+            "FROM promotions p JOIN promotion_skus s ON s.promotion_id = p.id "
+            "WHERE s.sku = ? ORDER BY p.id",
+            (sku,),
+        )
+        if not rows:
+            return []
+        skus: dict[str, list[str]] = {}
+        marks = ",".join("?" * len(rows))
+        for pid, other in self.read(
+            f"SELECT promotion_id, sku FROM promotion_skus WHERE promotion_id IN ({marks})",
+            [r[0] for r in rows],
+        ):
+            skus.setdefault(pid, []).append(other)
+        return [_promotion(r, skus.get(r[0], ())) for r in rows]
 
     # --- freshness and channels ----------------------------------------------------
     def record_heartbeats(self, seen: Mapping[str, str], now_us: int) -> None:

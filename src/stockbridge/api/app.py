@@ -19,6 +19,7 @@ from . import (
     routes_delivery,
     routes_events,
     routes_positions,
+    routes_prices,
     routes_reservations,
     schemas,
 )
@@ -54,6 +55,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_delivery.router)
     app.include_router(metrics.router(hub))
     app.include_router(routes_reservations.router)
+    app.include_router(routes_prices.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ..app.channels import InvalidChannel
 from ..app.deliveries import InvalidTarget
 from ..app.exceptions import ExceptionNotWorkable
+from ..app.pricing import InvalidPriceQuery
 from ..domain.errors import NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,12 @@ def install(app: FastAPI) -> None:
             Problem(422, f"Invalid {what}", str(exc), kind=f"invalid-{what}", errors=exc.problems),
         )
 
+    async def on_invalid_query(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InvalidPriceQuery)
+        return problem_response(
+            request, Problem(422, "Invalid request", str(exc), kind="invalid-request")
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(
@@ -158,5 +165,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ExceptionNotWorkable, on_not_workable)
     app.add_exception_handler(InvalidChannel, on_invalid_channel)
     app.add_exception_handler(InvalidTarget, on_invalid_channel)
+    app.add_exception_handler(InvalidPriceQuery, on_invalid_query)
     app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(StoreUnavailable, on_unavailable)

@@ -64,7 +64,7 @@ def resume(name: str, request: Request) -> JsonResponse:
 def list_deliveries(
     request: Request,
     target: str | None = None,
-    kind: str | None = Query(None, pattern="^(availability|posting)$"),
+    kind: str | None = Query(None, pattern="^(availability|posting|price)$"),
     state: str | None = Query(
         None, pattern="^(pending|in_flight|delivered|dead|rejected|superseded)$"
     ),

@@ -18,6 +18,7 @@ from .ingest import BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
 from .ports import Clock, Store
+from .pricing import PricingService
 from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
@@ -57,6 +58,7 @@ class Hub:
     channels: ChannelService
     deliveries: DeliveryService
     reservations: ReservationService
+    pricing: PricingService
     dispatcher: Dispatcher | None
     _running: bool = False
 
@@ -94,6 +96,7 @@ class Hub:
         """Store the targets and channels the configuration file declares."""
         self.deliveries.declare(self.settings.targets)
         self.channels.declare(self.settings.channels)
+        self.pricing.check_targets()
 
     def close(self) -> None:
         self.stop()
@@ -152,6 +155,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         channels=ChannelService(store, clock, master, cache),
         deliveries=DeliveryService(store, clock, dispatcher),
         reservations=ReservationService(store, clock, lambda c: hub.submit_command(c)),
+        pricing=PricingService(store, clock, master, settings.pricing),
         dispatcher=dispatcher,
     )
     return hub

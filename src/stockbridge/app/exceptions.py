@@ -14,6 +14,8 @@ from .ports import Clock, ExceptionRecord, Store
 OPEN = "open"
 RESOLVED = "resolved"
 IGNORED = "ignored"
+#: Reasons a replay cannot fix: the sender must act (see `replay`).
+_NOT_REPLAYABLE = frozenset({Reason.INVALID_EVENT, Reason.PRICE_MISMATCH})
 
 
 class ExceptionNotWorkable(StockbridgeError):
@@ -60,6 +62,12 @@ class ExceptionService:
             raise CannotReplay(
                 record, "a malformed event cannot be replayed; the source must send it corrected"
             )
+        if record.reason == Reason.PRICE_MISMATCH:
+            raise CannotReplay(
+                record,
+                "a price mismatch is a report, not an event: correct the price at the source "
+                "(or re-import it), then ignore the exception with a note",
+            )
         if record.reason == Reason.TARGET_REJECTED:
             return self._replay_delivery(record)
         result = self._ingest([record.payload]).results[0]
@@ -98,7 +106,7 @@ class ExceptionService:
                 return outcomes
             for record in page:
                 after = record.id
-                if record.reason != Reason.INVALID_EVENT:
+                if record.reason not in _NOT_REPLAYABLE:
                     outcomes.append(self.replay(record.id))
 
     def ignore(self, exception_id: int, note: str) -> ExceptionRecord:

@@ -13,6 +13,7 @@ from ..domain.errors import Reason
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import EventKey, Item, Location, Position, Reservation, Xref
+from ..domain.pricing import PriceEntry, Promotion
 
 
 class Clock(Protocol):
@@ -131,12 +132,17 @@ class ApiKeyRecord:
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     target: str
-    kind: str  # "availability" or "posting"
-    key: str  # availability: "channel/sku" (coalescing); posting: "sku/location" (order)
+    kind: str  # "availability", "posting" or "price"
+    #: availability: "channel/sku" (coalescing); posting: "sku/location" (order);
+    #: price: the price entry's or promotion line's natural key (a newer version replaces
+    #: a pending one).
+    key: str
     idempotency_key: str
     payload: dict[str, Any]
     priority: int  # 0: to zero, 1: lowers, 2: raises or posting
     causes: list[str]
+    #: Not sent before this instant (µs since the epoch); None: as soon as possible.
+    not_before_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +256,19 @@ class IngestTransaction(Protocol):
     def save_reservation_requests(
         self, requests: Sequence[ReservationRequest], now_us: int
     ) -> None: ...
+    def prices_for_skus(self, skus: Sequence[str]) -> list[PriceEntry]:
+        """Every stored price entry of these SKUs, locked against concurrent imports."""
+        ...
+
+    def save_prices(self, entries: Sequence[PriceEntry], now_us: int) -> None:
+        """Upsert by natural key (book, SKU, scope, start)."""
+        ...
+
+    def promotions_by_id(self, ids: Sequence[str]) -> dict[str, Promotion]: ...
+
+    def save_promotions(self, promotions: Sequence[Promotion], now_us: int) -> None:
+        """Upsert by promotion id; the SKU list is replaced."""
+        ...
 
 
 class Store(Protocol):
@@ -313,6 +332,11 @@ class Store(Protocol):
     def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None: ...
 
     def safety_stock(self, sku: str) -> Decimal: ...
+
+    # prices and promotions
+    def prices_for_sku(self, sku: str) -> list[PriceEntry]: ...
+
+    def promotions_for_sku(self, sku: str) -> list[Promotion]: ...
 
     # freshness and channels
     def record_heartbeats(self, seen: Mapping[str, str], now_us: int) -> None: ...

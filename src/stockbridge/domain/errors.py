@@ -18,6 +18,8 @@ class Reason(StrEnum):
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     #: A delivery target refused a request as a business error (e.g. unknown item in the ERP).
     TARGET_REJECTED = "target_rejected"
+    #: A POS or channel reported a price other than the one in force (expected vs observed).
+    PRICE_MISMATCH = "price_mismatch"
 
 
 class StockbridgeError(Exception):
