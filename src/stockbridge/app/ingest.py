@@ -21,6 +21,15 @@ from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import Event, EventKey, EventType, to_micros
+from .documents import (
+    DocumentCommand,
+    DocumentDesk,
+    DocumentPlan,
+    DocumentResult,
+    TicketPolicy,
+    is_closed,
+    plan_settlement,
+)
 from .ports import Clock, NewException, OutboxMessage, Store
 from .routing import ChannelIn, Routing, load_routing, plan_postings, plan_pushes
 
@@ -165,11 +174,13 @@ class IngestService:
         clock: Clock,
         master: MasterCache | None = None,
         change_feed_retention_seconds: float = 600.0,
+        tickets: TicketPolicy | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.master = master or MasterCache(store)
         self.change_feed_retention_us = int(change_feed_retention_seconds * 1_000_000)
+        self.tickets = tickets or TicketPolicy()
 
     def ingest(self, raws: Sequence[Any]) -> BatchResult:
         return self.ingest_many([prepare(raws)])[0]
@@ -180,17 +191,67 @@ class IngestService:
         If the shared transaction fails, each batch is retried alone so one batch's
         trouble is not another's.
         """
+        return self.commit(batches, ())[0]
+
+    def apply_documents(self, documents: Sequence[DocumentCommand]) -> list[DocumentResult]:
+        """Apply tickets and order commands, each with its ledger events, in one transaction."""
+        return self.commit((), documents)[1]
+
+    def commit(
+        self, batches: Sequence[Prepared], documents: Sequence[DocumentCommand]
+    ) -> tuple[list[BatchResult], list[DocumentResult]]:
+        """Event batches and documents in one transaction (group commit).
+
+        If the shared transaction fails, each batch and each document is retried alone so
+        one's trouble is not another's.
+        """
         try:
-            return self._ingest(batches)[0]
+            answers, _, results = self._ingest(batches, documents)
+            return answers, results
         except Exception:
-            if len(batches) == 1:
+            if len(batches) + len(documents) == 1:
                 raise
-            log.exception("group commit failed; retrying its %d batches one by one", len(batches))
-            return [self._ingest([b])[0][0] for b in batches]
+            log.exception(
+                "group commit failed; retrying its %d batches and %d documents one by one",
+                len(batches),
+                len(documents),
+            )
+            return (
+                [self._ingest([b])[0][0] for b in batches],
+                [self._ingest((), [d])[2][0] for d in documents],
+            )
 
     def expire_reservations(self) -> int:
         """Release reservations past their expiry; returns how many were released."""
         return self._ingest([])[1]
+
+    def settle_closed_days(self) -> int:
+        """Queue the daily settlement of every store day that is over; returns how many.
+
+        A (store, business day) is settled once: its tickets are marked with the settlement
+        that took them, in the transaction that queues the settlement's postings. A ticket
+        that arrives for a day already settled goes into a supplement (`...:2`).
+        """
+        now = self.clock.now()
+        now_us = to_micros(now)
+        master = self.master.get()
+        targets = self.master.routing.posting_targets
+        settled = 0
+        with self.store.transaction() as tx:
+            for store, day in tx.unsettled_days():
+                location = master.locations.get(store)
+                timezone = location.timezone if location is not None else "UTC"
+                if not is_closed(self.tickets, store, day, timezone, now):
+                    continue
+                tickets = tx.tickets_to_settle(store, day)
+                if not tickets:
+                    continue
+                seq = tx.next_settlement_seq(store, day)
+                due = plan_settlement(store, day, seq, tickets, targets)
+                tx.save_settlement(store, day, seq, due.tickets, due.document, now_us)
+                tx.enqueue_deliveries(due.deliveries, now_us)
+                settled += 1
+        return settled
 
     def housekeeping(self) -> None:
         """The writer's timed work: expiry, freshness, change-feed retention.
@@ -201,11 +262,14 @@ class IngestService:
             released = self.expire_reservations()
             changed = self.refresh_freshness()
             self.prune_change_feed()
+            settled = self.settle_closed_days()
         except Exception:
-            log.exception("reservation expiry, freshness check or feed pruning failed")
+            log.exception("expiry, freshness, feed pruning or daily settlement failed")
             return
         if released:
             log.info("released %d expired reservation(s)", released)
+        if settled:
+            log.info("queued %d daily settlement(s)", settled)
         for location, stale in changed.items():
             log.warning("location %s is %s", location, "stale" if stale else "reporting again")
 
@@ -257,9 +321,12 @@ class IngestService:
                 tx.save_positions([], now_us)
         return changes
 
-    def _ingest(self, batches: Sequence[Prepared]) -> tuple[list[BatchResult], int]:
+    def _ingest(
+        self, batches: Sequence[Prepared], documents: Sequence[DocumentCommand] = ()
+    ) -> tuple[list[BatchResult], int, list[DocumentResult]]:
         now_us = to_micros(self.clock.now())
         master = self.master.get()
+        routing = self.master.routing
         call = _Call(results=[[None] * b.size for b in batches])
         candidates: list[tuple[tuple[int, int], ParsedEvent, Any]] = []
         for b, batch in enumerate(batches):
@@ -268,6 +335,17 @@ class IngestService:
             candidates.extend(((b, i), parsed, raw) for i, parsed, raw in batch.candidates)
 
         with self.store.transaction() as tx:
+            plan = DocumentPlan()
+            if documents:
+                desk = DocumentDesk(tx, master, routing.posting_targets, self.tickets)
+                plan = desk.decide(documents)
+                # The documents' events take the ordinary path; their answers go nowhere.
+                call.results.append([None] * len(plan.events))
+                for i, raw in enumerate(plan.events):
+                    parsed = parse_event(raw)
+                    assert isinstance(parsed, ParsedEvent)  # checked by the desk
+                    candidates.append(((len(batches), i), parsed, raw))
+                call.exceptions.extend(plan.exceptions)
             recorded = tx.find_events([p.key for _, p, _ in candidates])
             self._sort(call, candidates, recorded, master)
             reservation_ids = {e.reservation_id for e in call.accepted if e.reservation_id}
@@ -279,7 +357,6 @@ class IngestService:
                 if e.type is EventType.TRANSFER_OUT and e.counterparty_location:
                     keys.add((e.sku, e.counterparty_location))
             keys.update((r.sku, r.location) for r in reservations.values() if r.sku and r.location)
-            routing = self.master.routing
             feeding = routing.channel_locations()
             if feeding:
                 # Channel availability needs every feeding location of a moved SKU.
@@ -296,13 +373,22 @@ class IngestService:
             tx.save_reservations(
                 (reservations[r] for r in sorted(ledger.changed_reservations)), now_us
             )
+            tx.save_tickets(plan.tickets, now_us)
+            tx.save_orders(list(plan.orders.values()), now_us)
             tx.park(call.exceptions, now_us)
-            tx.resolve_exceptions([e.key for e in call.accepted], now_us)
+            tx.resolve_exceptions(
+                [e.key for e in call.accepted] + [EventKey(*r) for r in plan.accepted_refs],
+                now_us,
+            )
             tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
             # Every event is a sign of life from its location (freshness, DESIGN §7).
             alive = {e.location: e.key.source for e in call.accepted}
             tx.touch_locations(alive, now_us)
-            deliveries = plan_postings(routing, entries)
+            # A document's events reach the ERP as that document (a ticket, a settlement, a
+            # shipment), never a second time as movement postings.
+            documented = {EventKey(e["source"], e["event_id"]) for e in plan.events}
+            movements = [e for e in entries if e.event.key not in documented]
+            deliveries = plan_postings(routing, movements) + plan.deliveries
             if routing.channels and ledger.changed_positions:
                 stale = (
                     frozenset(loc for loc, is_stale in tx.location_status().items() if is_stale)
@@ -328,8 +414,10 @@ class IngestService:
                 deliveries = pushes + deliveries
             tx.enqueue_deliveries(deliveries, now_us)
 
-        answers = [BatchResult([r for r in rs if r is not None]) for rs in call.results]
-        return answers, len(due)
+        answers = [
+            BatchResult([r for r in rs if r is not None]) for rs in call.results[: len(batches)]
+        ]
+        return answers, len(due), plan.results
 
     @staticmethod
     def _sort(

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from .documents import DocumentCommand, DocumentResult
 from .ingest import BatchRejected, BatchResult, IngestService, decode_batch, prepare
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 class _Request:
     raws: Sequence[Any]
     future: Future[BatchResult]
+
+
+@dataclass(slots=True)
+class _DocumentRequest:
+    """A ticket or an order command: committed with the event batches waiting beside it."""
+
+    command: DocumentCommand
+    future: Future[DocumentResult]
+
+    @property
+    def raws(self) -> Sequence[Any]:
+        return (self.command,)  # counts as one towards the group's size
 
 
 _STOP = object()
@@ -67,6 +80,12 @@ class GroupCommitWriter:
         self._queue.put(_Request(raws, future))
         return future
 
+    def submit_document(self, command: DocumentCommand) -> Future[DocumentResult]:
+        """Queue a ticket or an order command; its answer comes once it is committed."""
+        future: Future[DocumentResult] = Future()
+        self._queue.put(_DocumentRequest(command, future))
+        return future
+
     def submit_body(self, body: bytes, max_events: int) -> Future[BatchResult | BatchRejected]:
         """Decode a request body and queue its events (see ProcessWriter.submit_body)."""
         raws = decode_batch(body, max_events)
@@ -96,8 +115,10 @@ class GroupCommitWriter:
             if stop:
                 return
 
-    def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
-        group = [first]
+    def _gather(
+        self, first: _Request | _DocumentRequest
+    ) -> tuple[list[_Request | _DocumentRequest], bool]:
+        group: list[_Request | _DocumentRequest] = [first]
         size = len(first.raws)
         while size < self.max_events:
             try:
@@ -110,9 +131,13 @@ class GroupCommitWriter:
             size += len(nxt.raws)
         return group, False
 
-    def _commit(self, group: list[_Request]) -> None:
+    def _commit(self, group: list[_Request | _DocumentRequest]) -> None:
+        batches = [r for r in group if isinstance(r, _Request)]
+        documents = [r for r in group if isinstance(r, _DocumentRequest)]
         try:
-            results = self.ingest.ingest_many([prepare(r.raws) for r in group])
+            results, answers = self.ingest.commit(
+                [prepare(r.raws) for r in batches], [d.command for d in documents]
+            )
         except Exception as e:
             log.exception("ingest transaction failed")
             for r in group:
@@ -120,5 +145,7 @@ class GroupCommitWriter:
             return
         self.commits += 1
         self.requests += len(group)
-        for r, result in zip(group, results, strict=True):
+        for r, result in zip(batches, results, strict=True):
             r.future.set_result(result)
+        for d, answer in zip(documents, answers, strict=True):
+            d.future.set_result(answer)

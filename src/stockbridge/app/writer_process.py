@@ -23,10 +23,20 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..domain.errors import StoreUnavailable
+from .documents import (
+    CancelCommand,
+    DocumentCommand,
+    DocumentResult,
+    FulfilCommand,
+    OrderCommand,
+    TicketCommand,
+    TicketPolicy,
+)
 from .ingest import BatchRejected, BatchResult, EventResult, Status, decode_batch, prepare
 
 log = logging.getLogger(__name__)
 
+_DOCUMENTS = (TicketCommand, OrderCommand, FulfilCommand, CancelCommand)
 _Wire = tuple[str | None, str | None, str, str | None, str | None, str | None]
 
 
@@ -46,6 +56,7 @@ def _child(
     max_events: int,
     expiry_interval: float,
     change_feed_retention: float,
+    tickets: TicketPolicy | None = None,
 ) -> None:
     from .bootstrap import open_store
     from .clock import SystemClock
@@ -53,7 +64,10 @@ def _child(
 
     store = open_store(database_url)
     ingest = IngestService(
-        store, SystemClock(), change_feed_retention_seconds=change_feed_retention
+        store,
+        SystemClock(),
+        change_feed_retention_seconds=change_feed_retention,
+        tickets=tickets,
     )
     next_tick = time.monotonic() + expiry_interval
     try:
@@ -65,12 +79,19 @@ def _child(
             if not conn.poll(max(0.0, next_tick - time.monotonic())):
                 continue
             group: list[tuple[int, Sequence[Any]]] = []
+            documents: list[tuple[int, DocumentCommand]] = []
             size = 0
             while True:
                 message = conn.recv()
                 if message is None:
                     return
                 rid, raws, limit = message
+                if isinstance(raws, _DOCUMENTS):
+                    documents.append((rid, raws))
+                    size += 1
+                    if size >= max_events or not conn.poll(0):
+                        break
+                    continue
                 if isinstance(raws, bytes):
                     # A request body, decoded here so the server process does no per-event work.
                     raws = decode_batch(raws, limit)
@@ -83,16 +104,23 @@ def _child(
                 size += len(raws)
                 if size >= max_events or not conn.poll(0):
                     break
-            if not group:
+            if not group and not documents:
                 continue
             try:
-                results = ingest.ingest_many([prepare(raws) for _, raws in group])
+                results, answers = ingest.commit(
+                    [prepare(raws) for _, raws in group], [d for _, d in documents]
+                )
             except Exception as e:
                 log.exception("ingest transaction failed")
-                conn.send(("failed", [rid for rid, _ in group], f"{type(e).__name__}: {e}"))
+                rids = [rid for rid, _ in group] + [rid for rid, _ in documents]
+                conn.send(("failed", rids, f"{type(e).__name__}: {e}"))
                 continue
             conn.send(
-                ("done", [(rid, _to_wire(r)) for (rid, _), r in zip(group, results, strict=True)])
+                (
+                    "done",
+                    [(rid, _to_wire(r)) for (rid, _), r in zip(group, results, strict=True)],
+                    [(rid, a) for (rid, _), a in zip(documents, answers, strict=True)],
+                )
             )
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return  # the parent is gone
@@ -109,8 +137,10 @@ class ProcessWriter:
         max_events: int = 20_000,
         expiry_interval: float = 1.0,
         change_feed_retention: float = 600.0,
+        tickets: TicketPolicy | None = None,
     ) -> None:
         self.database_url = database_url
+        self.tickets = tickets
         self.change_feed_retention = change_feed_retention
         self.max_events = max_events
         self.expiry_interval = expiry_interval
@@ -136,6 +166,7 @@ class ProcessWriter:
                 self.max_events,
                 self.expiry_interval,
                 self.change_feed_retention,
+                self.tickets,
             ),
             name="stockbridge-writer",
             daemon=True,
@@ -153,7 +184,11 @@ class ProcessWriter:
         """Send a request body as it came; the child decodes and checks it."""
         return self._send(body, max_events)
 
-    def _send(self, payload: list[Any] | bytes, limit: int) -> Future[Any]:
+    def submit_document(self, command: DocumentCommand) -> Future[DocumentResult]:
+        """Send a ticket or an order command; the child commits it with its events."""
+        return self._send(command, 0)
+
+    def _send(self, payload: list[Any] | bytes | DocumentCommand, limit: int) -> Future[Any]:
         future: Future[Any] = Future()
         if self._conn is None:
             future.set_exception(StoreUnavailable("the ingest writer is not running"))
@@ -177,11 +212,15 @@ class ProcessWriter:
                 break
             if message[0] == "done":
                 self.commits += 1
-                self.requests += len(message[1])
+                self.requests += len(message[1]) + len(message[2])
                 for rid, rows in message[1]:
                     future = self._pending.pop(rid, None)
                     if future is not None:
                         future.set_result(_from_wire(rows))
+                for rid, answer in message[2]:
+                    future = self._pending.pop(rid, None)
+                    if future is not None:
+                        future.set_result(answer)
             elif message[0] == "rejected":
                 future = self._pending.pop(message[1], None)
                 if future is not None:

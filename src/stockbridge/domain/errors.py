@@ -18,6 +18,16 @@ class Reason(StrEnum):
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     #: A delivery target refused a request as a business error (e.g. unknown item in the ERP).
     TARGET_REJECTED = "target_rejected"
+    #: A POS ticket that is malformed as a whole (sent in a batch, judged alone).
+    INVALID_TICKET = "invalid_ticket"
+    #: A ticket whose lines net of discounts plus tax do not equal its tenders.
+    UNBALANCED_TICKET = "unbalanced_ticket"
+    #: An order, shipment or cancellation that names no such order or line.
+    INVALID_ORDER = "invalid_order"
+    #: A shipment of more than an order line has open.
+    OVER_FULFILMENT = "over_fulfilment"
+    #: A cancellation of more than an order line has open (shipped units included).
+    OVER_CANCELLATION = "over_cancellation"
 
 
 class StockbridgeError(Exception):
