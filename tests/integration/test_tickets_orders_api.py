@@ -286,3 +286,28 @@ def test_malformed_orders_are_refused_with_the_field_named(api: httpx.Client) ->
     assert body["errors"][0]["field"] == "lines"
     assert_problem(api.post("/v1/orders", json=[1, 2]), 422)
     assert_problem(api.get("/v1/orders/web/NOPE"), 404)
+
+
+def test_a_ticket_held_for_an_unknown_item_is_replayed_after_the_fix(
+    api: httpx.Client, hub: Hub
+) -> None:
+    # Given a ticket whose till code is not cross-referenced yet
+    held = ticket()
+    held["lines"][0]["sku"] = "9999"
+    answer = api.post("/v1/tickets", json=held).json()
+    assert (answer["reason"], answer["field"]) == ("unknown_sku", "lines[0].sku")
+    (exc,) = api.get("/v1/exceptions", params={"reason": "unknown_sku"}).json()["exceptions"]
+    # When the cross reference is added and the exception replayed
+    r = api.put(
+        "/v1/xrefs",
+        json={
+            "xrefs": [{"source": "pos", "kind": "item", "external_code": "9999", "code": "TEE-M"}]
+        },
+    )
+    assert r.status_code == 200, r.text
+    replayed = api.post(f"/v1/exceptions/{exc['id']}/replay").json()
+    # Then the ticket is accepted, the exception resolved, and the stock moved
+    assert replayed["result"]["status"] == "accepted"
+    assert replayed["exception"]["status"] == "resolved"
+    assert api.get("/v1/tickets/pos/T1").json()["status"] == "accepted"
+    assert position(api, "TEE-M", "S1")["on_hand"] == 8

@@ -153,7 +153,12 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         writer=writer,
         master_data=MasterDataService(store, clock),
         keys=KeyService(store, clock, settings.bootstrap_key),
-        exceptions=ExceptionService(store, clock, lambda raws: hub.submit(raws)),
+        exceptions=ExceptionService(
+            store,
+            clock,
+            lambda raws: hub.submit(raws),
+            lambda command: hub.submit_document(command),
+        ),
         positions=PositionQueries(store, master, cache),
         channels=ChannelService(store, clock, master, cache),
         deliveries=DeliveryService(store, clock, dispatcher),
