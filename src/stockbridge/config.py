@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .domain.errors import StockbridgeError
 
@@ -73,6 +73,31 @@ class PricingSettings(_Section):
     location_targets: dict[str, str] = Field(default_factory=dict)
 
 
+_CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class TicketSettings(_Section):
+    """How store tickets reach the ERP (docs/workflows.md)."""
+
+    #: "per_ticket": one ERP document per ticket; "daily_settlement": one summary per
+    #: store and business day, posted once the day is closed.
+    mode: Literal["per_ticket", "daily_settlement"] = "per_ticket"
+    #: Store-local time (HH:MM) after which a business day is closed and settled.
+    settle_after: str = Field("23:30", pattern=_CLOCK_TIME)
+    #: Per-store closing times (store code -> HH:MM), overriding `settle_after`.
+    settle_after_by_store: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("settle_after_by_store")
+    @classmethod
+    def _times(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for store, at in value.items():
+            if not re.match(_CLOCK_TIME, at):
+                raise ValueError(f"{store}: {at!r} is not a time of day as HH:MM")
+        return value
+
+
 class LoggingSettings(_Section):
     level: str = Field("info", pattern="^(debug|info|warning|error)$")
     json_logs: bool = Field(True, alias="json")
@@ -85,6 +110,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     delivery: DeliverySettings = DeliverySettings()
     pricing: PricingSettings = PricingSettings()
+    tickets: TicketSettings = TicketSettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Delivery targets declared in the file ([targets.NAME]).

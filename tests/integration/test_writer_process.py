@@ -76,3 +76,40 @@ def test_the_child_writer_decodes_bodies_and_rejects_what_is_not_a_batch(tmp_pat
     assert answers[0].results[0].status.value == "accepted"
     assert isinstance(answers[1], BatchRejected) and answers[1].status == 400
     assert isinstance(answers[2], BatchRejected) and answers[2].status == 413
+
+
+def test_the_child_writer_applies_tickets_and_orders_with_their_events(tmp_path: Path) -> None:
+    from stockbridge.app.documents import OrderCommand, TicketCommand, parse_order, parse_ticket
+
+    from .test_tickets_orders_api import order, ticket
+
+    # Given a hub whose ingest transaction runs in a child process, settling tickets daily
+    settings = hub_settings(
+        str(tmp_path / "hub.db"),
+        **{"ingest.writer": "process", "tickets.mode": "daily_settlement"},
+    )
+    hub = bootstrap(settings)
+    seed_master(hub)
+    assert isinstance(hub.writer, ProcessWriter)
+    sale = parse_ticket(ticket())
+    placed = parse_order(order())
+    assert isinstance(sale, TicketCommand) and isinstance(placed, OrderCommand)
+    hub.start()
+    try:
+        # When a ticket, its resend, an order and an event batch are submitted together
+        futures = [hub.writer.submit_document(c) for c in (sale, sale, placed)]
+        batch = hub.writer.submit([event("r1", "receipt", location="DC", quantity=10)])
+        answers = [f.result(timeout=30) for f in futures]
+        batch.result(timeout=30)
+    finally:
+        hub.stop()
+    # Then each gets its own answer, and the child used the configured ticket mode
+    assert [a.status.value for a in answers] == ["accepted", "duplicate", "accepted"]
+    record = hub.store.ticket("pos", "T1")
+    assert record is not None and record.posting == "settlement"
+    # And the parent reads the ledger the documents moved
+    tee = hub.store.position("TEE-M", "S1")
+    dc = hub.store.position("TEE-M", "DC")
+    assert tee is not None and tee.on_hand == -2
+    assert dc is not None and (dc.on_hand, dc.reserved) == (10, 5)
+    hub.close()

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +24,15 @@ from ..app.ports import (
     LedgerChanges,
     NewDelivery,
     NewException,
+    NewOrderState,
+    NewTicket,
+    OrderRecord,
     OutboxMessage,
     ReservationRecord,
     ReservationRequest,
+    SettlementRecord,
     StoredEvent,
+    TicketRecord,
 )
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
@@ -640,6 +646,128 @@ class SqlIngestTransaction:
             [(sku, p.id) for p in promotions for sku in sorted(p.skus)],
         )
 
+    # --- documents: tickets, orders, daily settlements -----------------------------------
+    def find_tickets(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        rows = self._pairs(
+            "SELECT t.source, t.ticket_number, t.payload_hash",
+            "tickets t ON t.source = {a} AND t.ticket_number = {b}",
+            keys,
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def load_orders(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+        rows = self._pairs(
+            "SELECT o.channel, o.order_id, o.payload_hash, o.state",
+            "orders o ON o.channel = {a} AND o.order_id = {b}",
+            keys,
+            f" ORDER BY o.channel, o.order_id{self._store.lock_clause.format(table='o')}",
+        )
+        return {(r[0], r[1]): (r[2], orjson.loads(r[3])) for r in rows}
+
+    def save_tickets(self, tickets: Sequence[NewTicket], now_us: int) -> None:
+        if tickets:
+            self._cur.executemany(
+                self._sql(
+                    "INSERT INTO tickets (source, ticket_number, payload_hash, status, location, "
+                    "business_date, posting, settlement_seq, totals, document, received, "
+                    "created_us, updated_us) VALUES (?,?,?,'accepted',?,?,?,NULL,?,?,?,?,?)"
+                ),
+                [
+                    (
+                        t.source,
+                        t.ticket_number,
+                        t.payload_hash,
+                        t.location,
+                        t.business_date.isoformat(),
+                        t.posting,
+                        orjson.dumps(t.totals).decode(),
+                        orjson.dumps(t.document).decode(),
+                        to_json(t.received),
+                        now_us,
+                        now_us,
+                    )
+                    for t in tickets
+                ],
+            )
+
+    def save_orders(self, orders: Sequence[NewOrderState], now_us: int) -> None:
+        if orders:
+            # An order's later steps (shipments, cancellations) change its state only.
+            self._cur.executemany(
+                self._sql(
+                    "INSERT INTO orders (channel, order_id, payload_hash, status, state, "
+                    "received, created_us, updated_us) VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (channel, order_id) DO UPDATE SET status = excluded.status, "
+                    "state = excluded.state, updated_us = excluded.updated_us"
+                ),
+                [
+                    (
+                        o.channel,
+                        o.order_id,
+                        o.payload_hash,
+                        o.status,
+                        orjson.dumps(o.state).decode(),
+                        to_json(o.received),
+                        now_us,
+                        now_us,
+                    )
+                    for o in orders
+                ],
+            )
+
+    def unsettled_days(self) -> list[tuple[str, date]]:
+        rows = self._rows(
+            "SELECT DISTINCT location, business_date FROM tickets "
+            "WHERE posting = 'settlement' AND settlement_seq IS NULL "
+            "ORDER BY business_date, location"
+        )
+        return [(r[0], date.fromisoformat(r[1])) for r in rows]
+
+    def tickets_to_settle(
+        self, store: str, business_date: date
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        rows = self._rows(
+            "SELECT source, ticket_number, totals FROM tickets WHERE location = ? "
+            "AND business_date = ? AND posting = 'settlement' AND settlement_seq IS NULL "
+            f"ORDER BY source, ticket_number{self._store.lock_clause.format(table='tickets')}",
+            (store, business_date.isoformat()),
+        )
+        return [(r[0], r[1], orjson.loads(r[2])) for r in rows]
+
+    def next_settlement_seq(self, store: str, business_date: date) -> int:
+        rows = self._rows(
+            "SELECT COALESCE(MAX(seq), 0) FROM settlements WHERE store = ? AND business_date = ?",
+            (store, business_date.isoformat()),
+        )
+        return int(rows[0][0]) + 1
+
+    def save_settlement(
+        self,
+        store: str,
+        business_date: date,
+        seq: int,
+        tickets: Sequence[tuple[str, str]],
+        document: dict[str, Any],
+        now_us: int,
+    ) -> None:
+        day = business_date.isoformat()
+        self._cur.execute(
+            self._sql(
+                "INSERT INTO settlements (store, business_date, seq, state, ticket_count, "
+                "document, created_us) VALUES (?,?,?,'queued',?,?,?)"
+            ),
+            (store, day, seq, len(tickets), orjson.dumps(document).decode(), now_us),
+        )
+        self._cur.executemany(
+            self._sql(
+                "UPDATE tickets SET settlement_seq = ?, updated_us = ? "
+                "WHERE source = ? AND ticket_number = ?"
+            ),
+            [(seq, now_us, source, number) for source, number in tickets],
+        )
+
     def enqueue(self, messages: Sequence[OutboxMessage], now_us: int) -> None:
         if messages:
             # Readers tail these rows by id (the change feed), so ids must become visible
@@ -921,6 +1049,64 @@ class SqlStore(DeliveryStoreMixin):
 
     def outbox_depth(self) -> int:
         return int(self.read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
+
+    # --- documents -------------------------------------------------------------------
+    def ticket(self, source: str, ticket_number: str) -> TicketRecord | None:
+        rows = self.read(
+            "SELECT source, ticket_number, payload_hash, status, location, business_date, "
+            "posting, settlement_seq, totals, document, received, created_us, updated_us "
+            "FROM tickets WHERE source = ? AND ticket_number = ?",
+            (source, ticket_number),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return TicketRecord(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            orjson.loads(r[8]),
+            orjson.loads(r[9]),
+            orjson.loads(r[10]),
+            r[11],
+            r[12],
+        )
+
+    def order(self, channel: str, order_id: str) -> OrderRecord | None:
+        rows = self.read(
+            "SELECT channel, order_id, payload_hash, status, state, received, created_us, "
+            "updated_us FROM orders WHERE channel = ? AND order_id = ?",
+            (channel, order_id),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return OrderRecord(
+            r[0], r[1], r[2], r[3], orjson.loads(r[4]), orjson.loads(r[5]), r[6], r[7]
+        )
+
+    def settlements(
+        self, store: str | None = None, business_date: str | None = None
+    ) -> list[SettlementRecord]:
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        for column, value in (("store", store), ("business_date", business_date)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.read(
+            "SELECT store, business_date, seq, state, ticket_count, document, created_us "
+            f"FROM settlements WHERE {' AND '.join(where)} ORDER BY business_date, store, seq",
+            params,
+        )
+        return [
+            SettlementRecord(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6]) for r in rows
+        ]
 
     # --- master data -----------------------------------------------------------------
     def master_version(self) -> int:

@@ -17,6 +17,7 @@ from . import (
     routes_admin,
     routes_channels,
     routes_delivery,
+    routes_documents,
     routes_events,
     routes_positions,
     routes_prices,
@@ -53,6 +54,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
+    app.include_router(routes_documents.router)
     app.include_router(metrics.router(hub))
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..adapters.sql_store import SqlStore
-from ..config import Settings
+from ..config import Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
+from ..domain.tickets import parse_clock_time
 from .channels import ChannelService
 from .clock import SystemClock
 from .deliveries import DeliveryService
+from .documents import DocumentCommand, DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
 from .ingest import BatchResult, IngestService, MasterCache
 from .keys import KeyService
@@ -26,6 +28,16 @@ from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
 Writer = GroupCommitWriter | ProcessWriter
+
+
+def ticket_policy(settings: TicketSettings) -> TicketPolicy:
+    return TicketPolicy(
+        mode=settings.mode,
+        settle_after=parse_clock_time(settings.settle_after),
+        settle_after_by_store={
+            store: parse_clock_time(at) for store, at in settings.settle_after_by_store.items()
+        },
+    )
 
 
 def open_store(url: str) -> SqlStore:
@@ -80,6 +92,12 @@ class Hub:
             done.set_exception(e)
         return done
 
+    def submit_document(self, command: DocumentCommand) -> DocumentResult:
+        """Apply a ticket or an order command through the writer when it runs."""
+        if self._running:
+            return self.writer.submit_document(command).result()
+        return self.ingest.apply_documents([command])[0]
+
     def start(self) -> None:
         self.writer.start()
         if self.dispatcher is not None:
@@ -112,11 +130,13 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     store = store or open_store(settings.database.url)
     master = MasterCache(store)
     cache = PositionCache(store, max_skus=settings.server.position_cache_skus)
+    tickets = ticket_policy(settings.tickets)
     ingest = IngestService(
         store,
         clock,
         master,
         change_feed_retention_seconds=settings.ingest.change_feed_retention_seconds,
+        tickets=tickets,
     )
     writer: Writer
     if settings.ingest.writer == "process":
@@ -125,6 +145,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             max_events=settings.ingest.group_commit_max_events,
             expiry_interval=settings.ingest.expiry_interval_seconds,
             change_feed_retention=settings.ingest.change_feed_retention_seconds,
+            tickets=tickets,
         )
     else:
         writer = GroupCommitWriter(
@@ -150,7 +171,12 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         writer=writer,
         master_data=MasterDataService(store, clock),
         keys=KeyService(store, clock, settings.bootstrap_key),
-        exceptions=ExceptionService(store, clock, lambda raws: hub.submit(raws)),
+        exceptions=ExceptionService(
+            store,
+            clock,
+            lambda raws: hub.submit(raws),
+            lambda command: hub.submit_document(command),
+        ),
         positions=PositionQueries(store, master, cache),
         channels=ChannelService(store, clock, master, cache),
         deliveries=DeliveryService(store, clock, dispatcher),

@@ -8,6 +8,15 @@ from typing import Any
 
 from ..domain.errors import NotFound, Reason, StockbridgeError
 from ..domain.model import to_micros
+from .documents import (
+    DocumentCommand,
+    DocumentResult,
+    Malformed,
+    parse_cancel,
+    parse_fulfil,
+    parse_order,
+    parse_ticket,
+)
 from .ingest import BatchResult, EventResult, Status
 from .ports import Clock, ExceptionRecord, Store
 
@@ -42,10 +51,12 @@ class ExceptionService:
         store: Store,
         clock: Clock,
         ingest: Callable[[Sequence[Any]], BatchResult],
+        documents: Callable[[DocumentCommand], DocumentResult] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self._ingest = ingest
+        self._documents = documents
 
     def get(self, exception_id: int) -> ExceptionRecord:
         record = self.store.exception(exception_id)
@@ -70,7 +81,11 @@ class ExceptionService:
             )
         if record.reason == Reason.TARGET_REJECTED:
             return self._replay_delivery(record)
-        result = self._ingest([record.payload]).results[0]
+        command = self._document(record)
+        if command is not None:
+            result = self._replay_document(record, command)
+        else:
+            result = self._ingest([record.payload]).results[0]
         now_us = to_micros(self.clock.now())
         if result.status is not Status.EXCEPTION:
             self.store.set_exception_status(
@@ -82,6 +97,36 @@ class ExceptionService:
                 exception_id, RESOLVED, f"replayed: now {result.reason}", now_us
             )
         return ReplayOutcome(self.get(exception_id), result)
+
+    def _document(self, record: ExceptionRecord) -> DocumentCommand | None:
+        """The ticket or order command an exception keeps, if it keeps one."""
+        payload = record.payload
+        if not isinstance(payload, dict) or self._documents is None:
+            return None
+        now = self.clock.now()
+        parsed: DocumentCommand | Malformed | None = None
+        if "ticket" in payload:
+            parsed = parse_ticket(payload["ticket"])
+        elif "order" in payload:
+            parsed = parse_order(payload["order"])
+        elif "shipment" in payload:
+            parsed = parse_fulfil(payload["channel"], payload["order_id"], payload["shipment"], now)
+        elif "cancellation" in payload:
+            parsed = parse_cancel(
+                payload["channel"], payload["order_id"], payload["cancellation"], now
+            )
+        if isinstance(parsed, Malformed):
+            raise CannotReplay(
+                record, "a malformed document cannot be replayed; the source must resend it"
+            )
+        return parsed
+
+    def _replay_document(self, record: ExceptionRecord, command: DocumentCommand) -> EventResult:
+        assert self._documents is not None
+        r = self._documents(command)
+        return EventResult(
+            record.event_id, record.source, Status(r.status.value), r.reason, r.detail, r.field
+        )
 
     def _replay_delivery(self, record: ExceptionRecord) -> ReplayOutcome:
         """A target's business rejection: send the kept delivery again, after the fix."""

@@ -22,8 +22,18 @@ from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import ZERO, Event, EventKey, EventType, to_micros
+from .documents import (
+    DOCUMENT_COMMANDS,
+    DocumentCommand,
+    DocumentDesk,
+    DocumentPlan,
+    DocumentResult,
+    TicketPolicy,
+    is_closed,
+    plan_settlement,
+)
 from .ports import Clock, NewException, OutboxMessage, Store
-from .reservations import Command, CommandBatch, Outcome
+from .reservations import COMMANDS, Command, CommandBatch, Outcome
 from .routing import (
     ChannelIn,
     ChannelInputs,
@@ -107,6 +117,13 @@ class Prepared:
     candidates: list[tuple[int, ParsedEvent, Any]]
 
 
+#: What the group-commit writer takes (a client batch or a command) and what it answers.
+WriterItem = Prepared | Command | DocumentCommand
+Answer = BatchResult | Outcome | DocumentResult
+#: Items that go to the writer as they are: everything but raw event batches.
+PASS_THROUGH = (*COMMANDS, *DOCUMENT_COMMANDS)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchRejected:
     """A request body that is not a batch at all: nothing in it is processed."""
@@ -182,11 +199,13 @@ class IngestService:
         clock: Clock,
         master: MasterCache | None = None,
         change_feed_retention_seconds: float = 600.0,
+        tickets: TicketPolicy | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.master = master or MasterCache(store)
         self.change_feed_retention_us = int(change_feed_retention_seconds * 1_000_000)
+        self.tickets = tickets or TicketPolicy()
 
     def ingest(self, raws: Sequence[Any]) -> BatchResult:
         return self.ingest_many([prepare(raws)])[0]
@@ -201,9 +220,13 @@ class IngestService:
         assert isinstance(outcome, Outcome)
         return outcome
 
-    def run_group(self, items: Sequence[Prepared | Command]) -> list[BatchResult | Outcome]:
-        """Apply client batches and reservation commands in one transaction (group commit),
-        answering each in order.
+    def apply_documents(self, documents: Sequence[DocumentCommand]) -> list[DocumentResult]:
+        """Apply tickets and order commands, each with its ledger events, in one transaction."""
+        return [r for r in self.run_group(documents) if isinstance(r, DocumentResult)]
+
+    def run_group(self, items: Sequence[WriterItem]) -> list[Answer]:
+        """Apply client batches, reservation commands, tickets and order commands in one
+        transaction (group commit), answering each in order.
 
         If the shared transaction fails, each item is retried alone so one item's
         trouble is not another's.
@@ -220,6 +243,34 @@ class IngestService:
         """Release reservations past their expiry; returns how many were released."""
         return self._ingest([])[1]
 
+    def settle_closed_days(self) -> int:
+        """Queue the daily settlement of every store day that is over; returns how many.
+
+        A (store, business day) is settled once: its tickets are marked with the settlement
+        that took them, in the transaction that queues the settlement's postings. A ticket
+        that arrives for a day already settled goes into a supplement (`...:2`).
+        """
+        now = self.clock.now()
+        now_us = to_micros(now)
+        master = self.master.get()
+        targets = self.master.routing.posting_targets
+        settled = 0
+        with self.store.transaction() as tx:
+            for store, day in tx.unsettled_days():
+                location = master.locations.get(store)
+                timezone = location.timezone if location is not None else "UTC"
+                if not is_closed(self.tickets, store, day, timezone, now):
+                    continue
+                tickets = tx.tickets_to_settle(store, day)
+                if not tickets:
+                    continue
+                seq = tx.next_settlement_seq(store, day)
+                due = plan_settlement(store, day, seq, tickets, targets)
+                tx.save_settlement(store, day, seq, due.tickets, due.document, now_us)
+                tx.enqueue_deliveries(due.deliveries, now_us)
+                settled += 1
+        return settled
+
     def housekeeping(self) -> None:
         """The writer's timed work: expiry, freshness, change-feed retention.
 
@@ -229,11 +280,14 @@ class IngestService:
             released = self.expire_reservations()
             changed = self.refresh_freshness()
             self.prune_change_feed()
+            settled = self.settle_closed_days()
         except Exception:
-            log.exception("reservation expiry, freshness check or feed pruning failed")
+            log.exception("expiry, freshness, feed pruning or daily settlement failed")
             return
         if released:
             log.info("released %d expired reservation(s)", released)
+        if settled:
+            log.info("queued %d daily settlement(s)", settled)
         for location, stale in changed.items():
             log.warning("location %s is %s", location, "stale" if stale else "reporting again")
 
@@ -288,14 +342,14 @@ class IngestService:
                 tx.save_positions([], now_us)
         return changes
 
-    def _ingest(
-        self, items: Sequence[Prepared | Command]
-    ) -> tuple[list[BatchResult | Outcome], int]:
+    def _ingest(self, items: Sequence[WriterItem]) -> tuple[list[Answer], int]:
         now_us = to_micros(self.clock.now())
         master = self.master.get()
+        routing = self.master.routing
         batches = [b for b in items if isinstance(b, Prepared)]
+        documents = [d for d in items if isinstance(d, DOCUMENT_COMMANDS)]
         commands = CommandBatch(
-            [c for c in items if not isinstance(c, Prepared)], master, self.master.policies
+            [c for c in items if isinstance(c, COMMANDS)], master, self.master.policies
         )
         call = _Call(results=[[None] * b.size for b in batches])
         candidates: list[tuple[tuple[int, int], ParsedEvent, Any]] = []
@@ -305,6 +359,17 @@ class IngestService:
             candidates.extend(((b, i), parsed, raw) for i, parsed, raw in batch.candidates)
 
         with self.store.transaction() as tx:
+            plan = DocumentPlan()
+            if documents:
+                desk = DocumentDesk(tx, master, routing.posting_targets, self.tickets)
+                plan = desk.decide(documents)
+                # The documents' events take the ordinary path; their answers go nowhere.
+                call.results.append([None] * len(plan.events))
+                for i, raw in enumerate(plan.events):
+                    parsed = parse_event(raw)
+                    assert isinstance(parsed, ParsedEvent)  # checked by the desk
+                    candidates.append(((len(batches), i), parsed, raw))
+                call.exceptions.extend(plan.exceptions)
             recorded = tx.find_events([p.key for _, p, _ in candidates])
             self._sort(call, candidates, recorded, master)
             reservation_ids = {e.reservation_id for e in call.accepted if e.reservation_id}
@@ -317,7 +382,6 @@ class IngestService:
                 if e.type is EventType.TRANSFER_OUT and e.counterparty_location:
                     keys.add((e.sku, e.counterparty_location))
             keys.update((r.sku, r.location) for r in reservations.values() if r.sku and r.location)
-            routing = self.master.routing
             loaded = tx.lock_positions(keys)
             # Channel sums move by what each changed position gives before and after.
             before = (
@@ -355,11 +419,20 @@ class IngestService:
             tx.save_reservations(
                 (reservations[r] for r in sorted(ledger.changed_reservations)), now_us
             )
+            tx.save_tickets(plan.tickets, now_us)
+            tx.save_orders(list(plan.orders.values()), now_us)
             tx.park(call.exceptions, now_us)
-            tx.resolve_exceptions([e.key for e in call.accepted], now_us)
+            tx.resolve_exceptions(
+                [e.key for e in call.accepted] + [EventKey(*r) for r in plan.accepted_refs],
+                now_us,
+            )
             tx.enqueue(_position_messages(entries, ledger.changed_positions), now_us)
             tx.touch_locations(alive, now_us)
-            deliveries = plan_postings(routing, entries)
+            # A document's events reach the ERP as that document (a ticket, a settlement, a
+            # shipment), never a second time as movement postings.
+            documented = {EventKey(e["source"], e["event_id"]) for e in plan.events}
+            movements = [e for e in entries if e.event.key not in documented]
+            deliveries = plan_postings(routing, movements) + plan.deliveries
             if routing.channels and ledger.changed_positions:
                 stale = frozenset(loc for loc, is_stale in tx.location_status().items() if is_stale)
                 reporting = stale & alive.keys()
@@ -395,10 +468,18 @@ class IngestService:
                 deliveries = pushes + deliveries
             tx.enqueue_deliveries(deliveries, now_us)
 
-        batch_answers = iter([BatchResult([r for r in rs if r is not None]) for rs in call.results])
+        batch_answers = iter(
+            [BatchResult([r for r in rs if r is not None]) for rs in call.results[: len(batches)]]
+        )
         outcomes = iter(o for o in commands.outcomes if o is not None)
-        answers: list[BatchResult | Outcome] = [
-            next(batch_answers) if isinstance(item, Prepared) else next(outcomes) for item in items
+        results = iter(plan.results)
+        answers: list[Answer] = [
+            next(batch_answers)
+            if isinstance(item, Prepared)
+            else next(results)
+            if isinstance(item, DOCUMENT_COMMANDS)
+            else next(outcomes)
+            for item in items
         ]
         return answers, len(due)
 

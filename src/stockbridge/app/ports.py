@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -180,6 +180,69 @@ class Finished:
     sent: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    source: str
+    ticket_number: str
+    payload_hash: str
+    location: str
+    business_date: date
+    posting: str  # per_ticket or settlement
+    totals: dict[str, Any]
+    document: dict[str, Any]
+    received: Any
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrderState:
+    channel: str
+    order_id: str
+    payload_hash: str
+    status: str
+    state: dict[str, Any]
+    received: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    source: str
+    ticket_number: str
+    payload_hash: str
+    status: str
+    location: str
+    business_date: str
+    posting: str
+    settlement_seq: int | None
+    totals: dict[str, Any]
+    document: dict[str, Any]
+    received: Any
+    created_us: int
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    channel: str
+    order_id: str
+    payload_hash: str
+    status: str
+    state: dict[str, Any]
+    received: Any
+    created_us: int
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRecord:
+    store: str
+    business_date: str
+    seq: int
+    state: str
+    ticket_count: int
+    document: dict[str, Any]
+    created_us: int
+
+
 class IngestTransaction(Protocol):
     """One database transaction of the ingest path; commits on clean exit."""
 
@@ -268,6 +331,44 @@ class IngestTransaction(Protocol):
 
     def save_promotions(self, promotions: Sequence[Promotion], now_us: int) -> None:
         """Upsert by promotion id; the SKU list is replaced."""
+
+    # documents: tickets, orders, settlements
+    def find_tickets(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Payload hashes of the tickets already accepted among (source, ticket_number)."""
+        ...
+
+    def load_orders(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+        """(payload hash, state) of the orders among (channel, order_id), locked."""
+        ...
+
+    def save_tickets(self, tickets: Sequence[NewTicket], now_us: int) -> None: ...
+
+    def save_orders(self, orders: Sequence[NewOrderState], now_us: int) -> None: ...
+
+    def unsettled_days(self) -> list[tuple[str, date]]:
+        """(store, business date) with tickets waiting for their daily settlement."""
+        ...
+
+    def tickets_to_settle(
+        self, store: str, business_date: date
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """(source, ticket_number, totals) of that day's tickets not yet settled."""
+        ...
+
+    def next_settlement_seq(self, store: str, business_date: date) -> int: ...
+
+    def save_settlement(
+        self,
+        store: str,
+        business_date: date,
+        seq: int,
+        tickets: Sequence[tuple[str, str]],
+        document: dict[str, Any],
+        now_us: int,
+    ) -> None:
+        """Record the settlement and mark its tickets settled by it."""
         ...
 
 
@@ -319,6 +420,14 @@ class Store(Protocol):
         """SKUs moved by transactions committed after change-feed id `after` (None: only
         the current last id)."""
         ...
+
+    def ticket(self, source: str, ticket_number: str) -> TicketRecord | None: ...
+
+    def order(self, channel: str, order_id: str) -> OrderRecord | None: ...
+
+    def settlements(
+        self, store: str | None = None, business_date: str | None = None
+    ) -> list[SettlementRecord]: ...
 
     # master data
     def master_version(self) -> int: ...

@@ -16,24 +16,35 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .ingest import BatchRejected, BatchResult, IngestService, decode_batch, prepare
-from .reservations import COMMANDS, Command, Outcome
+from .documents import DocumentCommand, DocumentResult
+from .ingest import (
+    PASS_THROUGH,
+    BatchRejected,
+    BatchResult,
+    IngestService,
+    WriterItem,
+    decode_batch,
+    prepare,
+)
+from .reservations import Command, Outcome
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class _Request:
-    #: A client batch of raw events, or a reservation command.
-    payload: Sequence[Any] | Command
+    #: A client batch of raw events, or a reservation, ticket or order command.
+    payload: Sequence[Any] | Command | DocumentCommand
     future: Future[Any]
 
     @property
     def size(self) -> int:
-        return 1 if isinstance(self.payload, COMMANDS) else len(self.payload)
+        return 1 if isinstance(self.payload, PASS_THROUGH) else len(self.payload)
 
-    def prepared(self) -> Any:
-        return self.payload if isinstance(self.payload, COMMANDS) else prepare(self.payload)
+    def prepared(self) -> WriterItem:
+        if isinstance(self.payload, PASS_THROUGH):
+            return self.payload
+        return prepare(self.payload)
 
 
 _STOP = object()
@@ -88,6 +99,12 @@ class GroupCommitWriter:
     def submit_command(self, command: Command) -> Future[Outcome]:
         """Queue a reservation command: decided and recorded in the next group commit."""
         future: Future[Outcome] = Future()
+        self._queue.put(_Request(command, future))
+        return future
+
+    def submit_document(self, command: DocumentCommand) -> Future[DocumentResult]:
+        """Queue a ticket or an order command: committed with the next group."""
+        future: Future[DocumentResult] = Future()
         self._queue.put(_Request(command, future))
         return future
 

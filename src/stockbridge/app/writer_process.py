@@ -23,24 +23,35 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..domain.errors import StoreUnavailable
-from .ingest import BatchRejected, BatchResult, EventResult, Status, decode_batch, prepare
-from .reservations import COMMANDS, Command, Outcome
+from .documents import DocumentCommand, DocumentResult, TicketPolicy
+from .ingest import (
+    PASS_THROUGH,
+    Answer,
+    BatchRejected,
+    BatchResult,
+    EventResult,
+    Status,
+    WriterItem,
+    decode_batch,
+    prepare,
+)
+from .reservations import Command, Outcome
 
 log = logging.getLogger(__name__)
 
 _Wire = tuple[str | None, str | None, str, str | None, str | None, str | None]
 
 
-def _to_wire(result: BatchResult | Outcome) -> list[_Wire] | Outcome:
-    if isinstance(result, Outcome):
-        return result  # a reservation command's answer travels as it is (pickled)
+def _to_wire(result: Answer) -> list[_Wire] | Outcome | DocumentResult:
+    if not isinstance(result, BatchResult):
+        return result  # a command's answer travels as it is (pickled)
     return [
         (r.event_id, r.source, r.status.value, r.reason, r.detail, r.field) for r in result.results
     ]
 
 
-def _from_wire(rows: list[_Wire] | Outcome) -> BatchResult | Outcome:
-    if isinstance(rows, Outcome):
+def _from_wire(rows: list[_Wire] | Outcome | DocumentResult) -> Answer:
+    if not isinstance(rows, list):
         return rows
     return BatchResult([EventResult(a, b, Status(c), d, e, f) for a, b, c, d, e, f in rows])
 
@@ -51,6 +62,7 @@ def _child(
     max_events: int,
     expiry_interval: float,
     change_feed_retention: float,
+    tickets: TicketPolicy | None = None,
 ) -> None:
     from .bootstrap import open_store
     from .clock import SystemClock
@@ -58,7 +70,10 @@ def _child(
 
     store = open_store(database_url)
     ingest = IngestService(
-        store, SystemClock(), change_feed_retention_seconds=change_feed_retention
+        store,
+        SystemClock(),
+        change_feed_retention_seconds=change_feed_retention,
+        tickets=tickets,
     )
     next_tick = time.monotonic() + expiry_interval
     try:
@@ -69,7 +84,7 @@ def _child(
                 ingest.housekeeping()
             if not conn.poll(max(0.0, next_tick - time.monotonic())):
                 continue
-            group: list[tuple[int, Sequence[Any] | Command]] = []
+            group: list[tuple[int, Sequence[Any] | Command | DocumentCommand]] = []
             size = 0
             while True:
                 message = conn.recv()
@@ -85,15 +100,16 @@ def _child(
                             continue
                         break
                 group.append((rid, raws))
-                size += 1 if isinstance(raws, COMMANDS) else len(raws)
+                size += 1 if isinstance(raws, PASS_THROUGH) else len(raws)
                 if size >= max_events or not conn.poll(0):
                     break
             if not group:
                 continue
             try:
-                results = ingest.run_group(
-                    [raws if isinstance(raws, COMMANDS) else prepare(raws) for _, raws in group]
-                )
+                items: list[WriterItem] = [
+                    raws if isinstance(raws, PASS_THROUGH) else prepare(raws) for _, raws in group
+                ]
+                results = ingest.run_group(items)
             except Exception as e:
                 log.exception("ingest transaction failed")
                 conn.send(("failed", [rid for rid, _ in group], f"{type(e).__name__}: {e}"))
@@ -116,8 +132,10 @@ class ProcessWriter:
         max_events: int = 20_000,
         expiry_interval: float = 1.0,
         change_feed_retention: float = 600.0,
+        tickets: TicketPolicy | None = None,
     ) -> None:
         self.database_url = database_url
+        self.tickets = tickets
         self.change_feed_retention = change_feed_retention
         self.max_events = max_events
         self.expiry_interval = expiry_interval
@@ -143,6 +161,7 @@ class ProcessWriter:
                 self.max_events,
                 self.expiry_interval,
                 self.change_feed_retention,
+                self.tickets,
             ),
             name="stockbridge-writer",
             daemon=True,
@@ -164,7 +183,13 @@ class ProcessWriter:
         """Send a reservation command; the child decides it in its next group commit."""
         return self._send(command, 0)
 
-    def _send(self, payload: list[Any] | bytes | Command, limit: int) -> Future[Any]:
+    def submit_document(self, command: DocumentCommand) -> Future[DocumentResult]:
+        """Send a ticket or an order command; the child commits it with its events."""
+        return self._send(command, 0)
+
+    def _send(
+        self, payload: list[Any] | bytes | Command | DocumentCommand, limit: int
+    ) -> Future[Any]:
         future: Future[Any] = Future()
         if self._conn is None:
             future.set_exception(StoreUnavailable("the ingest writer is not running"))

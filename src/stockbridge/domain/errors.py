@@ -20,6 +20,16 @@ class Reason(StrEnum):
     TARGET_REJECTED = "target_rejected"
     #: A POS or channel reported a price other than the one in force (expected vs observed).
     PRICE_MISMATCH = "price_mismatch"
+    #: A POS ticket that is malformed as a whole (sent in a batch, judged alone).
+    INVALID_TICKET = "invalid_ticket"
+    #: A ticket whose lines net of discounts plus tax do not equal its tenders.
+    UNBALANCED_TICKET = "unbalanced_ticket"
+    #: An order, shipment or cancellation that names no such order or line.
+    INVALID_ORDER = "invalid_order"
+    #: A shipment of more than an order line has open.
+    OVER_FULFILMENT = "over_fulfilment"
+    #: A cancellation of more than an order line has open (shipped units included).
+    OVER_CANCELLATION = "over_cancellation"
 
 
 class StockbridgeError(Exception):

@@ -1,0 +1,281 @@
+"""Store tickets and channel orders: POST to send them, GET to see where they stand.
+
+Routes parse and hand over; the writer decides, in the ingest transaction, what each
+document means for the ledger and the ERP (app/documents.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+
+from ..app.documents import (
+    DocStatus,
+    DocumentCommand,
+    DocumentResult,
+    Malformed,
+    invalid_ticket,
+    parse_cancel,
+    parse_fulfil,
+    parse_order,
+    parse_ticket,
+)
+from ..app.keys import Scope
+from ..domain.model import from_micros
+from ..domain.tickets import settlement_number
+from .auth import hub_of, require
+from .problems import JsonResponse, Problem
+
+router = APIRouter(prefix="/v1", tags=["tickets and orders"])
+
+MAX_TICKETS = 1000
+
+
+async def _body(request: Request, *, empty_ok: bool = False) -> Any:
+    limit = hub_of(request).settings.server.max_body_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
+    body = await request.body()
+    if len(body) > limit:
+        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
+    if empty_ok and not body.strip():
+        return {}
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise Problem(400, "Malformed JSON", str(e), kind="malformed-json") from None
+
+
+def _malformed(bad: Malformed, what: str) -> Problem:
+    field, message = bad.first
+    return Problem(
+        422,
+        "Invalid request",
+        f"{what}: {field} {message}",
+        kind="invalid-request",
+        errors=bad.errors,
+    )
+
+
+async def _apply(request: Request, command: DocumentCommand) -> DocumentResult:
+    return await asyncio.wrap_future(hub_of(request).writer.submit_document(command))
+
+
+def render(r: DocumentResult) -> dict[str, Any]:
+    out: dict[str, Any] = {**r.ref, "status": r.status.value}
+    if r.document_number:
+        out["document_number"] = r.document_number
+    if r.reason:
+        out["reason"] = r.reason
+        out["detail"] = r.detail
+        if r.field:
+            out["field"] = r.field
+    return out
+
+
+def _exception_view(request: Request, source: str, exception_id: str) -> dict[str, Any] | None:
+    parked = hub_of(request).store.exceptions(source=source, event_id=exception_id, limit=100)
+    if not parked:
+        return None
+    record = parked[-1]
+    return {
+        "status": "exception",
+        "exception_id": record.id,
+        "reason": record.reason,
+        "detail": record.detail,
+        "field": record.field,
+        "exception_status": record.status,
+        "received": record.payload,
+    }
+
+
+# --- tickets ------------------------------------------------------------------------------
+@router.post(
+    "/tickets",
+    summary="Send store tickets (one, or a batch as {'tickets': [...]})",
+    description=(
+        "Each ticket is judged alone: accepted (its stock moves and its ERP posting is "
+        "queued), duplicate (same ticket number and content), or exception with a reason "
+        "(unbalanced_ticket, unknown_sku, conflicting_duplicate...). A single ticket that is "
+        "malformed is answered 422; in a batch it is an invalid_ticket exception."
+    ),
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.EVENTS_WRITE))],
+)
+async def post_tickets(request: Request) -> JsonResponse:
+    body = await _body(request)
+    if isinstance(body, dict) and "tickets" in body:
+        raws = body["tickets"]
+        if not isinstance(raws, list) or not raws or len(body) != 1:
+            raise Problem(
+                422,
+                "Invalid request",
+                "a batch is an object with a non-empty 'tickets' list and nothing else",
+                kind="invalid-request",
+                errors=[{"field": "tickets", "message": "required non-empty list"}],
+            )
+        if len(raws) > MAX_TICKETS:
+            raise Problem(
+                413,
+                "Too many tickets",
+                f"{len(raws)} tickets; at most {MAX_TICKETS} per request",
+                kind="too-many-tickets",
+                limit=MAX_TICKETS,
+            )
+        commands: list[DocumentCommand] = []
+        for raw in raws:
+            parsed = parse_ticket(raw)
+            commands.append(
+                invalid_ticket(raw, parsed) if isinstance(parsed, Malformed) else parsed
+            )
+        writer = hub_of(request).writer
+        futures = [asyncio.wrap_future(writer.submit_document(c)) for c in commands]
+        results = await asyncio.gather(*futures)
+        totals = {s.value: sum(1 for r in results if r.status is s) for s in DocStatus}
+        return JsonResponse({"results": [render(r) for r in results], "totals": totals})
+    parsed = parse_ticket(body)
+    if isinstance(parsed, Malformed):
+        raise _malformed(parsed, "ticket")
+    return JsonResponse(render(await _apply(request, parsed)))
+
+
+@router.get(
+    "/tickets/{source}/{ticket_number}",
+    summary="A ticket as accepted, with its posting, or the exception that holds it",
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.POSITIONS_READ))],
+)
+def get_ticket(source: str, ticket_number: str, request: Request) -> JsonResponse:
+    record = hub_of(request).store.ticket(source, ticket_number)
+    if record is not None:
+        settlement = None
+        if record.settlement_seq is not None:
+            settlement = settlement_number(
+                record.location, date.fromisoformat(record.business_date), record.settlement_seq
+            )
+        return JsonResponse(
+            {
+                "source": record.source,
+                "ticket_number": record.ticket_number,
+                "status": record.status,
+                "store": record.location,
+                "business_date": record.business_date,
+                "posting": record.posting,
+                "document_number": record.document["document_number"],
+                "settlement": settlement,
+                "totals": record.totals,
+                "document": record.document,
+                "received": record.received,
+                "recorded_at": from_micros(record.created_us),
+            }
+        )
+    held = _exception_view(request, source, f"ticket:{ticket_number}")
+    if held is not None:
+        return JsonResponse({"source": source, "ticket_number": ticket_number, **held})
+    raise Problem(404, "Not found", f"no ticket {ticket_number!r} from source {source!r}")
+
+
+@router.get(
+    "/settlements",
+    summary="Daily settlements queued for the ERP, per store and business day",
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.POSITIONS_READ))],
+)
+def list_settlements(
+    request: Request, store: str | None = None, business_date: str | None = None
+) -> JsonResponse:
+    records = hub_of(request).store.settlements(store, business_date)
+    return JsonResponse(
+        {
+            "settlements": [
+                {
+                    "store": r.store,
+                    "business_date": r.business_date,
+                    "sequence": r.seq,
+                    "state": r.state,
+                    "ticket_count": r.ticket_count,
+                    "document": r.document,
+                    "queued_at": from_micros(r.created_us),
+                }
+                for r in records
+            ]
+        }
+    )
+
+
+# --- orders -------------------------------------------------------------------------------
+@router.post(
+    "/orders",
+    summary="Send an order accepted on a channel",
+    description=(
+        "Idempotent on (channel, order_id): the same order sent again is a duplicate and "
+        "posts nothing new; the same id with another content is a conflicting_duplicate "
+        "exception. Accepting reserves every line at its fulfilment location and queues "
+        "the ERP sales order."
+    ),
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.EVENTS_WRITE))],
+)
+async def post_order(request: Request) -> JsonResponse:
+    parsed = parse_order(await _body(request))
+    if isinstance(parsed, Malformed):
+        raise _malformed(parsed, "order")
+    return JsonResponse(render(await _apply(request, parsed)))
+
+
+@router.post(
+    "/orders/{channel}/{order_id}/fulfil",
+    summary="Ship lines of an order (partially or fully)",
+    description="Idempotent by shipment_id. Never ships more than a line has open.",
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.EVENTS_WRITE))],
+)
+async def fulfil_order(channel: str, order_id: str, request: Request) -> JsonResponse:
+    now = hub_of(request).clock.now()
+    parsed = parse_fulfil(channel, order_id, await _body(request), now)
+    if isinstance(parsed, Malformed):
+        raise _malformed(parsed, "shipment")
+    return JsonResponse(render(await _apply(request, parsed)))
+
+
+@router.post(
+    "/orders/{channel}/{order_id}/cancel",
+    summary="Cancel what is still open on an order: all of it, or given lines",
+    description="Idempotent by cancel_id. Shipped units cannot be cancelled.",
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.EVENTS_WRITE))],
+)
+async def cancel_order(channel: str, order_id: str, request: Request) -> JsonResponse:
+    now = hub_of(request).clock.now()
+    parsed = parse_cancel(channel, order_id, await _body(request, empty_ok=True), now)
+    if isinstance(parsed, Malformed):
+        raise _malformed(parsed, "cancellation")
+    return JsonResponse(render(await _apply(request, parsed)))
+
+
+@router.get(
+    "/orders/{channel}/{order_id}",
+    summary="An order's state: per line ordered, shipped, cancelled and open",
+    response_class=JsonResponse,
+    dependencies=[Depends(require(Scope.POSITIONS_READ))],
+)
+def get_order(channel: str, order_id: str, request: Request) -> JsonResponse:
+    record = hub_of(request).store.order(channel, order_id)
+    if record is not None:
+        return JsonResponse(
+            {
+                **record.state,
+                "document_number": f"order:{channel}:{order_id}",
+                "received": record.received,
+                "recorded_at": from_micros(record.created_us),
+                "updated_at": from_micros(record.updated_us),
+            }
+        )
+    held = _exception_view(request, channel, f"order:{order_id}")
+    if held is not None:
+        return JsonResponse({"channel": channel, "order_id": order_id, **held})
+    raise Problem(404, "Not found", f"no order {order_id!r} from channel {channel!r}")
