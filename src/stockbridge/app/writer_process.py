@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -143,7 +144,8 @@ class ProcessWriter:
         self.requests = 0
         self._ids = itertools.count(1)
         self._pending: dict[int, Future[Any]] = {}
-        self._send_lock = threading.Lock()
+        self._outgoing: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._sending: threading.Thread | None = None
         self._conn: Connection | None = None
         self._process: Any = None
         self._receiver: threading.Thread | None = None
@@ -171,6 +173,8 @@ class ProcessWriter:
         self._conn = parent
         self._receiver = threading.Thread(target=self._receive, name="writer-replies", daemon=True)
         self._receiver.start()
+        self._sending = threading.Thread(target=self._sender, name="writer-requests", daemon=True)
+        self._sending.start()
 
     def submit(self, raws: Sequence[Any]) -> Future[BatchResult]:
         return self._send(list(raws), 0)  # type: ignore[return-value]
@@ -196,13 +200,26 @@ class ProcessWriter:
             return future
         rid = next(self._ids)
         self._pending[rid] = future
-        try:
-            with self._send_lock:
-                self._conn.send((rid, payload, limit))
-        except (OSError, ValueError) as e:
-            self._pending.pop(rid, None)
-            future.set_exception(StoreUnavailable(f"the ingest writer is gone: {e}"))
+        # Handed to the sender thread: a pipe write blocks while the child is busy
+        # committing, and the caller may be the server's event loop.
+        self._outgoing.put((rid, payload, limit))
         return future
+
+    def _sender(self) -> None:
+        assert self._conn is not None
+        while True:
+            message = self._outgoing.get()
+            try:
+                self._conn.send(message)
+            except (OSError, ValueError) as e:
+                if message is None:
+                    return
+                future = self._pending.pop(message[0], None)
+                if future is not None:
+                    future.set_exception(StoreUnavailable(f"the ingest writer is gone: {e}"))
+                continue
+            if message is None:
+                return
 
     def _receive(self) -> None:
         assert self._conn is not None
@@ -236,11 +253,9 @@ class ProcessWriter:
         if self._process is None:
             return
         assert self._conn is not None
-        try:
-            with self._send_lock:
-                self._conn.send(None)
-        except (OSError, ValueError):
-            pass
+        self._outgoing.put(None)  # after every request already handed over
+        if self._sending is not None:
+            self._sending.join(timeout=30)
         self._process.join(timeout=30)
         if self._process.is_alive():
             self._process.kill()
