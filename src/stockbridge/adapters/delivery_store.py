@@ -136,19 +136,31 @@ class DeliveryStoreMixin:
             return bool(cur.rowcount)
 
     def target_backlog(self) -> dict[str, tuple[int, int | None, int]]:
-        """Target -> (pending or in flight, oldest pending created_us, dead letters)."""
-        return {k: v[:3] for k, v in self.target_stats().items()}
+        """Target -> (pending or in flight, oldest pending created_us, dead letters).
+
+        One indexed range per target and state, so it stays cheap however many delivered
+        rows the table keeps.
+        """
+        out: dict[str, tuple[int, int | None, int]] = {}
+        for (name,) in self.read("SELECT name FROM targets ORDER BY name"):
+            waiting = self.read(
+                "SELECT COUNT(*), MIN(created_us) FROM deliveries "
+                "WHERE target = ? AND state IN ('pending', 'in_flight')",
+                (name,),
+            )[0]
+            dead = self.read(
+                "SELECT COUNT(*) FROM deliveries WHERE target = ? AND state = 'dead'", (name,)
+            )[0][0]
+            out[name] = (int(waiting[0]), waiting[1], int(dead))
+        return out
 
     def target_stats(self) -> dict[str, tuple[int, int | None, int, int]]:
         """Target -> (backlog, oldest pending created_us, dead letters, pushes coalesced)."""
-        rows = self.read(
-            "SELECT target, "
-            "SUM(CASE WHEN state IN ('pending', 'in_flight') THEN 1 ELSE 0 END), "
-            "MIN(CASE WHEN state IN ('pending', 'in_flight') THEN created_us END), "
-            "SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), SUM(coalesced) "
-            "FROM deliveries GROUP BY target"
-        )
-        return {r[0]: (int(r[1] or 0), r[2], int(r[3] or 0), int(r[4] or 0)) for r in rows}
+        saved = {
+            r[0]: int(r[1] or 0)
+            for r in self.read("SELECT target, SUM(coalesced) FROM deliveries GROUP BY target")
+        }
+        return {name: (*row, saved.get(name, 0)) for name, row in self.target_backlog().items()}
 
     # --- the dispatcher's side -------------------------------------------------------------
     def claim_deliveries(
