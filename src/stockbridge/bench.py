@@ -222,12 +222,24 @@ def _drive(
     seconds = time.perf_counter() - t0
     reader.finish()
     submit = [x for lat in latencies for x in lat]
+    return _row(label, batch, events, seconds, hub.writer.commits - commits0, submit, reader)
+
+
+def _row(
+    label: str,
+    batch: int,
+    events: int,
+    seconds: float,
+    commits: int,
+    submit: list[float],
+    reader: _Reader,
+) -> Row:
     return Row(
         label,
         batch,
         events,
         seconds,
-        hub.writer.commits - commits0,
+        commits,
         _percentile(submit, 50),
         _percentile(submit, 99),
         _percentile(reader.samples, 50),
@@ -333,20 +345,8 @@ def _run_http(hub: Any, url: str, batch: int, total: int, progress: Progress) ->
         proc.join()
     reader.finish()
     progress.advance(task, events)
-    return Row(
-        f"HTTP POST /v1/events, {CLIENTS} clients in {HTTP_PROCESSES} processes",
-        batch,
-        events,
-        seconds,
-        hub.writer.commits - commits0,
-        _percentile(submit, 50),
-        _percentile(submit, 99),
-        _percentile(reader.samples, 50),
-        _percentile(reader.samples, 99),
-        _percentile(reader.ats_samples, 50),
-        _percentile(reader.ats_samples, 99),
-        len(reader.samples) + len(reader.ats_samples),
-    )
+    label = f"HTTP POST /v1/events, {CLIENTS} clients in {HTTP_PROCESSES} processes"
+    return _row(label, batch, events, seconds, hub.writer.commits - commits0, submit, reader)
 
 
 def write_block(output: Path, name: str, lines: list[str]) -> None:
