@@ -174,50 +174,64 @@ class DeliveryStoreMixin:
         still pending (postings go in order per SKU and location).
         """
         with self._write() as cur:
-            # Leases run out when a dispatcher died mid-flight: those deliveries go back to
-            # the queue, unless a newer value for the same channel and SKU already waits.
-            cur.execute(
+            return self._claim(cur, target, now_us, lease_us, limit)
+
+    def finish_and_claim(
+        self, done: Sequence[Finished], now_us: int, target: str, lease_us: int, limit: int
+    ) -> tuple[list[str], list[Delivery]]:
+        """Record a round and claim the next in one transaction: on SQLite every write
+        transaction waits its turn behind the ingest writer, so a round takes one turn."""
+        with self._write() as cur:
+            stored = [self._finish(cur, f, now_us) for f in done]
+            return stored, self._claim(cur, target, now_us, lease_us, limit)
+
+    def _claim(
+        self, cur: Any, target: str, now_us: int, lease_us: int, limit: int
+    ) -> list[Delivery]:
+        # Leases run out when a dispatcher died mid-flight: those deliveries go back to
+        # the queue, unless a newer value for the same channel and SKU already waits.
+        cur.execute(
+            self.sql(
+                "UPDATE deliveries SET state = 'superseded', updated_us = ? "
+                "WHERE target = ? AND state = 'in_flight' AND lease_until_us <= ? "
+                "AND kind = 'availability' AND EXISTS (SELECT 1 FROM deliveries n "
+                "WHERE n.target = deliveries.target AND n.kind = 'availability' "
+                "AND n.key = deliveries.key AND n.state = 'pending')"
+            ),
+            (now_us, target, now_us),
+        )
+        cur.execute(
+            self.sql(
+                "UPDATE deliveries SET state = 'pending', lease_until_us = NULL "
+                "WHERE target = ? AND state = 'in_flight' AND lease_until_us <= ?"
+            ),
+            (target, now_us),
+        )
+        cur.execute(
+            self.sql(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.target = ? "
+                "AND d.state = 'pending' AND d.next_attempt_us <= ?"
+                # Paused means paused from the moment the pause is committed.
+                " AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.name = d.target"
+                "  AND t.paused = 1)"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target"
+                "  AND e.kind = d.kind AND e.key = d.key AND e.id < d.id AND ("
+                "   e.state = 'in_flight'"
+                "   OR (e.kind = 'posting' AND e.state = 'pending')))"
+                f" ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}"
+            ),
+            (target, now_us, limit),
+        )
+        rows = [_delivery(r) for r in cur.fetchall()]
+        if rows:
+            cur.executemany(
                 self.sql(
-                    "UPDATE deliveries SET state = 'superseded', updated_us = ? "
-                    "WHERE target = ? AND state = 'in_flight' AND lease_until_us <= ? "
-                    "AND kind = 'availability' AND EXISTS (SELECT 1 FROM deliveries n "
-                    "WHERE n.target = deliveries.target AND n.kind = 'availability' "
-                    "AND n.key = deliveries.key AND n.state = 'pending')"
+                    "UPDATE deliveries SET state = 'in_flight', lease_until_us = ?, "
+                    "attempts = attempts + 1, updated_us = ? WHERE id = ?"
                 ),
-                (now_us, target, now_us),
+                [(now_us + lease_us, now_us, r.id) for r in rows],
             )
-            cur.execute(
-                self.sql(
-                    "UPDATE deliveries SET state = 'pending', lease_until_us = NULL "
-                    "WHERE target = ? AND state = 'in_flight' AND lease_until_us <= ?"
-                ),
-                (target, now_us),
-            )
-            cur.execute(
-                self.sql(
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.target = ? "
-                    "AND d.state = 'pending' AND d.next_attempt_us <= ?"
-                    # Paused means paused from the moment the pause is committed.
-                    " AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.name = d.target"
-                    "  AND t.paused = 1)"
-                    " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target"
-                    "  AND e.kind = d.kind AND e.key = d.key AND e.id < d.id AND ("
-                    "   e.state = 'in_flight'"
-                    "   OR (e.kind = 'posting' AND e.state = 'pending')))"
-                    f" ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}"
-                ),
-                (target, now_us, limit),
-            )
-            rows = [_delivery(r) for r in cur.fetchall()]
-            if rows:
-                cur.executemany(
-                    self.sql(
-                        "UPDATE deliveries SET state = 'in_flight', lease_until_us = ?, "
-                        "attempts = attempts + 1, updated_us = ? WHERE id = ?"
-                    ),
-                    [(now_us + lease_us, now_us, r.id) for r in rows],
-                )
-            return rows
+        return rows
 
     def finish_delivery(
         self,

@@ -491,6 +491,12 @@ class Store(Protocol):
 
     def finish_deliveries(self, done: Sequence[Finished], now_us: int) -> list[str]: ...
 
+    def finish_and_claim(
+        self, done: Sequence[Finished], now_us: int, target: str, lease_us: int, limit: int
+    ) -> tuple[list[str], list[Delivery]]:
+        """`finish_deliveries` then `claim_deliveries`, in one transaction."""
+        ...
+
     def deliveries(
         self,
         *,

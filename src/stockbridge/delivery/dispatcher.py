@@ -32,8 +32,10 @@ from .policy import RetryPolicy, Verdict, classify, next_delay
 
 log = logging.getLogger(__name__)
 
-#: Deliveries claimed per connection in one round.
+#: Requests per connection in one round.
 ROUND_PER_CONNECTION = 4
+#: Most deliveries one round claims and records (one transaction each way).
+MAX_ROUND = 2000
 
 
 @dataclass
@@ -170,27 +172,42 @@ class Dispatcher:
             await asyncio.gather(*workers.values(), return_exceptions=True)
 
     async def _work(self, st: TargetState, target: WebhookTarget) -> None:
+        # Deliveries claimed in the transaction that recorded the previous round.
+        carried: list[Delivery] = []
         while not self._stop.is_set():
             target.config = st.config
-            if st.paused:
-                await asyncio.sleep(self.poll_interval)
-                continue
             wait = st.breaker.retry_in(self.monotonic())
-            if wait > 0:
-                await asyncio.sleep(min(wait, 1.0))
+            if st.paused or wait > 0:
+                if carried:
+                    await self._give_back(carried)
+                    carried = []
+                await asyncio.sleep(min(wait, 1.0) if wait > 0 else self.poll_interval)
                 continue
             half_open = st.breaker.state.value == "half_open"
-            # A round claims a few deliveries per connection and records them together.
-            limit = 1 if half_open else st.config.concurrency * ROUND_PER_CONNECTION
-            now_us = to_micros(self.clock.now())
-            try:
-                rows = await asyncio.to_thread(
-                    self.store.claim_deliveries, st.name, now_us, self.lease_us, limit
+            # A round claims a few requests' worth per connection (a bulk request carries
+            # up to batch_size pushes) and records them together.
+            limit = (
+                1
+                if half_open
+                else min(
+                    MAX_ROUND,
+                    st.config.concurrency * ROUND_PER_CONNECTION * st.config.batch_size,
                 )
-            except Exception:
-                log.exception("claiming deliveries for %s failed", st.name)
-                await asyncio.sleep(self.poll_interval)
-                continue
+            )
+            rows, carried = carried, []
+            if not rows:
+                try:
+                    rows = await asyncio.to_thread(
+                        self.store.claim_deliveries,
+                        st.name,
+                        to_micros(self.clock.now()),
+                        self.lease_us,
+                        limit,
+                    )
+                except Exception:
+                    log.exception("claiming deliveries for %s failed", st.name)
+                    await asyncio.sleep(self.poll_interval)
+                    continue
             if not rows:
                 await asyncio.sleep(self.poll_interval)
                 continue
@@ -198,10 +215,22 @@ class Dispatcher:
             groups = _requests(rows, st.config.batch_size)
             results = await asyncio.gather(*(self._attempt(st, target, g, gate) for g in groups))
             finished = [f for group in results for f in group]
+            # A healthy target gets its next round claimed with this one's record.
+            go_on = not self._stop.is_set() and st.breaker.state.value == "closed"
             try:
-                stored = await asyncio.to_thread(
-                    self.store.finish_deliveries, finished, to_micros(self.clock.now())
-                )
+                if go_on:
+                    stored, carried = await asyncio.to_thread(
+                        self.store.finish_and_claim,
+                        finished,
+                        to_micros(self.clock.now()),
+                        st.name,
+                        self.lease_us,
+                        limit,
+                    )
+                else:
+                    stored = await asyncio.to_thread(
+                        self.store.finish_deliveries, finished, to_micros(self.clock.now())
+                    )
             except Exception:
                 log.exception("recording deliveries for %s failed", st.name)
                 continue
@@ -212,6 +241,18 @@ class Dispatcher:
                     )
             with self._progress:
                 self._progress.notify_all()
+        if carried:
+            await self._give_back(carried)
+
+    async def _give_back(self, rows: list[Delivery]) -> None:
+        """Claimed but not sent (paused, circuit open, stopping): back to the queue now."""
+        unsent = [Finished(d, "pending", None, None, 0.0, None, sent=False) for d in rows]
+        try:
+            await asyncio.to_thread(
+                self.store.finish_deliveries, unsent, to_micros(self.clock.now())
+            )
+        except Exception:  # their leases run out and the next claim takes them
+            log.exception("returning %d claimed deliveries failed", len(rows))
 
     async def _take_token(self, st: TargetState) -> None:
         while True:
