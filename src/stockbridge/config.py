@@ -98,6 +98,34 @@ class TicketSettings(_Section):
         return value
 
 
+class InspectionRuleSettings(_Section):
+    """One inspection rule: units returned in `condition` (of `category`, when given) go
+    to `outcome`; `condition = "*"` matches any condition."""
+
+    condition: str = Field(min_length=1)
+    category: str | None = Field(None, min_length=1)
+    outcome: Literal["sellable", "non_sellable", "write_off"]
+    #: Why units are kept aside or written off (damaged, vendor_return...).
+    reason: str | None = Field(None, min_length=1)
+
+
+class ReturnSettings(_Section):
+    """Inspection rules for customer returns (docs/workflows.md)."""
+
+    #: The most specific rule wins (condition and category, then condition, then category,
+    #: then "*"); ties go to the first listed. Without a match: `sellable` goes back to
+    #: sellable stock, any other condition is kept non-sellable.
+    rules: list[InspectionRuleSettings] = Field(default_factory=list)
+
+
+class TransferSettings(_Section):
+    """Transfer orders between locations (docs/workflows.md)."""
+
+    #: Closing a transfer with shipped units not received: "write_off" takes them out of
+    #: transit at the receiving location; "keep_in_transit" leaves them for a late receipt.
+    short_receipt: Literal["write_off", "keep_in_transit"] = "write_off"
+
+
 class LoggingSettings(_Section):
     level: str = Field("info", pattern="^(debug|info|warning|error)$")
     json_logs: bool = Field(True, alias="json")
@@ -111,6 +139,8 @@ class Settings(_Section):
     delivery: DeliverySettings = DeliverySettings()
     pricing: PricingSettings = PricingSettings()
     tickets: TicketSettings = TicketSettings()
+    returns: ReturnSettings = ReturnSettings()
+    transfers: TransferSettings = TransferSettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Delivery targets declared in the file ([targets.NAME]).

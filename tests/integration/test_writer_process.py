@@ -113,3 +113,52 @@ def test_the_child_writer_applies_tickets_and_orders_with_their_events(tmp_path:
     assert tee is not None and tee.on_hand == -2
     assert dc is not None and (dc.on_hand, dc.reserved) == (10, 5)
     hub.close()
+
+
+def test_the_child_writer_applies_returns_and_transfers_with_its_configured_rules(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from stockbridge.app.returns import ReturnCommand, parse_return
+    from stockbridge.app.transfers import (
+        MovementCommand,
+        TransferCommand,
+        parse_movement,
+        parse_transfer,
+    )
+
+    from .test_returns_transfers_api import a_return, a_transfer
+
+    # Given a child writer whose rules write damaged items off
+    rules = [{"condition": "damaged", "outcome": "write_off"}]
+    settings = hub_settings(
+        str(tmp_path / "hub.db"), **{"ingest.writer": "process", "returns.rules": rules}
+    )
+    hub = bootstrap(settings)
+    seed_master(hub)
+    now = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    damaged = parse_return(a_return(lines=[{"sku": "MUG", "quantity": 2, "condition": "damaged"}]))
+    created = parse_transfer(a_transfer(), now)
+    shipped = parse_movement(
+        "TR1", "shipment", {"shipment_id": "SH1", "lines": [{"line": 1, "quantity": 4}]}, now
+    )
+    assert isinstance(damaged, ReturnCommand) and isinstance(created, TransferCommand)
+    assert isinstance(shipped, MovementCommand)
+    hub.start()
+    try:
+        # When a return, a transfer and its shipment are submitted together
+        futures = [hub.writer.submit_document(c) for c in (damaged, created, shipped)]
+        answers = [f.result(timeout=30) for f in futures]
+    finally:
+        hub.stop()
+    # Then each is accepted in order, the child applied the configured rule
+    assert [a.status.value for a in answers] == ["accepted", "accepted", "accepted"]
+    mug = hub.store.position("MUG", "S1")
+    assert mug is not None and (mug.on_hand, mug.non_sellable) == (0, 0)
+    record = hub.store.document_state("return", "R1")
+    assert record is not None and record.state["lines"][0]["written_off"] == "2"
+    # And the shipment shows in transit at the receiving store
+    s2 = hub.store.position("TEE-M", "S2")
+    assert s2 is not None and s2.in_transit == 4
+    hub.close()

@@ -20,9 +20,11 @@ import orjson
 from ..app.ports import (
     ApiKeyRecord,
     ChannelState,
+    DocumentStateRecord,
     ExceptionRecord,
     LedgerChanges,
     NewDelivery,
+    NewDocumentState,
     NewException,
     NewOrderState,
     NewTicket,
@@ -58,6 +60,10 @@ _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's para
 
 
 _SCALE = Decimal(QUANTITY_SCALE)
+
+
+#: Document kind -> (table, key column) of returns and transfer orders.
+DOCUMENT_TABLES = {"return": ("returns", "return_id"), "transfer": ("transfers", "transfer_id")}
 
 
 def units(q: Decimal) -> int:
@@ -666,6 +672,48 @@ class SqlIngestTransaction:
         )
         return {(r[0], r[1]): (r[2], orjson.loads(r[3])) for r in rows}
 
+    def load_document_states(
+        self, kind: str, ids: Sequence[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        table, key = DOCUMENT_TABLES[kind]
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT {key}, payload_hash, state FROM {table} WHERE {key} IN ({marks}) "
+                f"ORDER BY {key}{self._store.lock_clause.format(table=table)}",
+                list(chunk),
+            )
+            out.update((r[0], (r[1], orjson.loads(r[2]))) for r in rows)
+        return out
+
+    def save_document_states(self, states: Sequence[NewDocumentState], now_us: int) -> None:
+        for kind, (table, key) in DOCUMENT_TABLES.items():
+            rows = [s for s in states if s.kind == kind]
+            if not rows:
+                continue
+            # Later steps (grading, shipments, receipts, close) change the state only.
+            self._cur.executemany(
+                self._sql(
+                    f"INSERT INTO {table} ({key}, payload_hash, status, state, received, "
+                    "created_us, updated_us) VALUES (?,?,?,?,?,?,?) "
+                    f"ON CONFLICT ({key}) DO UPDATE SET status = excluded.status, "
+                    "state = excluded.state, updated_us = excluded.updated_us"
+                ),
+                [
+                    (
+                        s.document_id,
+                        s.payload_hash,
+                        s.status,
+                        orjson.dumps(s.state).decode(),
+                        to_json(s.received),
+                        now_us,
+                        now_us,
+                    )
+                    for s in rows
+                ],
+            )
+
     def save_tickets(self, tickets: Sequence[NewTicket], now_us: int) -> None:
         if tickets:
             self._cur.executemany(
@@ -1088,6 +1136,20 @@ class SqlStore(DeliveryStoreMixin):
         r = rows[0]
         return OrderRecord(
             r[0], r[1], r[2], r[3], orjson.loads(r[4]), orjson.loads(r[5]), r[6], r[7]
+        )
+
+    def document_state(self, kind: str, document_id: str) -> DocumentStateRecord | None:
+        table, key = DOCUMENT_TABLES[kind]
+        rows = self.read(
+            f"SELECT {key}, payload_hash, status, state, received, created_us, updated_us "
+            f"FROM {table} WHERE {key} = ?",
+            (document_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return DocumentStateRecord(
+            kind, r[0], r[1], r[2], orjson.loads(r[3]), orjson.loads(r[4]), r[5], r[6]
         )
 
     def settlements(

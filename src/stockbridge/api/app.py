@@ -22,6 +22,7 @@ from . import (
     routes_positions,
     routes_prices,
     routes_reservations,
+    routes_returns,
     schemas,
 )
 from .problems import JsonResponse
@@ -58,6 +59,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(metrics.router(hub))
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
+    app.include_router(routes_returns.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 
 from ..app.documents import (
+    NOT_FOUND,
     DocStatus,
     DocumentCommand,
     DocumentResult,
@@ -24,7 +25,9 @@ from ..app.documents import (
     parse_order,
     parse_ticket,
 )
+from ..app.ingest import AnyDocument
 from ..app.keys import Scope
+from ..domain.errors import Reason
 from ..domain.model import from_micros
 from ..domain.tickets import settlement_number
 from .auth import hub_of, require
@@ -61,8 +64,49 @@ def _malformed(bad: Malformed, what: str) -> Problem:
     )
 
 
-async def _apply(request: Request, command: DocumentCommand) -> DocumentResult:
+async def _apply(request: Request, command: AnyDocument) -> DocumentResult:
     return await asyncio.wrap_future(hub_of(request).writer.submit_document(command))
+
+
+async def apply_stock_document(
+    request: Request, command: AnyDocument | Malformed, kind: str, document_id: str
+) -> JsonResponse:
+    """Apply a return or transfer command and answer with the document as it now stands.
+
+    A malformed body is a 422 naming the field; an unknown document a 404; the same id
+    with another content a 409; a refused command (over grading, over shipment, unknown
+    item...) a 422 naming the field, kept in the exception queue as well.
+    """
+    if isinstance(command, Malformed):
+        raise _malformed(command, kind)
+    result = await _apply(request, command)
+    if result.reason == NOT_FOUND:
+        raise Problem(404, "Not found", result.detail, field=result.field)
+    if result.status is DocStatus.EXCEPTION:
+        conflict = result.reason == Reason.CONFLICTING_DUPLICATE
+        raise Problem(
+            409 if conflict else 422,
+            "Conflict" if conflict else "Refused",
+            result.detail,
+            kind="conflict" if conflict else (result.reason or "refused").replace("_", "-"),
+            reason=result.reason,
+            field=result.field,
+            errors=[{"field": result.field or "$", "message": result.detail or ""}],
+        )
+    view = stock_document_view(request, kind, document_id)
+    return JsonResponse({**render(result), kind: view})
+
+
+def stock_document_view(request: Request, kind: str, document_id: str) -> dict[str, Any] | None:
+    record = hub_of(request).store.document_state(kind, document_id)
+    if record is None:
+        return None
+    return {
+        **record.state,
+        "received": record.received,
+        "recorded_at": from_micros(record.created_us),
+        "updated_at": from_micros(record.updated_us),
+    }
 
 
 def render(r: DocumentResult) -> dict[str, Any]:

@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..adapters.sql_store import SqlStore
-from ..config import Settings, TicketSettings
+from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
+from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
 from .channels import ChannelService
 from .clock import SystemClock
 from .deliveries import DeliveryService
-from .documents import DocumentCommand, DocumentResult, TicketPolicy
+from .documents import DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
-from .ingest import BatchResult, IngestService, MasterCache
+from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
 from .ports import Clock, Store
@@ -24,6 +25,8 @@ from .pricing import PricingService
 from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
+from .returns import ReturnPolicy
+from .transfers import TransferPolicy
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
@@ -37,6 +40,15 @@ def ticket_policy(settings: TicketSettings) -> TicketPolicy:
         settle_after_by_store={
             store: parse_clock_time(at) for store, at in settings.settle_after_by_store.items()
         },
+    )
+
+
+def return_policy(settings: ReturnSettings) -> ReturnPolicy:
+    return ReturnPolicy(
+        tuple(
+            InspectionRule(r.condition, Disposition(r.outcome), r.category, r.reason)
+            for r in settings.rules
+        )
     )
 
 
@@ -92,8 +104,9 @@ class Hub:
             done.set_exception(e)
         return done
 
-    def submit_document(self, command: DocumentCommand) -> DocumentResult:
-        """Apply a ticket or an order command through the writer when it runs."""
+    def submit_document(self, command: AnyDocument) -> DocumentResult:
+        """Apply a document command (ticket, order, return, transfer) through the writer
+        when it runs."""
         if self._running:
             return self.writer.submit_document(command).result()
         return self.ingest.apply_documents([command])[0]
@@ -131,12 +144,16 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     master = MasterCache(store)
     cache = PositionCache(store, max_skus=settings.server.position_cache_skus)
     tickets = ticket_policy(settings.tickets)
+    returns = return_policy(settings.returns)
+    transfers = TransferPolicy(settings.transfers.short_receipt)
     ingest = IngestService(
         store,
         clock,
         master,
         change_feed_retention_seconds=settings.ingest.change_feed_retention_seconds,
         tickets=tickets,
+        returns=returns,
+        transfers=transfers,
     )
     writer: Writer
     if settings.ingest.writer == "process":
@@ -146,6 +163,8 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             expiry_interval=settings.ingest.expiry_interval_seconds,
             change_feed_retention=settings.ingest.change_feed_retention_seconds,
             tickets=tickets,
+            returns=returns,
+            transfers=transfers,
         )
     else:
         writer = GroupCommitWriter(

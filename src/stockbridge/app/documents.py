@@ -57,10 +57,14 @@ from ..domain.tickets import (
     ticket_events,
     ticket_totals,
 )
-from .ports import NewDelivery, NewException, NewOrderState, NewTicket
+from .ports import NewDelivery, NewDocumentState, NewException, NewOrderState, NewTicket
 
 PER_TICKET = "per_ticket"
 DAILY_SETTLEMENT = "daily_settlement"
+
+
+#: The reason of a step for an unknown return or transfer (answered 404, never parked).
+NOT_FOUND = "not_found"
 
 
 class DocStatus(StrEnum):
@@ -89,6 +93,14 @@ class _In(BaseModel):
 
 _Id = Field(min_length=1, max_length=200)
 _Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
+
+
+def unique_lines(model: Any) -> Any:
+    """Model validator: a document's line numbers (given, or by position) are unique."""
+    numbers = [x.line or i + 1 for i, x in enumerate(model.lines)]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError("line numbers must be unique")
+    return model
 
 
 class DiscountIn(_In):
@@ -136,12 +148,7 @@ class TicketIn(_In):
     taxes: list[TaxLineIn] = Field(default_factory=list)
     tenders: list[TenderIn] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _line_numbers_unique(self) -> TicketIn:
-        numbers = [x.line or i + 1 for i, x in enumerate(self.lines)]
-        if len(set(numbers)) != len(numbers):
-            raise ValueError("line numbers must be unique")
-        return self
+    check_lines = model_validator(mode="after")(unique_lines)
 
     def ticket(self) -> Ticket:
         lines = tuple(
@@ -185,12 +192,7 @@ class OrderIn(_In):
     currency: str = _Currency
     lines: list[OrderLineIn] = Field(min_length=1, max_length=1000)
 
-    @model_validator(mode="after")
-    def _line_numbers_unique(self) -> OrderIn:
-        numbers = [x.line or i + 1 for i, x in enumerate(self.lines)]
-        if len(set(numbers)) != len(numbers):
-            raise ValueError("line numbers must be unique")
-        return self
+    check_lines = model_validator(mode="after")(unique_lines)
 
     def order(self) -> Order:
         return Order(
@@ -280,6 +282,11 @@ class DocumentResult:
     document_number: str | None = None
 
 
+def not_found(kind: str, ref: dict[str, str | None], detail: str, field_: str) -> DocumentResult:
+    """A step for a document the hub does not know: answered, not parked (nothing to fix)."""
+    return DocumentResult(kind, ref, DocStatus.EXCEPTION, NOT_FOUND, detail, field_)
+
+
 def fingerprint(raw: Any) -> str:
     """The identity of a payload as sent (keys sorted): equal payloads, equal prints."""
     canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
@@ -340,6 +347,16 @@ def invalid_ticket(raw: Any, bad: Malformed) -> TicketCommand:
 _NOT_OBJECT = Malformed([{"field": "$", "message": "the body must be a JSON object"}])
 
 
+def validate_body(model: type[_In], raw: Any) -> Any:
+    """A request body validated by `model`, or what is malformed about it (Malformed)."""
+    if not isinstance(raw, dict):
+        return _NOT_OBJECT
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        return Malformed(_errors(e))
+
+
 def parse_order(raw: Any) -> OrderCommand | Malformed:
     if not isinstance(raw, dict):
         return _NOT_OBJECT
@@ -395,6 +412,8 @@ class DocumentPlan:
     events: list[Any] = field(default_factory=list)  # raw events, as a source sends them
     tickets: list[NewTicket] = field(default_factory=list)
     orders: dict[tuple[str, str], NewOrderState] = field(default_factory=dict)
+    #: Returns and transfer orders by (kind, id): their latest state in this group.
+    states: dict[tuple[str, str], NewDocumentState] = field(default_factory=dict)
     deliveries: list[NewDelivery] = field(default_factory=list)
     exceptions: list[NewException] = field(default_factory=list)
     accepted_refs: list[tuple[str, str]] = field(default_factory=list)
@@ -408,6 +427,25 @@ class DocumentTransaction(Protocol):
     def load_orders(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]: ...
+
+    def load_document_states(
+        self, kind: str, ids: Sequence[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]: ...
+
+
+class Desk(Protocol):
+    """Decides one family of document commands (returns, transfers) for a DocumentDesk."""
+
+    @property
+    def handles(self) -> tuple[type, ...]:
+        """The command types this desk decides."""
+        ...
+
+    def load(self, desk: DocumentDesk, commands: Sequence[Any]) -> None:
+        """Read, once per group, the stored documents the commands name."""
+        ...
+
+    def decide(self, desk: DocumentDesk, command: Any) -> DocumentResult: ...
 
 
 def _postings(
@@ -441,26 +479,34 @@ class DocumentDesk:
         master: MasterData,
         posting_targets: Sequence[str],
         policy: TicketPolicy,
+        desks: Sequence[Desk] = (),
     ) -> None:
         self.tx = tx
         self.master = master
         self.targets = posting_targets
         self.policy = policy
+        self.desks = desks
         self.plan = DocumentPlan()
         self._tickets: dict[tuple[str, str], str] = {}
         self._orders: dict[tuple[str, str], tuple[str, OrderState]] = {}
 
-    def decide(self, commands: Sequence[DocumentCommand]) -> DocumentPlan:
+    def decide(self, commands: Sequence[object]) -> DocumentPlan:
         tickets = [(c.source, c.ticket_number) for c in commands if isinstance(c, TicketCommand)]
         self._tickets = self.tx.find_tickets(
             sorted({(s, n) for s, n in tickets if s is not None and n is not None})
         )
         order_keys = sorted(
-            {(c.channel, c.order_id) for c in commands if not isinstance(c, TicketCommand)}
+            {
+                (c.channel, c.order_id)
+                for c in commands
+                if isinstance(c, OrderCommand | FulfilCommand | CancelCommand)
+            }
         )
         self._orders = {
             k: (h, state_from_json(s)) for k, (h, s) in self.tx.load_orders(order_keys).items()
         }
+        for desk in self.desks:
+            desk.load(self, [c for c in commands if isinstance(c, desk.handles)])
         for command in commands:
             if isinstance(command, TicketCommand):
                 result = self._ticket(command)
@@ -468,13 +514,39 @@ class DocumentDesk:
                 result = self._order(command)
             elif isinstance(command, FulfilCommand):
                 result = self._fulfil(command)
-            else:
+            elif isinstance(command, CancelCommand):
                 result = self._cancel(command)
+            else:
+                owner = next(d for d in self.desks if isinstance(command, d.handles))
+                result = owner.decide(self, command)
             self.plan.results.append(result)
         return self.plan
 
+    def store_state(
+        self,
+        kind: str,
+        document_id: str,
+        payload_hash: str,
+        state: dict[str, Any],
+        received: Any,
+        events: Sequence[dict[str, Any]],
+        documents: Sequence[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """Record a return's or transfer's new state, its events and its ERP documents.
+
+        One delivery key per document (`{kind}:{id}`): its postings reach the ERP in order.
+        """
+        self.plan.states[(kind, document_id)] = NewDocumentState(
+            kind, document_id, payload_hash, state["status"], state, received
+        )
+        self.plan.events.extend(events)
+        for number, payload in documents:
+            self.plan.deliveries.extend(
+                _postings(self.targets, f"{kind}:{document_id}", number, payload, _causes(events))
+            )
+
     # --- shared steps ---------------------------------------------------------------------
-    def _refuse(
+    def refuse(
         self,
         kind: str,
         ref: dict[str, str | None],
@@ -491,7 +563,7 @@ class DocumentDesk:
         )
         return DocumentResult(kind, ref, DocStatus.EXCEPTION, reason.value, detail, field_)
 
-    def _check_events(
+    def check_events(
         self, events: Sequence[dict[str, Any]]
     ) -> tuple[int, Reason | None, str] | None:
         """The first produced event ingest would not accept: (index, reason, why).
@@ -507,7 +579,7 @@ class DocumentDesk:
                 return i, mapped.reason, mapped.detail
         return None
 
-    def _map_line(self, source: str, sku: str, location: str) -> tuple[str | None, str | None]:
+    def map_line(self, source: str, sku: str, location: str) -> tuple[str | None, str | None]:
         code = self.master.sku_for(source, sku)
         if code is not None and code not in self.master.items:
             code = None
@@ -520,7 +592,7 @@ class DocumentDesk:
         payload = {"ticket": c.received}
 
         def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return self._refuse(
+            return self.refuse(
                 "ticket",
                 ref,
                 reason,
@@ -561,7 +633,7 @@ class DocumentDesk:
             )
         lines = []
         for i, line in enumerate(ticket.lines):
-            sku, _ = self._map_line(ticket.source, line.sku, ticket.location)
+            sku, _ = self.map_line(ticket.source, line.sku, ticket.location)
             if sku is None:
                 return refuse(
                     Reason.UNKNOWN_SKU,
@@ -572,7 +644,7 @@ class DocumentDesk:
         timezone = self.master.locations[location].timezone
         ticket = replace(ticket, location=location, lines=tuple(lines)).on_business_date(timezone)
         events = ticket_events(ticket)
-        bad = self._check_events(events)
+        bad = self.check_events(events)
         if bad is not None:
             i, reason, why = bad
             at = [j for j, x in enumerate(ticket.lines) if x.quantity != 0][i]
@@ -634,7 +706,7 @@ class DocumentDesk:
         number = f"order:{c.channel}:{c.order_id}"
 
         def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return self._refuse(
+            return self.refuse(
                 "order",
                 ref,
                 reason,
@@ -657,7 +729,7 @@ class DocumentDesk:
             )
         lines = []
         for i, line in enumerate(c.order.lines):
-            sku, location = self._map_line(c.channel, line.sku, line.location)
+            sku, location = self.map_line(c.channel, line.sku, line.location)
             if sku is None:
                 return refuse(
                     Reason.UNKNOWN_SKU,
@@ -672,7 +744,7 @@ class DocumentDesk:
                 )
             lines.append(replace(line, sku=sku, location=location))
         decision = accept(replace(c.order, lines=tuple(lines)))
-        bad = self._check_events(decision.events)
+        bad = self.check_events(decision.events)
         if bad is not None:
             i, reason, why = bad
             return refuse(reason or Reason.INVALID_ORDER, why, f"lines[{i}]")
@@ -695,7 +767,7 @@ class DocumentDesk:
         payload = {kind: c.received, "channel": c.channel, "order_id": c.order_id}
 
         def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return self._refuse(
+            return self.refuse(
                 kind, ref, reason, detail, payload, c.channel, exception_id, c.fingerprint, field_
             )
 
@@ -719,7 +791,7 @@ class DocumentDesk:
 
     def _unknown(self, c: FulfilCommand | CancelCommand, kind: str, step_id: str) -> DocumentResult:
         word = "ship" if kind == "shipment" else "cancel"
-        return self._refuse(
+        return self.refuse(
             kind,
             {"channel": c.channel, "order_id": c.order_id, "id": step_id},
             Reason.INVALID_ORDER,

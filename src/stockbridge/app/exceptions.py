@@ -8,8 +8,8 @@ from typing import Any
 
 from ..domain.errors import NotFound, Reason, StockbridgeError
 from ..domain.model import to_micros
+from . import returns, transfers
 from .documents import (
-    DocumentCommand,
     DocumentResult,
     Malformed,
     parse_cancel,
@@ -17,7 +17,7 @@ from .documents import (
     parse_order,
     parse_ticket,
 )
-from .ingest import BatchResult, EventResult, Status
+from .ingest import AnyDocument, BatchResult, EventResult, Status
 from .ports import Clock, ExceptionRecord, Store
 
 OPEN = "open"
@@ -51,7 +51,7 @@ class ExceptionService:
         store: Store,
         clock: Clock,
         ingest: Callable[[Sequence[Any]], BatchResult],
-        documents: Callable[[DocumentCommand], DocumentResult] | None = None,
+        documents: Callable[[AnyDocument], DocumentResult] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -79,6 +79,12 @@ class ExceptionService:
                 "a price mismatch is a report, not an event: correct the price at the source "
                 "(or re-import it), then ignore the exception with a note",
             )
+        if record.reason in (Reason.OVER_RECEIPT, Reason.SHORT_RECEIPT):
+            raise CannotReplay(
+                record,
+                "an over or short receipt is a declaration, already applied: settle it with "
+                "the sending location, then ignore the exception with a note",
+            )
         if record.reason == Reason.TARGET_REJECTED:
             return self._replay_delivery(record)
         command = self._document(record)
@@ -98,19 +104,24 @@ class ExceptionService:
             )
         return ReplayOutcome(self.get(exception_id), result)
 
-    def _document(self, record: ExceptionRecord) -> DocumentCommand | None:
+    def _document(self, record: ExceptionRecord) -> AnyDocument | None:
         """The ticket or order command an exception keeps, if it keeps one."""
         payload = record.payload
         if not isinstance(payload, dict) or self._documents is None:
             return None
         now = self.clock.now()
-        parsed: DocumentCommand | Malformed | None = None
+        parsed: AnyDocument | Malformed | None = None
         if "ticket" in payload:
             parsed = parse_ticket(payload["ticket"])
         elif "order" in payload:
             parsed = parse_order(payload["order"])
         elif "shipment" in payload:
             parsed = parse_fulfil(payload["channel"], payload["order_id"], payload["shipment"], now)
+        elif "document" in payload:
+            kind, document_id, body = payload["document"], payload["id"], payload["body"]
+            parsed = returns.parse_kept(kind, document_id, body, now) or transfers.parse_kept(
+                kind, document_id, body, now
+            )
         elif "cancellation" in payload:
             parsed = parse_cancel(
                 payload["channel"], payload["order_id"], payload["cancellation"], now
@@ -121,7 +132,7 @@ class ExceptionService:
             )
         return parsed
 
-    def _replay_document(self, record: ExceptionRecord, command: DocumentCommand) -> EventResult:
+    def _replay_document(self, record: ExceptionRecord, command: AnyDocument) -> EventResult:
         assert self._documents is not None
         r = self._documents(command)
         return EventResult(

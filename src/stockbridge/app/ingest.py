@@ -34,6 +34,7 @@ from .documents import (
 )
 from .ports import Clock, NewException, OutboxMessage, Store
 from .reservations import COMMANDS, Command, CommandBatch, Outcome
+from .returns import RETURN_COMMANDS, GradeCommand, ReturnCommand, ReturnDesk, ReturnPolicy
 from .routing import (
     ChannelIn,
     ChannelInputs,
@@ -42,6 +43,14 @@ from .routing import (
     plan_postings,
     plan_pushes,
     positions_needed,
+)
+from .transfers import (
+    TRANSFER_COMMANDS,
+    CloseCommand,
+    MovementCommand,
+    TransferCommand,
+    TransferDesk,
+    TransferPolicy,
 )
 
 log = logging.getLogger(__name__)
@@ -117,11 +126,21 @@ class Prepared:
     candidates: list[tuple[int, ParsedEvent, Any]]
 
 
+#: Documents the writer decides: tickets, orders, returns, transfers and their steps.
+AnyDocument = (
+    DocumentCommand
+    | ReturnCommand
+    | GradeCommand
+    | TransferCommand
+    | MovementCommand
+    | CloseCommand
+)
+ALL_DOCUMENTS = (*DOCUMENT_COMMANDS, *RETURN_COMMANDS, *TRANSFER_COMMANDS)
 #: What the group-commit writer takes (a client batch or a command) and what it answers.
-WriterItem = Prepared | Command | DocumentCommand
+WriterItem = Prepared | Command | AnyDocument
 Answer = BatchResult | Outcome | DocumentResult
 #: Items that go to the writer as they are: everything but raw event batches.
-PASS_THROUGH = (*COMMANDS, *DOCUMENT_COMMANDS)
+PASS_THROUGH = (*COMMANDS, *ALL_DOCUMENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +219,16 @@ class IngestService:
         master: MasterCache | None = None,
         change_feed_retention_seconds: float = 600.0,
         tickets: TicketPolicy | None = None,
+        returns: ReturnPolicy | None = None,
+        transfers: TransferPolicy | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.master = master or MasterCache(store)
         self.change_feed_retention_us = int(change_feed_retention_seconds * 1_000_000)
         self.tickets = tickets or TicketPolicy()
+        self.returns = returns or ReturnPolicy()
+        self.transfers = transfers or TransferPolicy()
 
     def ingest(self, raws: Sequence[Any]) -> BatchResult:
         return self.ingest_many([prepare(raws)])[0]
@@ -220,8 +243,9 @@ class IngestService:
         assert isinstance(outcome, Outcome)
         return outcome
 
-    def apply_documents(self, documents: Sequence[DocumentCommand]) -> list[DocumentResult]:
-        """Apply tickets and order commands, each with its ledger events, in one transaction."""
+    def apply_documents(self, documents: Sequence[AnyDocument]) -> list[DocumentResult]:
+        """Apply document commands (tickets, orders, returns, transfers), each with its
+        ledger events, in one transaction."""
         return [r for r in self.run_group(documents) if isinstance(r, DocumentResult)]
 
     def run_group(self, items: Sequence[WriterItem]) -> list[Answer]:
@@ -347,7 +371,7 @@ class IngestService:
         master = self.master.get()
         routing = self.master.routing
         batches = [b for b in items if isinstance(b, Prepared)]
-        documents = [d for d in items if isinstance(d, DOCUMENT_COMMANDS)]
+        documents = [d for d in items if isinstance(d, ALL_DOCUMENTS)]
         commands = CommandBatch(
             [c for c in items if isinstance(c, COMMANDS)], master, self.master.policies
         )
@@ -361,7 +385,13 @@ class IngestService:
         with self.store.transaction() as tx:
             plan = DocumentPlan()
             if documents:
-                desk = DocumentDesk(tx, master, routing.posting_targets, self.tickets)
+                desk = DocumentDesk(
+                    tx,
+                    master,
+                    routing.posting_targets,
+                    self.tickets,
+                    [ReturnDesk(self.returns), TransferDesk(self.transfers)],
+                )
                 plan = desk.decide(documents)
                 # The documents' events take the ordinary path; their answers go nowhere.
                 call.results.append([None] * len(plan.events))
@@ -421,6 +451,7 @@ class IngestService:
             )
             tx.save_tickets(plan.tickets, now_us)
             tx.save_orders(list(plan.orders.values()), now_us)
+            tx.save_document_states(list(plan.states.values()), now_us)
             tx.park(call.exceptions, now_us)
             tx.resolve_exceptions(
                 [e.key for e in call.accepted] + [EventKey(*r) for r in plan.accepted_refs],
@@ -477,7 +508,7 @@ class IngestService:
             next(batch_answers)
             if isinstance(item, Prepared)
             else next(results)
-            if isinstance(item, DOCUMENT_COMMANDS)
+            if isinstance(item, ALL_DOCUMENTS)
             else next(outcomes)
             for item in items
         ]

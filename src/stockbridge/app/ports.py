@@ -204,6 +204,30 @@ class NewOrderState:
 
 
 @dataclass(frozen=True, slots=True)
+class NewDocumentState:
+    """A return's or a transfer's state after a command (kind: "return" or "transfer")."""
+
+    kind: str
+    document_id: str
+    payload_hash: str
+    status: str
+    state: dict[str, Any]
+    received: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentStateRecord:
+    kind: str
+    document_id: str
+    payload_hash: str
+    status: str
+    state: dict[str, Any]
+    received: Any
+    created_us: int
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class TicketRecord:
     source: str
     ticket_number: str
@@ -343,6 +367,16 @@ class IngestTransaction(Protocol):
         """(payload hash, state) of the orders among (channel, order_id), locked."""
         ...
 
+    def load_document_states(
+        self, kind: str, ids: Sequence[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """(payload hash, state) of the returns or transfers among `ids`, locked."""
+        ...
+
+    def save_document_states(self, states: Sequence[NewDocumentState], now_us: int) -> None:
+        """Insert new returns and transfers, or update the state of known ones."""
+        ...
+
     def save_tickets(self, tickets: Sequence[NewTicket], now_us: int) -> None: ...
 
     def save_orders(self, orders: Sequence[NewOrderState], now_us: int) -> None: ...
@@ -424,6 +458,10 @@ class Store(Protocol):
     def ticket(self, source: str, ticket_number: str) -> TicketRecord | None: ...
 
     def order(self, channel: str, order_id: str) -> OrderRecord | None: ...
+
+    def document_state(self, kind: str, document_id: str) -> DocumentStateRecord | None:
+        """A return ("return") or a transfer order ("transfer") as last saved."""
+        ...
 
     def settlements(
         self, store: str | None = None, business_date: str | None = None

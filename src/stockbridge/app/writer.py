@@ -16,9 +16,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .documents import DocumentCommand, DocumentResult
+from .documents import DocumentResult
 from .ingest import (
     PASS_THROUGH,
+    AnyDocument,
     BatchRejected,
     BatchResult,
     IngestService,
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Request:
     #: A client batch of raw events, or a reservation, ticket or order command.
-    payload: Sequence[Any] | Command | DocumentCommand
+    payload: Sequence[Any] | Command | AnyDocument
     future: Future[Any]
 
     @property
@@ -102,8 +103,9 @@ class GroupCommitWriter:
         self._queue.put(_Request(command, future))
         return future
 
-    def submit_document(self, command: DocumentCommand) -> Future[DocumentResult]:
-        """Queue a ticket or an order command: committed with the next group."""
+    def submit_document(self, command: AnyDocument) -> Future[DocumentResult]:
+        """Queue a document command (ticket, order, return, transfer): committed with the
+        next group."""
         future: Future[DocumentResult] = Future()
         self._queue.put(_Request(command, future))
         return future

@@ -24,10 +24,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..domain.errors import StoreUnavailable
-from .documents import DocumentCommand, DocumentResult, TicketPolicy
+from .documents import DocumentResult, TicketPolicy
 from .ingest import (
     PASS_THROUGH,
     Answer,
+    AnyDocument,
     BatchRejected,
     BatchResult,
     EventResult,
@@ -37,6 +38,8 @@ from .ingest import (
     prepare,
 )
 from .reservations import Command, Outcome
+from .returns import ReturnPolicy
+from .transfers import TransferPolicy
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ def _child(
     expiry_interval: float,
     change_feed_retention: float,
     tickets: TicketPolicy | None = None,
+    returns: ReturnPolicy | None = None,
+    transfers: TransferPolicy | None = None,
 ) -> None:
     from .bootstrap import open_store
     from .clock import SystemClock
@@ -75,6 +80,8 @@ def _child(
         SystemClock(),
         change_feed_retention_seconds=change_feed_retention,
         tickets=tickets,
+        returns=returns,
+        transfers=transfers,
     )
     next_tick = time.monotonic() + expiry_interval
     try:
@@ -85,7 +92,7 @@ def _child(
                 ingest.housekeeping()
             if not conn.poll(max(0.0, next_tick - time.monotonic())):
                 continue
-            group: list[tuple[int, Sequence[Any] | Command | DocumentCommand]] = []
+            group: list[tuple[int, Sequence[Any] | Command | AnyDocument]] = []
             size = 0
             while True:
                 message = conn.recv()
@@ -134,9 +141,13 @@ class ProcessWriter:
         expiry_interval: float = 1.0,
         change_feed_retention: float = 600.0,
         tickets: TicketPolicy | None = None,
+        returns: ReturnPolicy | None = None,
+        transfers: TransferPolicy | None = None,
     ) -> None:
         self.database_url = database_url
         self.tickets = tickets
+        self.returns = returns
+        self.transfers = transfers
         self.change_feed_retention = change_feed_retention
         self.max_events = max_events
         self.expiry_interval = expiry_interval
@@ -164,6 +175,8 @@ class ProcessWriter:
                 self.expiry_interval,
                 self.change_feed_retention,
                 self.tickets,
+                self.returns,
+                self.transfers,
             ),
             name="stockbridge-writer",
             daemon=True,
@@ -187,13 +200,11 @@ class ProcessWriter:
         """Send a reservation command; the child decides it in its next group commit."""
         return self._send(command, 0)
 
-    def submit_document(self, command: DocumentCommand) -> Future[DocumentResult]:
-        """Send a ticket or an order command; the child commits it with its events."""
+    def submit_document(self, command: AnyDocument) -> Future[DocumentResult]:
+        """Send a document command; the child commits it with its events."""
         return self._send(command, 0)
 
-    def _send(
-        self, payload: list[Any] | bytes | Command | DocumentCommand, limit: int
-    ) -> Future[Any]:
+    def _send(self, payload: list[Any] | bytes | Command | AnyDocument, limit: int) -> Future[Any]:
         future: Future[Any] = Future()
         if self._conn is None:
             future.set_exception(StoreUnavailable("the ingest writer is not running"))

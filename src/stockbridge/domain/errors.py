@@ -30,6 +30,18 @@ class Reason(StrEnum):
     OVER_FULFILMENT = "over_fulfilment"
     #: A cancellation of more than an order line has open (shipped units included).
     OVER_CANCELLATION = "over_cancellation"
+    #: A return or grading that is malformed for its return (unknown line, nothing to grade).
+    INVALID_RETURN = "invalid_return"
+    #: A grading of more units than a return line has pending inspection.
+    OVER_GRADING = "over_grading"
+    #: A transfer command that names no such line, or a transfer already closed.
+    INVALID_TRANSFER = "invalid_transfer"
+    #: A shipment of more than a transfer line has left to ship.
+    OVER_SHIPMENT = "over_shipment"
+    #: A receipt of more than was shipped and is still in transit (the units are declared).
+    OVER_RECEIPT = "over_receipt"
+    #: A transfer closed with shipped units never received (in transit remainder).
+    SHORT_RECEIPT = "short_receipt"
 
 
 class StockbridgeError(Exception):
