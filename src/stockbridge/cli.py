@@ -863,6 +863,27 @@ def bench_propagate(
     )
 
 
+@bench_app.command("floor")
+def bench_floor(
+    prefill: Annotated[int, typer.Option(help="Events in the ledger before measuring.")] = 400_000,
+    per_commit: Annotated[str, typer.Option(help="Comma-separated rows per commit.")] = (
+        "1000,5000,20000"
+    ),
+    output: Annotated[Path | None, typer.Option(help="Markdown file to update.")] = Path(
+        "docs/benchmarks.md"
+    ),
+) -> None:
+    """What SQLite alone writes in the ledger's shape: the bound under the ingest path."""
+    from .bench_floor import run_floor_bench
+
+    run_floor_bench(
+        prefill=prefill,
+        per_commit=[int(n) for n in per_commit.split(",")],
+        output=output,
+        console=console,
+    )
+
+
 def main() -> None:
     try:
         app()
