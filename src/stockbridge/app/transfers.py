@@ -42,6 +42,7 @@ from .documents import (
     _Id,
     _In,
     fingerprint,
+    kept,
     not_found,
     unique_lines,
     validate_body,
@@ -241,18 +242,9 @@ class TransferDesk:
         ref: dict[str, str | None] = {"transfer_id": c.transfer_id}
         number = transfer_number(c.transfer_id)
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return desk.refuse(
-                KIND,
-                ref,
-                reason,
-                detail,
-                {"document": KIND, "id": c.transfer_id, "body": c.received},
-                t.source,
-                number,
-                c.payload_hash,
-                field_,
-            )
+        refuse = desk.refuser(
+            KIND, ref, kept(KIND, c.transfer_id, c.received), t.source, number, c.payload_hash
+        )
 
         prior = self._states.get(c.transfer_id)
         if prior is not None:
@@ -297,18 +289,14 @@ class TransferDesk:
         payload_hash, state = prior
         exception_id = f"transfer:{c.transfer_id}:{c.kind}:{mid}"
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return desk.refuse(
-                c.kind,
-                ref,
-                reason,
-                detail,
-                {"document": c.kind, "id": c.transfer_id, "body": c.received},
-                state.transfer.source,
-                exception_id,
-                c.fingerprint,
-                field_,
-            )
+        refuse = desk.refuser(
+            c.kind,
+            ref,
+            kept(c.kind, c.transfer_id, c.received),
+            state.transfer.source,
+            exception_id,
+            c.fingerprint,
+        )
 
         done = state.shipments if c.kind == "shipment" else state.receipts
         if mid in done:
