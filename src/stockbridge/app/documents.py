@@ -599,6 +599,20 @@ class DocumentDesk:
                 return i, mapped.reason, mapped.detail
         return None
 
+    def line_skus(
+        self, source: str, skus: Sequence[str], location: str, refuse: Refuse
+    ) -> list[str] | DocumentResult:
+        """Each line's enterprise SKU, or the refusal of the first line with an unknown one."""
+        out = []
+        for i, sku in enumerate(skus):
+            code, _ = self.map_line(source, sku, location)
+            if code is None:
+                return refuse(
+                    Reason.UNKNOWN_SKU, f"no item or cross reference for {sku!r}", f"lines[{i}].sku"
+                )
+            out.append(code)
+        return out
+
     def map_line(self, source: str, sku: str, location: str) -> tuple[str | None, str | None]:
         code = self.master.sku_for(source, sku)
         if code is not None and code not in self.master.items:
@@ -640,16 +654,10 @@ class DocumentDesk:
                 f"no store or cross reference for {ticket.location!r}",
                 "store",
             )
-        lines = []
-        for i, line in enumerate(ticket.lines):
-            sku, _ = self.map_line(ticket.source, line.sku, ticket.location)
-            if sku is None:
-                return refuse(
-                    Reason.UNKNOWN_SKU,
-                    f"no item or cross reference for {line.sku!r}",
-                    f"lines[{i}].sku",
-                )
-            lines.append(replace(line, sku=sku))
+        skus = self.line_skus(ticket.source, [x.sku for x in ticket.lines], ticket.location, refuse)
+        if isinstance(skus, DocumentResult):
+            return skus
+        lines = [replace(line, sku=sku) for line, sku in zip(ticket.lines, skus, strict=True)]
         timezone = self.master.locations[location].timezone
         ticket = replace(ticket, location=location, lines=tuple(lines)).on_business_date(timezone)
         events = ticket_events(ticket)

@@ -214,17 +214,13 @@ class ReturnDesk:
                 f"no location or cross reference for {ret.location!r}",
                 "location",
             )
-        lines = []
-        for i, line in enumerate(ret.lines):
-            sku, _ = desk.map_line(ret.source, line.sku, ret.location)
-            if sku is None:
-                return refuse(
-                    Reason.UNKNOWN_SKU,
-                    f"no item or cross reference for {line.sku!r}",
-                    f"lines[{i}].sku",
-                )
-            category = desk.master.items[sku].category
-            lines.append(replace(line, sku=sku, category=category))
+        skus = desk.line_skus(ret.source, [x.sku for x in ret.lines], ret.location, refuse)
+        if isinstance(skus, DocumentResult):
+            return skus
+        lines = [
+            replace(line, sku=sku, category=desk.master.items[sku].category)
+            for line, sku in zip(ret.lines, skus, strict=True)
+        ]
         decision = receive(replace(ret, location=location, lines=tuple(lines)), self.policy.rules)
         bad = desk.check_events(decision.events)
         if bad is not None:

@@ -265,16 +265,10 @@ class TransferDesk:
             places.append(location)
         if places[0] == places[1]:
             return refuse(Reason.INVALID_TRANSFER, "from and to are the same location", "to")
-        lines = []
-        for i, line in enumerate(t.lines):
-            sku, _ = desk.map_line(t.source, line.sku, t.from_location)
-            if sku is None:
-                return refuse(
-                    Reason.UNKNOWN_SKU,
-                    f"no item or cross reference for {line.sku!r}",
-                    f"lines[{i}].sku",
-                )
-            lines.append(replace(line, sku=sku))
+        skus = desk.line_skus(t.source, [x.sku for x in t.lines], t.from_location, refuse)
+        if isinstance(skus, DocumentResult):
+            return skus
+        lines = [replace(line, sku=sku) for line, sku in zip(t.lines, skus, strict=True)]
         transfer = replace(t, from_location=places[0], to_location=places[1], lines=tuple(lines))
         self._store(desk, c.payload_hash, open_transfer(transfer), c.received)
         desk.plan.accepted_refs.append((t.source, number))
