@@ -26,6 +26,7 @@ from ..app.documents import (
 )
 from ..app.ingest import AnyDocument
 from ..app.keys import Scope
+from ..app.ports import DocumentStateRecord, OrderRecord
 from ..domain.errors import Reason
 from ..domain.model import from_micros
 from ..domain.tickets import settlement_number
@@ -87,10 +88,14 @@ async def apply_stock_document(
 
 def stock_document_view(request: Request, kind: str, document_id: str) -> dict[str, Any] | None:
     record = hub_of(request).store.document_state(kind, document_id)
-    if record is None:
-        return None
+    return _state_view(record) if record is not None else None
+
+
+def _state_view(record: OrderRecord | DocumentStateRecord, **extra: Any) -> dict[str, Any]:
+    """A stateful document as stored: its state, then `extra`, what was received, and when."""
     return {
         **record.state,
+        **extra,
         "received": record.received,
         "recorded_at": from_micros(record.created_us),
         "updated_at": from_micros(record.updated_us),
@@ -280,15 +285,7 @@ async def cancel_order(channel: str, order_id: str, request: Request) -> JsonRes
 def get_order(channel: str, order_id: str, request: Request) -> JsonResponse:
     record = hub_of(request).store.order(channel, order_id)
     if record is not None:
-        return JsonResponse(
-            {
-                **record.state,
-                "document_number": f"order:{channel}:{order_id}",
-                "received": record.received,
-                "recorded_at": from_micros(record.created_us),
-                "updated_at": from_micros(record.updated_us),
-            }
-        )
+        return JsonResponse(_state_view(record, document_number=f"order:{channel}:{order_id}"))
     held = _exception_view(request, channel, f"order:{order_id}")
     if held is not None:
         return JsonResponse({"channel": channel, "order_id": order_id, **held})
