@@ -7,7 +7,7 @@ idempotency key, so "none delivered twice to effect" is checked where it matters
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,14 +16,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stockbridge.adapters.sql_store import SqlStore
-from stockbridge.api.app import create_app
-from stockbridge.app.bootstrap import Hub, bootstrap
+from stockbridge.app.bootstrap import Hub
 
-from ..conftest import ADMIN_KEY, LiveServer, event, hub_settings, seed_master
+from ..conftest import event
+from .conftest import FAST, SECRET, admin_client, put_target, settled, start_hub, wait_for
 from .receiver import Receiver
-
-SECRET = "s3cret"
-FAST = {"base_seconds": 0.02, "max_seconds": 0.2, "max_attempts": 60}
 
 
 @pytest.fixture
@@ -35,33 +32,13 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def system(store: SqlStore) -> Iterator[tuple[Hub, httpx.Client]]:
     """A hub on the real clock (retries wait real time) with its API over HTTP."""
-    hub = bootstrap(
-        hub_settings(**{"delivery.poll_interval_seconds": 0.01, "delivery.lease_seconds": 5}),
-        store=store,
-    )
-    seed_master(hub)
-    server = LiveServer(create_app(hub)).start()
-    client = httpx.Client(
-        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    )
-    try:
+    hub, server = start_hub(store)
+    with admin_client(server) as client:
         yield hub, client
-    finally:
-        client.close()
-        server.stop()
 
 
 def setup(client: httpx.Client, receiver: Receiver, **target: Any) -> None:
-    body = {
-        "url": receiver.url + "/hook",
-        "secret": SECRET,
-        "rate_per_second": 0,
-        "retry": FAST,
-        "circuit": {"failure_threshold": 1000, "cooldown_seconds": 0.1},
-        **target,
-    }
-    r = client.put("/v1/targets/shop", json=body)
-    assert r.status_code == 200, r.text
+    put_target(client, "shop", receiver.url + "/hook", **target)
     r = client.put("/v1/channels/web", json={"locations": {"S1": 0, "S2": 1}, "target": "shop"})
     assert r.status_code == 200, r.text
 
@@ -81,11 +58,6 @@ def last_pushed(receiver: Receiver, sku: str) -> Decimal | None:
     return values[-1] if values else None
 
 
-def settled(hub: Hub) -> bool:
-    """Nothing left to send: every delivery delivered, dead, rejected or superseded."""
-    return not any(t["backlog"] for t in hub.deliveries.targets())
-
-
 def random_events(rng: random.Random, n: int, prefix: str) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
@@ -102,11 +74,6 @@ def random_events(rng: random.Random, n: int, prefix: str) -> list[dict[str, Any
             )
         )
     return out
-
-
-def wait_for(hub: Hub, predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    assert hub.dispatcher is not None
-    assert hub.dispatcher.wait_until(predicate, timeout), f"timed out waiting: {what}"
 
 
 def wait_converged(receiver: Receiver, hub: Hub) -> None:

@@ -7,7 +7,7 @@ matters. The daily settlement's timing runs on a manual clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,16 +16,13 @@ import httpx
 import pytest
 
 from stockbridge.adapters.sql_store import SqlStore
-from stockbridge.api.app import create_app
 from stockbridge.app.bootstrap import Hub, bootstrap
 from stockbridge.app.clock import ManualClock
 
-from ..conftest import ADMIN_KEY, START, LiveServer, event, hub_settings, seed_master
+from ..conftest import START, LiveServer, event, hub_settings, seed_master
+from .conftest import SECRET, admin_client, put_target, settled, start_hub, wait_for
 from .receiver import Receiver
 from .test_tickets_orders_api import order, ticket
-
-SECRET = "s3cret"
-FAST = {"base_seconds": 0.02, "max_seconds": 0.2, "max_attempts": 60}
 
 
 @pytest.fixture
@@ -35,57 +32,20 @@ def receiver() -> Iterator[Receiver]:
 
 
 def start_system(store: SqlStore, clock: Any = None, **overrides: Any) -> tuple[Hub, LiveServer]:
-    hub = bootstrap(
-        hub_settings(
-            **{
-                "delivery.poll_interval_seconds": 0.01,
-                "delivery.lease_seconds": 5,
-                "ingest.expiry_interval_seconds": 0.05,
-                **overrides,
-            }
-        ),
-        store=store,
-        clock=clock,
-    )
-    seed_master(hub)
-    return hub, LiveServer(create_app(hub)).start()
+    # Order reservations expire in the background within a test's patience.
+    return start_hub(store, clock, **{"ingest.expiry_interval_seconds": 0.05, **overrides})
 
 
 @pytest.fixture
 def system(store: SqlStore) -> Iterator[tuple[Hub, httpx.Client]]:
     """A hub on the real clock with its API over HTTP, tickets posted one by one."""
     hub, server = start_system(store)
-    client = httpx.Client(
-        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    )
-    try:
+    with admin_client(server) as client:
         yield hub, client
-    finally:
-        client.close()
-        server.stop()
 
 
 def erp(client: httpx.Client, receiver: Receiver, **target: Any) -> None:
-    body = {
-        "url": receiver.url + "/erp",
-        "secret": SECRET,
-        "rate_per_second": 0,
-        "postings": True,
-        "retry": FAST,
-        "circuit": {"failure_threshold": 1000, "cooldown_seconds": 0.1},
-        **target,
-    }
-    r = client.put("/v1/targets/erp", json=body)
-    assert r.status_code == 200, r.text
-
-
-def settled(hub: Hub) -> bool:
-    return not any(t["backlog"] for t in hub.deliveries.targets())
-
-
-def wait_for(hub: Hub, predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    assert hub.dispatcher is not None
-    assert hub.dispatcher.wait_until(predicate, timeout), f"timed out waiting: {what}"
+    put_target(client, "erp", receiver.url + "/erp", **{"postings": True, **target})
 
 
 def documents(receiver: Receiver, kind: str | None = None) -> list[dict[str, Any]]:
@@ -275,10 +235,7 @@ def test_the_settlement_reaches_the_erp_after_close_with_the_days_totals(
 ) -> None:
     # Given a hub settling daily, on the real clock, with its writer ticking
     hub, server = start_system(store, **{"tickets.mode": "daily_settlement"})
-    client = httpx.Client(
-        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    )
-    try:
+    with admin_client(server) as client:
         erp(client, receiver)
         # When a closed business day's tickets arrive (a store sending yesterday's batch)
         day = {"business_date": "2020-01-06"}
@@ -301,6 +258,3 @@ def test_the_settlement_reaches_the_erp_after_close_with_the_days_totals(
         assert (got["posting"], got["settlement"]) == ("settlement", "settlement:S1:2020-01-06")
         listed = client.get("/v1/settlements", params={"store": "S1"}).json()["settlements"]
         assert [(s["business_date"], s["ticket_count"]) for s in listed] == [("2020-01-06", 2)]
-    finally:
-        client.close()
-        server.stop()

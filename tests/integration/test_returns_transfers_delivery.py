@@ -17,17 +17,10 @@ import pytest
 from stockbridge.adapters.sql_store import SqlStore
 from stockbridge.app.bootstrap import Hub
 
-from ..conftest import ADMIN_KEY, event
+from ..conftest import event
+from .conftest import FAST, SECRET, admin_client, settled, wait_for
 from .receiver import Receiver
-from .test_documents_delivery import (
-    FAST,
-    SECRET,
-    documents,
-    erp,
-    settled,
-    start_system,
-    wait_for,
-)
+from .test_documents_delivery import documents, erp, start_system
 from .test_returns_transfers_api import a_return, a_transfer, quantities
 
 
@@ -42,10 +35,7 @@ def system(store: SqlStore, receiver: Receiver) -> Iterator[tuple[Hub, httpx.Cli
     """A hub with an ERP and a shop channel fed by S1, over HTTP; 10 mugs at S1."""
     rules = [{"condition": "damaged", "outcome": "non_sellable", "reason": "damaged"}]
     hub, server = start_system(store, **{"returns.rules": rules})
-    client = httpx.Client(
-        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    )
-    try:
+    with admin_client(server) as client:
         erp(client, receiver)
         shop = {"url": receiver.url + "/shop", "secret": SECRET, "rate_per_second": 0}
         r = client.put("/v1/targets/shop", json={**shop, "retry": FAST})
@@ -58,9 +48,6 @@ def system(store: SqlStore, receiver: Receiver) -> Iterator[tuple[Hub, httpx.Cli
         assert r.json()["totals"]["accepted"] == 1
         wait_for(hub, lambda: settled(hub), "the first deliveries")
         yield hub, client
-    finally:
-        client.close()
-        server.stop()
 
 
 def channel_available(client: httpx.Client) -> Decimal:

@@ -689,30 +689,50 @@ class SqlIngestTransaction:
 
     def save_document_states(self, states: Sequence[NewDocumentState], now_us: int) -> None:
         for kind, (table, key) in DOCUMENT_TABLES.items():
-            rows = [s for s in states if s.kind == kind]
-            if not rows:
-                continue
             # Later steps (grading, shipments, receipts, close) change the state only.
-            self._cur.executemany(
-                self._sql(
-                    f"INSERT INTO {table} ({key}, payload_hash, status, state, received, "
-                    "created_us, updated_us) VALUES (?,?,?,?,?,?,?) "
-                    f"ON CONFLICT ({key}) DO UPDATE SET status = excluded.status, "
-                    "state = excluded.state, updated_us = excluded.updated_us"
-                ),
-                [
-                    (
-                        s.document_id,
-                        s.payload_hash,
-                        s.status,
-                        orjson.dumps(s.state).decode(),
-                        to_json(s.received),
-                        now_us,
-                        now_us,
-                    )
-                    for s in rows
-                ],
-            )
+            rows = [
+                ((s.document_id,), s.payload_hash, s.status, s.state, s.received)
+                for s in states
+                if s.kind == kind
+            ]
+            self._upsert_states(table, (key,), rows, now_us)
+
+    def _upsert_states(
+        self,
+        table: str,
+        keys: Sequence[str],
+        rows: Sequence[tuple[tuple[str, ...], str, str, dict[str, Any], Any]],
+        now_us: int,
+    ) -> None:
+        """Insert stateful documents (key values, hash, status, state, received) by key.
+
+        A document already stored keeps its hash, received body and creation time: only its
+        status, state and update time change.
+        """
+        if not rows:
+            return
+        columns = ", ".join(keys)
+        marks = ",".join("?" * (len(keys) + 6))
+        self._cur.executemany(
+            self._sql(
+                f"INSERT INTO {table} ({columns}, payload_hash, status, state, received, "
+                f"created_us, updated_us) VALUES ({marks}) "
+                f"ON CONFLICT ({columns}) DO UPDATE SET status = excluded.status, "
+                "state = excluded.state, updated_us = excluded.updated_us"
+            ),
+            [
+                (
+                    *key,
+                    payload_hash,
+                    status,
+                    orjson.dumps(state).decode(),
+                    to_json(received),
+                    now_us,
+                    now_us,
+                )
+                for key, payload_hash, status, state, received in rows
+            ],
+        )
 
     def save_tickets(self, tickets: Sequence[NewTicket], now_us: int) -> None:
         if tickets:
@@ -741,29 +761,11 @@ class SqlIngestTransaction:
             )
 
     def save_orders(self, orders: Sequence[NewOrderState], now_us: int) -> None:
-        if orders:
-            # An order's later steps (shipments, cancellations) change its state only.
-            self._cur.executemany(
-                self._sql(
-                    "INSERT INTO orders (channel, order_id, payload_hash, status, state, "
-                    "received, created_us, updated_us) VALUES (?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (channel, order_id) DO UPDATE SET status = excluded.status, "
-                    "state = excluded.state, updated_us = excluded.updated_us"
-                ),
-                [
-                    (
-                        o.channel,
-                        o.order_id,
-                        o.payload_hash,
-                        o.status,
-                        orjson.dumps(o.state).decode(),
-                        to_json(o.received),
-                        now_us,
-                        now_us,
-                    )
-                    for o in orders
-                ],
-            )
+        # An order's later steps (shipments, cancellations) change its state only.
+        rows = [
+            ((o.channel, o.order_id), o.payload_hash, o.status, o.state, o.received) for o in orders
+        ]
+        self._upsert_states("orders", ("channel", "order_id"), rows, now_us)
 
     def unsettled_days(self) -> list[tuple[str, date]]:
         rows = self._rows(
@@ -1126,31 +1128,30 @@ class SqlStore(DeliveryStoreMixin):
         )
 
     def order(self, channel: str, order_id: str) -> OrderRecord | None:
-        rows = self.read(
-            "SELECT channel, order_id, payload_hash, status, state, received, created_us, "
-            "updated_us FROM orders WHERE channel = ? AND order_id = ?",
-            (channel, order_id),
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return OrderRecord(
-            r[0], r[1], r[2], r[3], orjson.loads(r[4]), orjson.loads(r[5]), r[6], r[7]
-        )
+        row = self._state_row("orders", ("channel", "order_id"), (channel, order_id))
+        return OrderRecord(*row) if row is not None else None
 
     def document_state(self, kind: str, document_id: str) -> DocumentStateRecord | None:
         table, key = DOCUMENT_TABLES[kind]
+        row = self._state_row(table, (key,), (document_id,))
+        return DocumentStateRecord(kind, *row) if row is not None else None
+
+    def _state_row(
+        self, table: str, keys: Sequence[str], values: Sequence[str]
+    ) -> list[Any] | None:
+        """A stateful document's row: key values, hash, status, state, received, times."""
+        columns = ", ".join(keys)
         rows = self.read(
-            f"SELECT {key}, payload_hash, status, state, received, created_us, updated_us "
-            f"FROM {table} WHERE {key} = ?",
-            (document_id,),
+            f"SELECT {columns}, payload_hash, status, state, received, created_us, updated_us "
+            f"FROM {table} WHERE " + " AND ".join(f"{k} = ?" for k in keys),
+            values,
         )
         if not rows:
             return None
-        r = rows[0]
-        return DocumentStateRecord(
-            kind, r[0], r[1], r[2], orjson.loads(r[3]), orjson.loads(r[4]), r[5], r[6]
-        )
+        row = list(rows[0])
+        state, received = len(keys) + 2, len(keys) + 3
+        row[state], row[received] = orjson.loads(row[state]), orjson.loads(row[received])
+        return row
 
     def settlements(
         self, store: str | None = None, business_date: str | None = None

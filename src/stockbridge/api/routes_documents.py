@@ -10,7 +10,6 @@ import asyncio
 from datetime import date
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 
 from ..app.documents import (
@@ -27,45 +26,35 @@ from ..app.documents import (
 )
 from ..app.ingest import AnyDocument
 from ..app.keys import Scope
+from ..app.ports import DocumentStateRecord, OrderRecord
 from ..domain.errors import Reason
 from ..domain.model import from_micros
 from ..domain.tickets import settlement_number
 from .auth import hub_of, require
 from .problems import JsonResponse, Problem
+from .requests import answer_of, invalid_request, json_body, with_reason
 
 router = APIRouter(prefix="/v1", tags=["tickets and orders"])
 
 MAX_TICKETS = 1000
 
 
-async def _body(request: Request, *, empty_ok: bool = False) -> Any:
-    limit = hub_of(request).settings.server.max_body_bytes
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
-    if empty_ok and not body.strip():
-        return {}
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise Problem(400, "Malformed JSON", str(e), kind="malformed-json") from None
-
-
 def _malformed(bad: Malformed, what: str) -> Problem:
     field, message = bad.first
-    return Problem(
-        422,
-        "Invalid request",
-        f"{what}: {field} {message}",
-        kind="invalid-request",
-        errors=bad.errors,
-    )
+    return invalid_request(f"{what}: {field} {message}", errors=bad.errors)
 
 
 async def _apply(request: Request, command: AnyDocument) -> DocumentResult:
-    return await asyncio.wrap_future(hub_of(request).writer.submit_document(command))
+    return await answer_of(hub_of(request).writer.submit_document(command))
+
+
+async def _apply_document(
+    request: Request, parsed: AnyDocument | Malformed, what: str
+) -> JsonResponse:
+    """Apply one ticket or order step and answer with its result; malformed is a 422."""
+    if isinstance(parsed, Malformed):
+        raise _malformed(parsed, what)
+    return JsonResponse(render(await _apply(request, parsed)))
 
 
 async def apply_stock_document(
@@ -99,10 +88,14 @@ async def apply_stock_document(
 
 def stock_document_view(request: Request, kind: str, document_id: str) -> dict[str, Any] | None:
     record = hub_of(request).store.document_state(kind, document_id)
-    if record is None:
-        return None
+    return _state_view(record) if record is not None else None
+
+
+def _state_view(record: OrderRecord | DocumentStateRecord, **extra: Any) -> dict[str, Any]:
+    """A stateful document as stored: its state, then `extra`, what was received, and when."""
     return {
         **record.state,
+        **extra,
         "received": record.received,
         "recorded_at": from_micros(record.created_us),
         "updated_at": from_micros(record.updated_us),
@@ -113,12 +106,7 @@ def render(r: DocumentResult) -> dict[str, Any]:
     out: dict[str, Any] = {**r.ref, "status": r.status.value}
     if r.document_number:
         out["document_number"] = r.document_number
-    if r.reason:
-        out["reason"] = r.reason
-        out["detail"] = r.detail
-        if r.field:
-            out["field"] = r.field
-    return out
+    return with_reason(out, r)
 
 
 def _exception_view(request: Request, source: str, exception_id: str) -> dict[str, Any] | None:
@@ -151,15 +139,12 @@ def _exception_view(request: Request, source: str, exception_id: str) -> dict[st
     dependencies=[Depends(require(Scope.EVENTS_WRITE))],
 )
 async def post_tickets(request: Request) -> JsonResponse:
-    body = await _body(request)
+    body = await json_body(request)
     if isinstance(body, dict) and "tickets" in body:
         raws = body["tickets"]
         if not isinstance(raws, list) or not raws or len(body) != 1:
-            raise Problem(
-                422,
-                "Invalid request",
+            raise invalid_request(
                 "a batch is an object with a non-empty 'tickets' list and nothing else",
-                kind="invalid-request",
                 errors=[{"field": "tickets", "message": "required non-empty list"}],
             )
         if len(raws) > MAX_TICKETS:
@@ -177,14 +162,11 @@ async def post_tickets(request: Request) -> JsonResponse:
                 invalid_ticket(raw, parsed) if isinstance(parsed, Malformed) else parsed
             )
         writer = hub_of(request).writer
-        futures = [asyncio.wrap_future(writer.submit_document(c)) for c in commands]
+        futures = [answer_of(writer.submit_document(c)) for c in commands]
         results = await asyncio.gather(*futures)
         totals = {s.value: sum(1 for r in results if r.status is s) for s in DocStatus}
         return JsonResponse({"results": [render(r) for r in results], "totals": totals})
-    parsed = parse_ticket(body)
-    if isinstance(parsed, Malformed):
-        raise _malformed(parsed, "ticket")
-    return JsonResponse(render(await _apply(request, parsed)))
+    return await _apply_document(request, parse_ticket(body), "ticket")
 
 
 @router.get(
@@ -265,10 +247,7 @@ def list_settlements(
     dependencies=[Depends(require(Scope.EVENTS_WRITE))],
 )
 async def post_order(request: Request) -> JsonResponse:
-    parsed = parse_order(await _body(request))
-    if isinstance(parsed, Malformed):
-        raise _malformed(parsed, "order")
-    return JsonResponse(render(await _apply(request, parsed)))
+    return await _apply_document(request, parse_order(await json_body(request)), "order")
 
 
 @router.post(
@@ -280,10 +259,8 @@ async def post_order(request: Request) -> JsonResponse:
 )
 async def fulfil_order(channel: str, order_id: str, request: Request) -> JsonResponse:
     now = hub_of(request).clock.now()
-    parsed = parse_fulfil(channel, order_id, await _body(request), now)
-    if isinstance(parsed, Malformed):
-        raise _malformed(parsed, "shipment")
-    return JsonResponse(render(await _apply(request, parsed)))
+    parsed = parse_fulfil(channel, order_id, await json_body(request), now)
+    return await _apply_document(request, parsed, "shipment")
 
 
 @router.post(
@@ -295,10 +272,8 @@ async def fulfil_order(channel: str, order_id: str, request: Request) -> JsonRes
 )
 async def cancel_order(channel: str, order_id: str, request: Request) -> JsonResponse:
     now = hub_of(request).clock.now()
-    parsed = parse_cancel(channel, order_id, await _body(request, empty_ok=True), now)
-    if isinstance(parsed, Malformed):
-        raise _malformed(parsed, "cancellation")
-    return JsonResponse(render(await _apply(request, parsed)))
+    parsed = parse_cancel(channel, order_id, await json_body(request, empty_ok=True), now)
+    return await _apply_document(request, parsed, "cancellation")
 
 
 @router.get(
@@ -310,15 +285,7 @@ async def cancel_order(channel: str, order_id: str, request: Request) -> JsonRes
 def get_order(channel: str, order_id: str, request: Request) -> JsonResponse:
     record = hub_of(request).store.order(channel, order_id)
     if record is not None:
-        return JsonResponse(
-            {
-                **record.state,
-                "document_number": f"order:{channel}:{order_id}",
-                "received": record.received,
-                "recorded_at": from_micros(record.created_us),
-                "updated_at": from_micros(record.updated_us),
-            }
-        )
+        return JsonResponse(_state_view(record, document_number=f"order:{channel}:{order_id}"))
     held = _exception_view(request, channel, f"order:{order_id}")
     if held is not None:
         return JsonResponse({"channel": channel, "order_id": order_id, **held})

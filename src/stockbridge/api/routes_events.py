@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,6 +11,7 @@ from ..app.keys import Scope
 from ..domain.model import from_micros
 from .auth import hub_of, require
 from .problems import JsonResponse, Problem
+from .requests import answer_of, raw_body, with_reason
 from .schemas import IngestResponse
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -26,12 +26,7 @@ _INGEST_BODY = {
 
 def _result(r: EventResult) -> dict[str, Any]:
     out: dict[str, Any] = {"event_id": r.event_id, "source": r.source, "status": r.status.value}
-    if r.reason:
-        out["reason"] = r.reason
-        out["detail"] = r.detail
-        if r.field:
-            out["field"] = r.field
-    return out
+    return with_reason(out, r)
 
 
 def render(batch: BatchResult) -> dict[str, Any]:
@@ -53,14 +48,9 @@ def render(batch: BatchResult) -> dict[str, Any]:
 )
 async def post_events(request: Request) -> JsonResponse:
     hub = hub_of(request)
-    limit = hub.settings.server.max_body_bytes
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
+    body = await raw_body(request)
     most = hub.settings.ingest.max_events_per_request
-    result = await asyncio.wrap_future(hub.writer.submit_body(body, most))
+    result = await answer_of(hub.writer.submit_body(body, most))
     if isinstance(result, BatchRejected):
         problem = Problem(result.status, result.title, result.detail, kind=result.kind)
         if result.status == 413:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from ..app.keys import Scope
 from ..app.pricing import PricingKind, price_view
 from .auth import hub_of, require
-from .problems import JsonResponse, Problem
+from .problems import JsonResponse
+from .requests import invalid_request
 
 router = APIRouter(prefix="/v1", tags=["prices"])
 
@@ -27,12 +28,7 @@ _IMPORT_DOC = (
 def _list_of(body: Any, name: str) -> list[Any]:
     rows = body.get(name) if isinstance(body, dict) else None
     if not isinstance(rows, list):
-        raise Problem(
-            422,
-            "Invalid request",
-            f"the body must be an object with a {name!r} list",
-            kind="invalid-request",
-        )
+        raise invalid_request(f"the body must be an object with a {name!r} list")
     return rows
 
 
@@ -109,11 +105,8 @@ def _instant(at: str | None) -> datetime | None:
     except ValueError:
         when = None
     if when is None or when.tzinfo is None:
-        raise Problem(
-            422,
-            "Invalid request",
+        raise invalid_request(
             f"at must be an RFC 3339 date-time with an offset, not {at!r}",
-            kind="invalid-request",
             errors=[{"field": "query.at", "message": "RFC 3339 date-time with offset"}],
         )
     return when

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,6 +11,7 @@ from ..app.reservations import Close, Outcome, ReservationView, Reserve, Verdict
 from ..domain.model import EventType, from_micros, to_micros
 from .auth import hub_of, require
 from .problems import JsonResponse, Problem
+from .requests import answer_of, invalid_request
 from .schemas import CloseIn, ReservationIn, ReservationOut
 from .schemas import Problem as ProblemOut
 
@@ -79,12 +79,8 @@ def answer(outcome: Outcome) -> JsonResponse:
             )
         case Verdict.NOT_FOUND:
             raise Problem(404, "Not found", outcome.detail, reservation_id=rid)
-    raise Problem(
-        422,
-        "Invalid request",
-        outcome.detail,
-        kind="invalid-request",
-        errors=[{"field": f"body.{outcome.field}", "message": outcome.detail}],
+    raise invalid_request(
+        outcome.detail, errors=[{"field": f"body.{outcome.field}", "message": outcome.detail}]
     )
 
 
@@ -105,11 +101,8 @@ def answer(outcome: Outcome) -> JsonResponse:
 )
 async def reserve(body: ReservationIn, request: Request) -> JsonResponse:
     if (body.location is None) == (body.channel is None):
-        raise Problem(
-            422,
-            "Invalid request",
+        raise invalid_request(
             "give exactly one of location or channel",
-            kind="invalid-request",
             errors=[{"field": "body.location", "message": "exactly one of location or channel"}],
         )
     command = Reserve(
@@ -124,7 +117,7 @@ async def reserve(body: ReservationIn, request: Request) -> JsonResponse:
         reference=body.reference,
         correlation_id=body.correlation_id,
     )
-    outcome = await asyncio.wrap_future(hub_of(request).reservations.reserve(command))
+    outcome = await answer_of(hub_of(request).reservations.reserve(command))
     return answer(outcome)
 
 
@@ -138,7 +131,7 @@ async def _close(
         reference=body.reference if body else None,
         correlation_id=body.correlation_id if body else None,
     )
-    outcome = await asyncio.wrap_future(hub_of(request).reservations.close(command))
+    outcome = await answer_of(hub_of(request).reservations.close(command))
     return answer(outcome)
 
 

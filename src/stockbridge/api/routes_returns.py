@@ -6,14 +6,22 @@ command means for the ledger and the ERP (app/returns.py, app/transfers.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 
+from ..app.documents import Malformed
+from ..app.ingest import AnyDocument
 from ..app.keys import Scope
 from ..app.returns import ReturnCommand, parse_grade, parse_return
 from ..app.transfers import TransferCommand, parse_close, parse_movement, parse_transfer
 from .auth import hub_of, require
 from .problems import JsonResponse, Problem
-from .routes_documents import _body, apply_stock_document, stock_document_view
+from .requests import json_body
+from .routes_documents import apply_stock_document, stock_document_view
 
 router = APIRouter(prefix="/v1", tags=["returns and transfers"])
 WRITE = [Depends(require(Scope.EVENTS_WRITE))]
@@ -25,6 +33,20 @@ def _view(request: Request, kind: str, document_id: str) -> JsonResponse:
     if view is None:
         raise Problem(404, "Not found", f"no {kind} {document_id!r}")
     return JsonResponse(view)
+
+
+async def _apply_step(
+    request: Request,
+    kind: str,
+    document_id: str,
+    parse: Callable[[Any, datetime], AnyDocument | Malformed],
+    *,
+    empty_ok: bool = False,
+) -> JsonResponse:
+    """Parse a step on the return or transfer named in the path, as of now, and apply it."""
+    now = hub_of(request).clock.now()
+    command = parse(await json_body(request, empty_ok=empty_ok), now)
+    return await apply_stock_document(request, command, kind, document_id)
 
 
 # --- returns ------------------------------------------------------------------------------
@@ -40,7 +62,7 @@ def _view(request: Request, kind: str, document_id: str) -> JsonResponse:
     dependencies=WRITE,
 )
 async def post_return(request: Request) -> JsonResponse:
-    command = parse_return(await _body(request))
+    command = parse_return(await json_body(request))
     return_id = command.return_id if isinstance(command, ReturnCommand) else ""
     return await apply_stock_document(request, command, "return", return_id)
 
@@ -53,9 +75,7 @@ async def post_return(request: Request) -> JsonResponse:
     dependencies=WRITE,
 )
 async def grade_return(return_id: str, request: Request) -> JsonResponse:
-    now = hub_of(request).clock.now()
-    command = parse_grade(return_id, await _body(request), now)
-    return await apply_stock_document(request, command, "return", return_id)
+    return await _apply_step(request, "return", return_id, partial(parse_grade, return_id))
 
 
 @router.get(
@@ -78,7 +98,7 @@ def get_return(return_id: str, request: Request) -> JsonResponse:
 )
 async def post_transfer(request: Request) -> JsonResponse:
     now = hub_of(request).clock.now()
-    command = parse_transfer(await _body(request), now)
+    command = parse_transfer(await json_body(request), now)
     transfer_id = command.transfer_id if isinstance(command, TransferCommand) else ""
     return await apply_stock_document(request, command, "transfer", transfer_id)
 
@@ -91,9 +111,8 @@ async def post_transfer(request: Request) -> JsonResponse:
     dependencies=WRITE,
 )
 async def ship_transfer(transfer_id: str, request: Request) -> JsonResponse:
-    now = hub_of(request).clock.now()
-    command = parse_movement(transfer_id, "shipment", await _body(request), now)
-    return await apply_stock_document(request, command, "transfer", transfer_id)
+    parse = partial(parse_movement, transfer_id, "shipment")
+    return await _apply_step(request, "transfer", transfer_id, parse)
 
 
 @router.post(
@@ -107,9 +126,8 @@ async def ship_transfer(transfer_id: str, request: Request) -> JsonResponse:
     dependencies=WRITE,
 )
 async def receive_transfer(transfer_id: str, request: Request) -> JsonResponse:
-    now = hub_of(request).clock.now()
-    command = parse_movement(transfer_id, "receipt", await _body(request), now)
-    return await apply_stock_document(request, command, "transfer", transfer_id)
+    parse = partial(parse_movement, transfer_id, "receipt")
+    return await _apply_step(request, "transfer", transfer_id, parse)
 
 
 @router.post(
@@ -123,9 +141,8 @@ async def receive_transfer(transfer_id: str, request: Request) -> JsonResponse:
     dependencies=WRITE,
 )
 async def close_transfer(transfer_id: str, request: Request) -> JsonResponse:
-    now = hub_of(request).clock.now()
-    command = parse_close(transfer_id, await _body(request, empty_ok=True), now)
-    return await apply_stock_document(request, command, "transfer", transfer_id)
+    parse = partial(parse_close, transfer_id)
+    return await _apply_step(request, "transfer", transfer_id, parse, empty_ok=True)
 
 
 @router.get(

@@ -282,6 +282,19 @@ class DocumentResult:
     document_number: str | None = None
 
 
+class Refuse(Protocol):
+    """Parks one command as an exception with a reason and answers it as refused."""
+
+    def __call__(
+        self, reason: Reason, detail: str, field_: str | None = None
+    ) -> DocumentResult: ...
+
+
+def kept(kind: str, document_id: str, body: Any) -> dict[str, Any]:
+    """The payload parked with a refused return or transfer step: what a replay re-parses."""
+    return {"document": kind, "id": document_id, "body": body}
+
+
 def not_found(kind: str, ref: dict[str, str | None], detail: str, field_: str) -> DocumentResult:
     """A step for a document the hub does not know: answered, not parked (nothing to fix)."""
     return DocumentResult(kind, ref, DocStatus.EXCEPTION, NOT_FOUND, detail, field_)
@@ -319,12 +332,9 @@ def _errors(e: ValidationError) -> list[dict[str, str]]:
 
 def parse_ticket(raw: Any) -> TicketCommand | Malformed:
     """One ticket as sent -> a command, or what is malformed about it."""
-    if not isinstance(raw, dict):
-        return Malformed([{"field": "$", "message": "a ticket must be a JSON object"}])
-    try:
-        parsed = TicketIn.model_validate(raw)
-    except ValidationError as e:
-        return Malformed(_errors(e))
+    parsed = validate_body(TicketIn, raw, _NOT_A_TICKET)
+    if isinstance(parsed, Malformed):
+        return parsed
     return TicketCommand(
         parsed.source, parsed.ticket_number, raw, fingerprint(raw), parsed.ticket()
     )
@@ -345,12 +355,13 @@ def invalid_ticket(raw: Any, bad: Malformed) -> TicketCommand:
 
 
 _NOT_OBJECT = Malformed([{"field": "$", "message": "the body must be a JSON object"}])
+_NOT_A_TICKET = Malformed([{"field": "$", "message": "a ticket must be a JSON object"}])
 
 
-def validate_body(model: type[_In], raw: Any) -> Any:
+def validate_body(model: type[_In], raw: Any, not_object: Malformed = _NOT_OBJECT) -> Any:
     """A request body validated by `model`, or what is malformed about it (Malformed)."""
     if not isinstance(raw, dict):
-        return _NOT_OBJECT
+        return not_object
     try:
         return model.model_validate(raw)
     except ValidationError as e:
@@ -358,22 +369,16 @@ def validate_body(model: type[_In], raw: Any) -> Any:
 
 
 def parse_order(raw: Any) -> OrderCommand | Malformed:
-    if not isinstance(raw, dict):
-        return _NOT_OBJECT
-    try:
-        parsed = OrderIn.model_validate(raw)
-    except ValidationError as e:
-        return Malformed(_errors(e))
+    parsed = validate_body(OrderIn, raw)
+    if isinstance(parsed, Malformed):
+        return parsed
     return OrderCommand(parsed.channel, parsed.order_id, raw, fingerprint(raw), parsed.order())
 
 
 def parse_fulfil(channel: str, order_id: str, raw: Any, now: datetime) -> FulfilCommand | Malformed:
-    if not isinstance(raw, dict):
-        return _NOT_OBJECT
-    try:
-        parsed = FulfilIn.model_validate(raw)
-    except ValidationError as e:
-        return Malformed(_errors(e))
+    parsed = validate_body(FulfilIn, raw)
+    if isinstance(parsed, Malformed):
+        return parsed
     content = {k: v for k, v in raw.items() if k != "shipment_id"}
     print_ = fingerprint(content)
     shipment = Fulfilment(
@@ -385,12 +390,9 @@ def parse_fulfil(channel: str, order_id: str, raw: Any, now: datetime) -> Fulfil
 
 
 def parse_cancel(channel: str, order_id: str, raw: Any, now: datetime) -> CancelCommand | Malformed:
-    if not isinstance(raw, dict):
-        return _NOT_OBJECT
-    try:
-        parsed = CancelIn.model_validate(raw)
-    except ValidationError as e:
-        return Malformed(_errors(e))
+    parsed = validate_body(CancelIn, raw)
+    if isinstance(parsed, Malformed):
+        return parsed
     content = {k: v for k, v in raw.items() if k != "cancel_id"}
     print_ = fingerprint(content)
     lines = None if parsed.lines is None else tuple((x.line, x.quantity) for x in parsed.lines)
@@ -563,6 +565,24 @@ class DocumentDesk:
         )
         return DocumentResult(kind, ref, DocStatus.EXCEPTION, reason.value, detail, field_)
 
+    def refuser(
+        self,
+        kind: str,
+        ref: dict[str, str | None],
+        payload: Any,
+        source: str | None,
+        exception_id: str | None,
+        payload_hash: str | None,
+    ) -> Refuse:
+        """`refuse` bound to one command, so each check names only its reason and field."""
+
+        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
+            return self.refuse(
+                kind, ref, reason, detail, payload, source, exception_id, payload_hash, field_
+            )
+
+        return refuse
+
     def check_events(
         self, events: Sequence[dict[str, Any]]
     ) -> tuple[int, Reason | None, str] | None:
@@ -579,6 +599,20 @@ class DocumentDesk:
                 return i, mapped.reason, mapped.detail
         return None
 
+    def line_skus(
+        self, source: str, skus: Sequence[str], location: str, refuse: Refuse
+    ) -> list[str] | DocumentResult:
+        """Each line's enterprise SKU, or the refusal of the first line with an unknown one."""
+        out = []
+        for i, sku in enumerate(skus):
+            code, _ = self.map_line(source, sku, location)
+            if code is None:
+                return refuse(
+                    Reason.UNKNOWN_SKU, f"no item or cross reference for {sku!r}", f"lines[{i}].sku"
+                )
+            out.append(code)
+        return out
+
     def map_line(self, source: str, sku: str, location: str) -> tuple[str | None, str | None]:
         code = self.master.sku_for(source, sku)
         if code is not None and code not in self.master.items:
@@ -591,18 +625,7 @@ class DocumentDesk:
         exception_id = f"ticket:{c.ticket_number}" if c.ticket_number else None
         payload = {"ticket": c.received}
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return self.refuse(
-                "ticket",
-                ref,
-                reason,
-                detail,
-                payload,
-                c.source,
-                exception_id,
-                c.payload_hash,
-                field_,
-            )
+        refuse = self.refuser("ticket", ref, payload, c.source, exception_id, c.payload_hash)
 
         if c.invalid is not None or c.ticket is None:
             where, why = c.invalid or ("$", "malformed")
@@ -631,16 +654,10 @@ class DocumentDesk:
                 f"no store or cross reference for {ticket.location!r}",
                 "store",
             )
-        lines = []
-        for i, line in enumerate(ticket.lines):
-            sku, _ = self.map_line(ticket.source, line.sku, ticket.location)
-            if sku is None:
-                return refuse(
-                    Reason.UNKNOWN_SKU,
-                    f"no item or cross reference for {line.sku!r}",
-                    f"lines[{i}].sku",
-                )
-            lines.append(replace(line, sku=sku))
+        skus = self.line_skus(ticket.source, [x.sku for x in ticket.lines], ticket.location, refuse)
+        if isinstance(skus, DocumentResult):
+            return skus
+        lines = [replace(line, sku=sku) for line, sku in zip(ticket.lines, skus, strict=True)]
         timezone = self.master.locations[location].timezone
         ticket = replace(ticket, location=location, lines=tuple(lines)).on_business_date(timezone)
         events = ticket_events(ticket)
@@ -705,18 +722,10 @@ class DocumentDesk:
         ref: dict[str, str | None] = {"channel": c.channel, "order_id": c.order_id}
         number = f"order:{c.channel}:{c.order_id}"
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return self.refuse(
-                "order",
-                ref,
-                reason,
-                detail,
-                {"order": c.received},
-                c.channel,
-                f"order:{c.order_id}",
-                c.payload_hash,
-                field_,
-            )
+        payload = {"order": c.received}
+        refuse = self.refuser(
+            "order", ref, payload, c.channel, f"order:{c.order_id}", c.payload_hash
+        )
 
         prior = self._orders.get(key)
         if prior is not None:
@@ -766,10 +775,7 @@ class DocumentDesk:
         exception_id = f"order:{c.order_id}:{word}:{step_id}"
         payload = {kind: c.received, "channel": c.channel, "order_id": c.order_id}
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return self.refuse(
-                kind, ref, reason, detail, payload, c.channel, exception_id, c.fingerprint, field_
-            )
+        refuse = self.refuser(kind, ref, payload, c.channel, exception_id, c.fingerprint)
 
         if step_id in done:
             if done[step_id] == c.fingerprint:

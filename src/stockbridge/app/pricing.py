@@ -10,13 +10,13 @@ for store prices, all of them for estate-wide ones. A delivery waits until
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import (
@@ -46,7 +46,7 @@ from ..domain.pricing import (
 )
 from .ingest import MasterCache
 from .master import ImportFileError, RowError, csv_rows
-from .ports import Clock, NewDelivery, NewException, Store
+from .ports import Clock, IngestTransaction, NewDelivery, NewException, Store
 
 #: Price deliveries go after pushes that take a channel to zero, with those that lower it.
 PRICE_PRIORITY = 1
@@ -330,6 +330,32 @@ class Publication:
     end: datetime | None
 
 
+_D = TypeVar("_D", covariant=True)
+
+
+class _ToDomain(Protocol[_D]):
+    def to_domain(self) -> _D: ...
+
+
+def _validated(
+    report: PriceImportReport,
+    rows: Iterable[tuple[int, Any]],
+    validate: Callable[[Any], _ToDomain[_D]],
+) -> Iterator[tuple[int, _D]]:
+    """The numbered rows that validate, as domain values.
+
+    Every row counts as received; each invalid one is reported by row and field.
+    """
+    for number, raw in rows:
+        report.received += 1
+        try:
+            value = validate(raw).to_domain()
+        except ValidationError as e:
+            report.errors.extend(_row_errors(number, e))
+            continue
+        yield number, value
+
+
 def price_publication(e: PriceEntry) -> Publication:
     key = f"price:{e.book}:{e.sku}:{e.scope.key}:{_iso(e.start)}"
     return Publication(key, price_document(e), e.start, e.end)
@@ -410,19 +436,33 @@ class PricingService:
         locations = {loc: t for loc, t in self.settings.location_targets.items() if t in known}
         return self.master.routing.channel_target, locations
 
+    def _publish(
+        self,
+        tx: IngestTransaction,
+        publications: Iterable[tuple[Publication, Scope]],
+        routes: tuple[Mapping[str, str], Mapping[str, str]],
+        now: datetime,
+    ) -> int:
+        """Queue what an import changed to the targets of its scope; how many deliveries."""
+        channel_target, location_targets = routes
+        deliveries = plan_publication(
+            (
+                (pub, targets_for(scope, channel_target, location_targets))
+                for pub, scope in publications
+            ),
+            now,
+            timedelta(seconds=self.settings.publish_lead_seconds),
+        )
+        tx.enqueue_deliveries(deliveries, to_micros(now))
+        return len(deliveries)
+
     # --- import --------------------------------------------------------------------------
     def import_prices(self, rows: Iterable[tuple[int, Any]]) -> PriceImportReport:
         """Validate numbered rows, upsert the valid ones and publish what changed."""
         report = PriceImportReport(PricingKind.PRICES)
         md, channels = self.master.get(), set(self.store.channels())
         valid: dict[tuple[str, str, str, int], tuple[int, PriceEntry]] = {}
-        for number, raw in rows:
-            report.received += 1
-            try:
-                entry = PriceRow.model_validate(raw).to_domain()
-            except ValidationError as e:
-                report.errors.extend(_row_errors(number, e))
-                continue
+        for number, entry in _validated(report, rows, PriceRow.model_validate):
             problems = _scope_errors(number, entry.scope, md, channels)
             if entry.sku not in md.items:
                 problems.insert(0, RowError(number, "sku", f"unknown SKU {entry.sku!r}"))
@@ -430,7 +470,7 @@ class PricingService:
                 report.errors.extend(problems)
                 continue
             valid[entry.key] = (number, entry)  # a later row for the same key wins
-        channel_target, location_targets = self._route()
+        routes = self._route()
         now = self.clock.now()
         now_us = to_micros(now)
         with self.store.transaction() as tx:
@@ -452,29 +492,17 @@ class PricingService:
                 if status != "unchanged":
                     changed.append(entry)
             tx.save_prices(changed, now_us)
-            deliveries = plan_publication(
-                (
-                    (price_publication(e), targets_for(e.scope, channel_target, location_targets))
-                    for e in changed
-                ),
-                now,
-                timedelta(seconds=self.settings.publish_lead_seconds),
+            published = self._publish(
+                tx, ((price_publication(e), e.scope) for e in changed), routes, now
             )
-            tx.enqueue_deliveries(deliveries, now_us)
-        report.published = len(deliveries)
+        report.published = published
         return report
 
     def import_promotions(self, rows: Iterable[tuple[int, Any]]) -> PriceImportReport:
         report = PriceImportReport(PricingKind.PROMOTIONS)
         md, channels = self.master.get(), set(self.store.channels())
         valid: dict[str, tuple[int, Promotion]] = {}
-        for number, raw in rows:
-            report.received += 1
-            try:
-                promotion = PromotionRow.model_validate(raw).to_domain()
-            except ValidationError as e:
-                report.errors.extend(_row_errors(number, e))
-                continue
+        for number, promotion in _validated(report, rows, PromotionRow.model_validate):
             problems = _scope_errors(number, promotion.scope, md, channels)
             problems[:0] = [
                 RowError(number, "skus", f"unknown SKU {sku!r}")
@@ -485,7 +513,7 @@ class PricingService:
                 report.errors.extend(problems)
                 continue
             valid[promotion.id] = (number, promotion)
-        channel_target, location_targets = self._route()
+        routes = self._route()
         now = self.clock.now()
         now_us = to_micros(now)
         with self.store.transaction() as tx:
@@ -506,17 +534,9 @@ class PricingService:
                 if status != "unchanged":
                     changed.append(promotion)
             tx.save_promotions(changed, now_us)
-            deliveries = plan_publication(
-                (
-                    (pub, targets_for(p.scope, channel_target, location_targets))
-                    for p in changed
-                    for pub in promotion_publications(p)
-                ),
-                now,
-                timedelta(seconds=self.settings.publish_lead_seconds),
-            )
-            tx.enqueue_deliveries(deliveries, now_us)
-        report.published = len(deliveries)
+            publications = ((pub, p.scope) for p in changed for pub in promotion_publications(p))
+            published = self._publish(tx, publications, routes, now)
+        report.published = published
         return report
 
     def import_list(self, kind: PricingKind, rows: Sequence[Any]) -> PriceImportReport:

@@ -290,13 +290,22 @@ class CommandBatch:
             self.outcomes[i] = outcome
         return [o for o in self.outcomes if o is not None]
 
-    def _record(self, ledger: LedgerBatch, raw: dict[str, Any], rid: str) -> Outcome | None:
+    def _record(
+        self,
+        ledger: LedgerBatch,
+        recorded: set[EventKey],
+        key: EventKey,
+        raw: dict[str, Any],
+        rid: str,
+    ) -> Outcome | None:
+        """Apply one reservation event to the batch and claim its key; an invalid one is a 422."""
         built = _event(raw)
         if isinstance(built, InvalidEvent):
             return _invalid(rid, built.field, f"{built.field} {built.message}")
         event, canonical = built
         self.entries.append(ledger.apply(event))
         self.raws.append(canonical)
+        recorded.add(key)
         return None
 
     def _reserve(
@@ -340,28 +349,21 @@ class CommandBatch:
                 requested=decision.requested,
                 detail=decision.detail,
             )
-        failed = self._record(
-            ledger,
-            {
-                "event_id": rid,
-                "source": c.source,
-                "type": EventType.RESERVE.value,
-                "sku": sku,
-                "location": decision.location,
-                "quantity": plain(m.quantity),
-                "occurred_at": from_micros(ledger.now_us).isoformat(),
-                "reservation_id": rid,
-                "expires_at": (
-                    from_micros(c.expires_us).isoformat() if c.expires_us is not None else None
-                ),
-                "reference": c.reference,
-                "correlation_id": c.correlation_id,
-            },
+        expires_at = from_micros(c.expires_us).isoformat() if c.expires_us is not None else None
+        raw = _reservation_event(
+            key,
+            EventType.RESERVE,
+            sku,
+            decision.location,
+            m.quantity,
+            ledger.now_us,
             rid,
+            c,
+            expires_at=expires_at,
         )
+        failed = self._record(ledger, recorded, key, raw, rid)
         if failed is not None:
             return failed
-        recorded.add(key)
         request = ReservationRequest(
             rid, c.request_hash(), m.policy.name if m.policy else None, c.request()
         )
@@ -397,29 +399,43 @@ class CommandBatch:
         key = _close_key(c, res)
         if key in recorded:
             return _conflict(rid, f"event {key} is already recorded")
-        failed = self._record(
-            ledger,
-            {
-                "event_id": key.event_id,
-                "source": key.source,
-                "type": c.action.value,
-                "sku": res.sku,
-                "location": res.location,
-                "quantity": plain(res.quantity),
-                "occurred_at": from_micros(ledger.now_us).isoformat(),
-                "reservation_id": rid,
-                "reference": c.reference,
-                "correlation_id": c.correlation_id,
-            },
-            rid,
+        raw = _reservation_event(
+            key, c.action, res.sku, res.location, res.quantity, ledger.now_us, rid, c
         )
+        failed = self._record(ledger, recorded, key, raw, rid)
         if failed is not None:
             return failed
-        recorded.add(key)
         position = ledger.positions[(res.sku, res.location)]
         item = self.master.items.get(res.sku)
         left = position.available(item.safety_stock if item is not None else ZERO)
         return Outcome(Verdict.CLOSED, rid, ReservationView.of(res, requests.get(rid)), left)
+
+
+def _reservation_event(
+    key: EventKey,
+    type_: EventType,
+    sku: str,
+    location: str,
+    quantity: Decimal,
+    now_us: int,
+    rid: str,
+    c: Reserve | Close,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The raw event a reserve, fulfil or release command records, as a source would send it."""
+    return {
+        "event_id": key.event_id,
+        "source": key.source,
+        "type": type_.value,
+        "sku": sku,
+        "location": location,
+        "quantity": plain(quantity),
+        "occurred_at": from_micros(now_us).isoformat(),
+        "reservation_id": rid,
+        **extra,
+        "reference": c.reference,
+        "correlation_id": c.correlation_id,
+    }
 
 
 def _close_key(c: Close, res: Reservation | None) -> EventKey:

@@ -40,6 +40,7 @@ from .documents import (
     _Id,
     _In,
     fingerprint,
+    kept,
     not_found,
     unique_lines,
     validate_body,
@@ -188,18 +189,14 @@ class ReturnDesk:
         ref: dict[str, str | None] = {"return_id": c.return_id}
         number = credit_number(ret.source, ret.return_id)
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return desk.refuse(
-                KIND,
-                ref,
-                reason,
-                detail,
-                {"document": KIND, "id": c.return_id, "body": c.received},
-                ret.source,
-                f"return:{c.return_id}",
-                c.payload_hash,
-                field_,
-            )
+        refuse = desk.refuser(
+            KIND,
+            ref,
+            kept(KIND, c.return_id, c.received),
+            ret.source,
+            f"return:{c.return_id}",
+            c.payload_hash,
+        )
 
         prior = self._states.get(c.return_id)
         if prior is not None:
@@ -217,17 +214,13 @@ class ReturnDesk:
                 f"no location or cross reference for {ret.location!r}",
                 "location",
             )
-        lines = []
-        for i, line in enumerate(ret.lines):
-            sku, _ = desk.map_line(ret.source, line.sku, ret.location)
-            if sku is None:
-                return refuse(
-                    Reason.UNKNOWN_SKU,
-                    f"no item or cross reference for {line.sku!r}",
-                    f"lines[{i}].sku",
-                )
-            category = desk.master.items[sku].category
-            lines.append(replace(line, sku=sku, category=category))
+        skus = desk.line_skus(ret.source, [x.sku for x in ret.lines], ret.location, refuse)
+        if isinstance(skus, DocumentResult):
+            return skus
+        lines = [
+            replace(line, sku=sku, category=desk.master.items[sku].category)
+            for line, sku in zip(ret.lines, skus, strict=True)
+        ]
         decision = receive(replace(ret, location=location, lines=tuple(lines)), self.policy.rules)
         bad = desk.check_events(decision.events)
         if bad is not None:
@@ -246,18 +239,14 @@ class ReturnDesk:
         payload_hash, state = prior
         source = state.ret.source
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return desk.refuse(
-                "grade",
-                ref,
-                reason,
-                detail,
-                {"document": "grade", "id": c.return_id, "body": c.received},
-                source,
-                f"return:{c.return_id}:grade:{gid}",
-                c.fingerprint,
-                field_,
-            )
+        refuse = desk.refuser(
+            "grade",
+            ref,
+            kept("grade", c.return_id, c.received),
+            source,
+            f"return:{c.return_id}:grade:{gid}",
+            c.fingerprint,
+        )
 
         if gid in state.grades:
             if state.grades[gid] == c.fingerprint:

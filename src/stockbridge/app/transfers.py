@@ -42,6 +42,7 @@ from .documents import (
     _Id,
     _In,
     fingerprint,
+    kept,
     not_found,
     unique_lines,
     validate_body,
@@ -241,18 +242,9 @@ class TransferDesk:
         ref: dict[str, str | None] = {"transfer_id": c.transfer_id}
         number = transfer_number(c.transfer_id)
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return desk.refuse(
-                KIND,
-                ref,
-                reason,
-                detail,
-                {"document": KIND, "id": c.transfer_id, "body": c.received},
-                t.source,
-                number,
-                c.payload_hash,
-                field_,
-            )
+        refuse = desk.refuser(
+            KIND, ref, kept(KIND, c.transfer_id, c.received), t.source, number, c.payload_hash
+        )
 
         prior = self._states.get(c.transfer_id)
         if prior is not None:
@@ -273,16 +265,10 @@ class TransferDesk:
             places.append(location)
         if places[0] == places[1]:
             return refuse(Reason.INVALID_TRANSFER, "from and to are the same location", "to")
-        lines = []
-        for i, line in enumerate(t.lines):
-            sku, _ = desk.map_line(t.source, line.sku, t.from_location)
-            if sku is None:
-                return refuse(
-                    Reason.UNKNOWN_SKU,
-                    f"no item or cross reference for {line.sku!r}",
-                    f"lines[{i}].sku",
-                )
-            lines.append(replace(line, sku=sku))
+        skus = desk.line_skus(t.source, [x.sku for x in t.lines], t.from_location, refuse)
+        if isinstance(skus, DocumentResult):
+            return skus
+        lines = [replace(line, sku=sku) for line, sku in zip(t.lines, skus, strict=True)]
         transfer = replace(t, from_location=places[0], to_location=places[1], lines=tuple(lines))
         self._store(desk, c.payload_hash, open_transfer(transfer), c.received)
         desk.plan.accepted_refs.append((t.source, number))
@@ -297,18 +283,14 @@ class TransferDesk:
         payload_hash, state = prior
         exception_id = f"transfer:{c.transfer_id}:{c.kind}:{mid}"
 
-        def refuse(reason: Reason, detail: str, field_: str | None = None) -> DocumentResult:
-            return desk.refuse(
-                c.kind,
-                ref,
-                reason,
-                detail,
-                {"document": c.kind, "id": c.transfer_id, "body": c.received},
-                state.transfer.source,
-                exception_id,
-                c.fingerprint,
-                field_,
-            )
+        refuse = desk.refuser(
+            c.kind,
+            ref,
+            kept(c.kind, c.transfer_id, c.received),
+            state.transfer.source,
+            exception_id,
+            c.fingerprint,
+        )
 
         done = state.shipments if c.kind == "shipment" else state.receipts
         if mid in done:

@@ -6,6 +6,7 @@ original payload, until someone fixes the cause and replays it (DESIGN §8).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -42,6 +43,15 @@ class Reason(StrEnum):
     OVER_RECEIPT = "over_receipt"
     #: A transfer closed with shipped units never received (in transit remainder).
     SHORT_RECEIPT = "short_receipt"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A document step refused by the rules: the reason, the field at fault and why."""
+
+    reason: Reason
+    field: str
+    detail: str
 
 
 class StockbridgeError(Exception):

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import Reason
+from .errors import Refusal as Refusal  # one type for every workflow, kept importable here
 from .tickets import money
 
 ZERO = Decimal(0)
@@ -121,13 +122,6 @@ class Decision:
     document: ErpDocument
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: Reason
-    field: str
-    detail: str
-
-
 # --- identities ---------------------------------------------------------------------------
 def order_number(channel: str, order_id: str) -> str:
     return f"order:{channel}:{order_id}"
@@ -155,16 +149,13 @@ def _event(
 
 
 def _reserve(order: Order, line: LineState, event_id: str, at: datetime) -> dict[str, Any]:
-    raw = _event(order, event_id, "reserve", line, line.open, at)
-    raw["reservation_id"] = reservation_id(
-        order.channel, order.order_id, line.line, line.generation
-    )
-    return raw
+    return _close(order, line, "reserve", event_id, line.open, at)
 
 
 def _close(
     order: Order, line: LineState, type_: str, event_id: str, qty: Decimal, at: datetime
 ) -> dict[str, Any]:
+    """An event on the line's reservation (reserve, fulfil or release)."""
     raw = _event(order, event_id, type_, line, qty, at)
     raw["reservation_id"] = reservation_id(
         order.channel, order.order_id, line.line, line.generation
@@ -262,6 +253,35 @@ def _step(
     return tuple(new_lines), events, touched
 
 
+def _step_document(
+    kind: str,
+    number: str,
+    new: OrderState,
+    touched: Sequence[tuple[LineState, Decimal]],
+    **step: Any,
+) -> ErpDocument:
+    """The ERP document of a shipment or cancellation: its own fields, then the lines."""
+    order = new.order
+    return ErpDocument(
+        kind,
+        number,
+        {
+            "type": kind,
+            "document_number": number,
+            "order_number": order_number(order.channel, order.order_id),
+            "channel": order.channel,
+            "order_id": order.order_id,
+            **step,
+            "lines": [
+                {"line": x.line, "sku": x.sku, "location": x.location, "quantity": format(q, "f")}
+                for x, q in touched
+            ],
+            "status": new.status.value,
+            "correlation_id": order_number(order.channel, order.order_id),
+        },
+    )
+
+
 def fulfil(state: OrderState, shipment: Fulfilment, fingerprint: str = "") -> Decision | Refusal:
     """Ship quantities of some lines: never more than a line has open."""
     if not shipment.lines:
@@ -277,34 +297,15 @@ def fulfil(state: OrderState, shipment: Fulfilment, fingerprint: str = "") -> De
     )
     order = state.order
     number = f"shipment:{order.channel}:{order.order_id}:{shipment.shipment_id}"
-    return Decision(
+    document = _step_document(
+        "shipment",
+        number,
         new,
-        events,
-        ErpDocument(
-            "shipment",
-            number,
-            {
-                "type": "shipment",
-                "document_number": number,
-                "order_number": order_number(order.channel, order.order_id),
-                "channel": order.channel,
-                "order_id": order.order_id,
-                "shipment_id": shipment.shipment_id,
-                "shipped_at": shipment.shipped_at.isoformat(),
-                "lines": [
-                    {
-                        "line": x.line,
-                        "sku": x.sku,
-                        "location": x.location,
-                        "quantity": format(q, "f"),
-                    }
-                    for x, q in touched
-                ],
-                "status": new.status.value,
-                "correlation_id": order_number(order.channel, order.order_id),
-            },
-        ),
+        touched,
+        shipment_id=shipment.shipment_id,
+        shipped_at=shipment.shipped_at.isoformat(),
     )
+    return Decision(new, events, document)
 
 
 def cancel(state: OrderState, c: Cancellation, fingerprint: str = "") -> Decision | Refusal:
@@ -332,35 +333,16 @@ def cancel(state: OrderState, c: Cancellation, fingerprint: str = "") -> Decisio
     )
     order = state.order
     number = f"cancel:{order.channel}:{order.order_id}:{c.cancel_id}"
-    return Decision(
+    document = _step_document(
+        "cancellation",
+        number,
         new,
-        events,
-        ErpDocument(
-            "cancellation",
-            number,
-            {
-                "type": "cancellation",
-                "document_number": number,
-                "order_number": order_number(order.channel, order.order_id),
-                "channel": order.channel,
-                "order_id": order.order_id,
-                "cancel_id": c.cancel_id,
-                "cancelled_at": c.cancelled_at.isoformat(),
-                "reason": c.reason,
-                "lines": [
-                    {
-                        "line": x.line,
-                        "sku": x.sku,
-                        "location": x.location,
-                        "quantity": format(q, "f"),
-                    }
-                    for x, q in touched
-                ],
-                "status": new.status.value,
-                "correlation_id": order_number(order.channel, order.order_id),
-            },
-        ),
+        touched,
+        cancel_id=c.cancel_id,
+        cancelled_at=c.cancelled_at.isoformat(),
+        reason=c.reason,
     )
+    return Decision(new, events, document)
 
 
 # --- storage form -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import Reason
+from .errors import Refusal as Refusal  # one type for every workflow, kept importable here
 from .model import SELLABLE
 
 ZERO = Decimal(0)
@@ -165,13 +166,6 @@ class Decision:
     state: ReturnState
     events: list[dict[str, Any]]
     documents: list[ErpDocument]
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: Reason
-    field: str
-    detail: str
 
 
 def credit_number(source: str, return_id: str) -> str:

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .errors import Reason
+from .errors import Refusal as Refusal  # one type for every workflow, kept importable here
 
 ZERO = Decimal(0)
 ShortReceipt = Literal["write_off", "keep_in_transit"]
@@ -131,13 +132,6 @@ class Decision:
     events: list[dict[str, Any]]
     document: ErpDocument | None
     declared: Declared | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: Reason
-    field: str
-    detail: str
 
 
 def transfer_number(transfer_id: str) -> str:
