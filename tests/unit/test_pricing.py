@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from stockbridge.domain.pricing import (
@@ -279,6 +279,22 @@ def test_a_promotion_outside_its_window_never_applies(
             assert found is None or found.promotion != p
 
 
+@example(
+    entries=[
+        PriceEntry("base", "TEE", Decimal("0.00"), "EUR", Scope.of(ScopeKind.ALL, []), T0),
+        PriceEntry(
+            "base",
+            "TEE",
+            Decimal("0.00"),
+            "EUR",
+            Scope.of(ScopeKind.ALL, []),
+            T0,
+            T0 + timedelta(hours=1),
+        ),
+    ],
+    at=T0,
+    place=Place(ScopeKind.ALL, None),
+)  # equal on every ranked field but the end: the order must still be total
 @given(entries=st.lists(price_entries(), min_size=1, max_size=8), at=instants, place=places)
 def test_the_answer_does_not_depend_on_storage_order(
     entries: list[PriceEntry], at: datetime, place: Place

@@ -203,8 +203,19 @@ class PriceInForce:
     effective_until: datetime | None
 
 
-def _base_rank(e: PriceEntry) -> tuple[int, int, Decimal, str, str]:
-    return (-e.scope.specificity, -to_micros(e.start), e.amount, e.book, e.scope.key)
+def _base_rank(e: PriceEntry) -> tuple[int, int, Decimal, str, str, str, int]:
+    # The last keys only make the order total: storage never holds two entries with the
+    # same book, SKU, scope and start, but a caller's list may.
+    end = to_micros(e.end) if e.end is not None else -1
+    return (
+        -e.scope.specificity,
+        -to_micros(e.start),
+        e.amount,
+        e.book,
+        e.scope.key,
+        e.currency,
+        end,
+    )
 
 
 def base_price(
