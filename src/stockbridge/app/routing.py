@@ -129,6 +129,13 @@ class ChannelInputs:
     reporting: frozenset[str] = frozenset()
 
 
+def _available(
+    positions: Mapping[PositionKey, Position], sku: str, location: str, safety: Decimal
+) -> Decimal:
+    here = positions.get((sku, location))
+    return here.available(safety) if here is not None else ZERO
+
+
 def trusted(state: ChannelState | None, basis: int) -> bool:
     return state is not None and state.total is not None and state.basis == basis
 
@@ -181,10 +188,6 @@ def plan_pushes(
         item = master.items.get(sku)
         safety = item.safety_stock if item is not None else ZERO
 
-        available = {
-            loc: (here.available(safety) if (here := positions.get((sku, loc))) else ZERO)
-            for loc in policy.locations
-        }
         state = states.get((channel, sku))
         if inputs.before is not None and trusted(state, basis):
             assert state is not None and state.total is not None
@@ -193,21 +196,23 @@ def plan_pushes(
                 if loc in policy.locations:
                     stale = loc in inputs.stale
                     was = inputs.before.get((sku, loc), ZERO)
-                    total += contribution(policy, loc, available[loc], stale) - contribution(
-                        policy, loc, was, stale
-                    )
+                    total += contribution(
+                        policy, loc, _available(positions, sku, loc, safety), stale
+                    ) - contribution(policy, loc, was, stale)
         else:
             total = ZERO
             for loc in policy.locations:
-                total += contribution(policy, loc, available[loc], loc in inputs.stale)
+                total += contribution(
+                    policy, loc, _available(positions, sku, loc, safety), loc in inputs.stale
+                )
         # Stale locations heard from in this transaction count as fresh already; the
         # freshness check makes it so for every SKU at its next run.
         pushed_total = total
         for loc in inputs.reporting:
             if loc in policy.locations:
-                pushed_total += contribution(policy, loc, available[loc], False) - contribution(
-                    policy, loc, available[loc], True
-                )
+                pushed_total += contribution(
+                    policy, loc, _available(positions, sku, loc, safety), False
+                ) - contribution(policy, loc, _available(positions, sku, loc, safety), True)
         value, _, _ = channel_value(policy, sku, item, pushed_total)
         before = state.value if state is not None else None
         kept[(channel, sku)] = ChannelState(value, total, basis)
