@@ -16,9 +16,11 @@ from .sql_store import SqlStore, migration_files
 class SqliteStore(SqlStore):
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
         super().__init__()
         self.path = str(path)
+        # Not durable: a throwaway database (the simulator's) that no one acknowledges from.
+        self.synchronous = "FULL" if durable else "OFF"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
 
@@ -30,7 +32,7 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a commit is on disk before the ingest answer leaves (nothing acknowledged
         # is lost on power loss, not only on a process kill).
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA cache_size = -65536")
         conn.execute("PRAGMA temp_store = MEMORY")

@@ -70,6 +70,15 @@ class TokenBucket:
             ready = math.nextafter(ready, math.inf)
         return _delay(now, ready)
 
+    def ready(self, now: float) -> int:
+        """Whole sends of cost 1 the bucket would allow at `now`, taking nothing."""
+        if now < self.blocked_until:
+            return 0
+        if self.rate_per_second <= 0:
+            return 1 << 30
+        self._refill(now)
+        return int(self.tokens + _TOLERANCE * max(1.0, self.burst))
+
     def block_until(self, until: float) -> None:
         """Hold every send back until `until`; an earlier block that ends later stands."""
         self.blocked_until = max(self.blocked_until, until)

@@ -155,21 +155,75 @@ class Dispatcher:
                 except Exception:
                     log.exception("cannot read targets")
                     configured = {}
-                for name, (raw, paused) in configured.items():
-                    config = TargetIn.model_validate(raw)
-                    state = self.targets.get(name)
-                    if state is None:
-                        state = self.targets[name] = TargetState.of(name, config, paused)
-                    else:
-                        state.reconfigure(config, paused)
+                for state in self._configure(configured):
+                    name = state.name
                     if name not in workers or workers[name].done():
                         workers[name] = asyncio.create_task(
-                            self._work(state, WebhookTarget(name, config, client))
+                            self._work(state, WebhookTarget(name, state.config, client))
                         )
                 await asyncio.sleep(min(0.5, self.poll_interval * 10))
             for task in workers.values():
                 task.cancel()
             await asyncio.gather(*workers.values(), return_exceptions=True)
+
+    def _configure(self, configured: dict[str, tuple[dict[str, Any], bool]]) -> list[TargetState]:
+        """Target states brought up to date with the stored configuration."""
+        states = []
+        for name, (raw, paused) in configured.items():
+            config = TargetIn.model_validate(raw)
+            state = self.targets.get(name)
+            if state is None:
+                state = self.targets[name] = TargetState.of(name, config, paused)
+            else:
+                state.reconfigure(config, paused)
+            states.append(state)
+        return states
+
+    def _round_limit(self, st: TargetState) -> int:
+        # A round claims a few requests' worth per connection (a bulk request carries up
+        # to batch_size pushes) and records them together.
+        if st.breaker.state.value == "half_open":
+            return 1
+        return min(MAX_ROUND, st.config.concurrency * ROUND_PER_CONNECTION * st.config.batch_size)
+
+    # --- stepped mode (simulation) ---------------------------------------------------------
+    async def step(self, client: httpx.AsyncClient) -> int:
+        """One round for every target at the clock's present, never waiting.
+
+        The simulator's way of running the dispatcher on virtual time: the same claim,
+        coalescing, priority, bucket, circuit, retry and dead-letter code, but a target
+        takes only the requests its bucket allows now and the rest wait for a later step.
+        Store calls run inline. Returns the number of deliveries claimed (0: nothing was
+        due anywhere).
+        """
+        claimed = 0
+        for st in self._configure(self.store.targets()):
+            mono = self.monotonic()
+            if st.paused or st.breaker.retry_in(mono) > 0:
+                continue
+            requests = st.bucket.ready(mono)
+            if requests <= 0:
+                continue
+            limit = min(self._round_limit(st), requests * st.config.batch_size)
+            now_us = to_micros(self.clock.now())
+            rows = self.store.claim_deliveries(st.name, now_us, self.lease_us, limit)
+            if not rows:
+                continue
+            claimed += len(rows)
+            target = WebhookTarget(st.name, st.config, client)
+            gate = asyncio.Semaphore(st.config.concurrency)
+            finished: list[Finished] = []
+            for group in _requests(rows, st.config.batch_size):
+                if st.bucket.ready(self.monotonic()) <= 0 or not st.breaker.allow(
+                    self.monotonic()
+                ):
+                    finished += [
+                        Finished(d, "pending", None, None, 0.0, None, sent=False) for d in group
+                    ]
+                    continue
+                finished += await self._attempt(st, target, group, gate)
+            self.store.finish_deliveries(finished, to_micros(self.clock.now()))
+        return claimed
 
     async def _work(self, st: TargetState, target: WebhookTarget) -> None:
         # Deliveries claimed in the transaction that recorded the previous round.
@@ -183,17 +237,7 @@ class Dispatcher:
                     carried = []
                 await asyncio.sleep(min(wait, 1.0) if wait > 0 else self.poll_interval)
                 continue
-            half_open = st.breaker.state.value == "half_open"
-            # A round claims a few requests' worth per connection (a bulk request carries
-            # up to batch_size pushes) and records them together.
-            limit = (
-                1
-                if half_open
-                else min(
-                    MAX_ROUND,
-                    st.config.concurrency * ROUND_PER_CONNECTION * st.config.batch_size,
-                )
-            )
+            limit = self._round_limit(st)
             rows, carried = carried, []
             if not rows:
                 try:

@@ -1,0 +1,337 @@
+"""Stockbridge mode: the day's events through the real hub, on the simulator's clock.
+
+The hub is wired by `bootstrap` as in production, on a throwaway SQLite file and a
+`ManualClock`. Events arrive over each store's network (held while it is down, sometimes
+twice); the storefront and marketplaces reserve through the hub at checkout; the real
+dispatcher sends pushes and postings to the simulated platforms through an in-process
+HTTP transport, stepped once per virtual second. Freshness, expiry and coalescing are the
+hub's own code: nothing of it is re-implemented here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from ..adapters.sqlite import SqliteStore
+from ..app.bootstrap import Hub, bootstrap
+from ..app.clock import ManualClock
+from ..app.master import MasterKind
+from ..app.reservations import Close, Reserve, Verdict
+from ..config import load_settings_from
+from ..delivery.dispatcher import Dispatcher
+from ..domain.model import EventKey, EventType, to_micros
+from .estate import Day
+from .platforms import ERP_LIMITS, MARKETPLACE_LIMITS, STOREFRONT_LIMITS, Erp, Limits, RateLimited
+from .world import Order, SourceEvent, World, channel_policies, new_channels
+
+#: Seconds a store's request takes over its network (drawn between these).
+NETWORK_SECONDS = (0.2, 2.5)
+#: When a POS sends an upload twice, the copy follows this many seconds later.
+DUPLICATE_AFTER_SECONDS = 20.0
+#: Freshness SLA of every store and DC: silent longer than this, a location is stale.
+FRESHNESS_SLA_SECONDS = 600.0
+HEARTBEAT_EVERY = 60.0
+HOUSEKEEPING_EVERY = 30.0
+#: An online order's reservation holds this long before it expires by itself.
+RESERVATION_HOURS = 6
+
+
+def _target(limits: Limits, name: str, **extra: Any) -> dict[str, Any]:
+    """A webhook target set to the platform's documented limits."""
+    return {
+        "url": f"http://platforms.sim/{name}",
+        "rate_per_second": limits.rate_per_second,
+        "burst": limits.burst,
+        "batch_size": limits.items_per_call,
+        "concurrency": 4,
+        "timeout_seconds": 10,
+        "retry": {"base_seconds": 2, "max_seconds": 300, "max_attempts": 25},
+        "circuit": {"failure_threshold": 5, "cooldown_seconds": 30},
+        **extra,
+    }
+
+
+class HubIntegration:
+    name = "stockbridge"
+
+    def __init__(self, day: Day, workdir: Path, start: datetime) -> None:
+        self.day = day
+        self.start_at = start
+        self.clock = ManualClock(start)
+        self.rng = random.Random(day.seed * 17 + 5)
+        self.channels = new_channels(day)
+        sc = day.scenario
+        self.erp = Erp(sc.erp_outages, sc.erp_timeout_rate, random.Random(day.seed * 31 + 3))
+        self.store = SqliteStore(workdir / "stockbridge-sim.db", durable=False)
+        self.store.migrate()
+        settings = load_settings_from({"database": {"url": str(self.store.path)}})
+        self.hub: Hub = bootstrap(settings, store=self.store, clock=self.clock)
+        self.outages: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for o in day.outages:
+            self.outages[o.store].append((o.start, o.end))
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.clock,
+            rng=random.Random(day.seed),
+            monotonic=lambda: self.clock.now().timestamp(),
+        )
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._platform))
+        self.arrivals: list[tuple[float, int, SourceEvent]] = []
+        self._seq = itertools.count()
+        self.world: World | None = None
+        self.next_heartbeat = 0.0
+        self.next_housekeeping = HOUSEKEEPING_EVERY
+        self.busy_until = 0.0
+        #: Per (channel, SKU): value changes not yet shown, as (hub time, earliest occurred).
+        self.unshown: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        self.reservations: set[str] = set()
+        self._load_master_data()
+
+    def _load_master_data(self) -> None:
+        est = self.day.estate
+        md = self.hub.master_data
+        md.import_rows(
+            MasterKind.ITEMS,
+            enumerate(({"sku": s, "category": est.category[s]} for s in est.skus), 1),
+        )
+        locations = [
+            {"code": s, "kind": "store", "freshness_sla_seconds": FRESHNESS_SLA_SECONDS}
+            for s in est.stores
+        ] + [
+            {"code": d, "kind": "dc", "freshness_sla_seconds": FRESHNESS_SLA_SECONDS}
+            for d in est.dcs
+        ]
+        md.import_rows(MasterKind.LOCATIONS, enumerate(locations, 1))
+        for name, body in channel_policies(self.day).items():
+            limits = STOREFRONT_LIMITS if name == "web" else MARKETPLACE_LIMITS
+            self.hub.deliveries.put_target(name, _target(limits, name))
+            self.hub.channels.put(name, {**body, "target": name})
+        # Opening stock: each location's count before the doors open. The ERP has it
+        # already, so it learns of postings only from the first movement of the day.
+        opening = [
+            {
+                "event_id": f"opening-{sku}-{loc}",
+                "source": "pos" if loc in est.stores else "wms",
+                "type": "count",
+                "sku": sku,
+                "location": loc,
+                "quantity": units,
+                "occurred_at": (self.start_at - timedelta(minutes=30)).isoformat(),
+            }
+            for (sku, loc), units in est.opening.items()
+        ]
+        self._at(-1800.0)
+        for i in range(0, len(opening), 5000):
+            self.hub.ingest.ingest(opening[i : i + 5000])
+        self.hub.deliveries.put_target("erp", _target(ERP_LIMITS, "erp", postings=True))
+        # The channels get their opening figures before the doors open.
+        for second in range(-1800, 0):
+            self._at(float(second))
+            if second % 60 == 0:
+                self._heartbeats(float(second))
+            if not self._step() and second > -1700:
+                break
+        for channel in self.channels.values():
+            channel.calls = channel.throttled = 0
+
+    # --- time ---------------------------------------------------------------------------
+    def _at(self, now: float) -> None:
+        self.clock.set(self.start_at + timedelta(seconds=now))
+
+    def _now(self) -> float:
+        return (self.clock.now() - self.start_at).total_seconds()
+
+    def start(self, world: World) -> None:
+        self.world = world
+
+    # --- sources ------------------------------------------------------------------------
+    def _back_online(self, location: str, now: float) -> float:
+        for start, end in self.outages.get(location, ()):
+            if start <= now < end:
+                return end
+        return now
+
+    def emit(self, event: SourceEvent, now: float) -> None:
+        sent = self._back_online(event.location, now)
+        arrive = sent + self.rng.uniform(*NETWORK_SECONDS)
+        heapq.heappush(self.arrivals, (arrive, next(self._seq), event))
+        if event.duplicated:
+            heapq.heappush(
+                self.arrivals, (arrive + DUPLICATE_AFTER_SECONDS, next(self._seq), event)
+            )
+
+    def _ingest_due(self, now: float) -> int:
+        batch: list[SourceEvent] = []
+        while self.arrivals and self.arrivals[0][0] <= now:
+            batch.append(heapq.heappop(self.arrivals)[2])
+        if not batch:
+            return 0
+        self._at(now)
+        skus = sorted({e.sku for e in batch})
+        pairs = [(ch, sku) for ch in self.channels for sku in skus]
+        before = self._values(pairs)
+        self.hub.ingest.ingest([e.canonical(self.start_at) for e in batch])
+        after = self._values(pairs)
+        earliest: dict[str, float] = {}
+        for e in batch:
+            earliest[e.sku] = min(earliest.get(e.sku, e.at), e.at)
+        for pair in pairs:
+            if after.get(pair) != before.get(pair):
+                self.unshown[pair].append((now, earliest[pair[1]]))
+        return len(batch)
+
+    def _values(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+        with self.store.transaction() as tx:
+            return {k: v.value for k, v in tx.channel_values(pairs).items()}
+
+    def _heartbeats(self, now: float) -> None:
+        self._at(now)
+        seen = {
+            loc: "pos" if loc.startswith("S") else "wms"
+            for loc in self.day.estate.locations
+            if self._back_online(loc, now) == now
+        }
+        self.store.record_heartbeats(seen, to_micros(self.clock.now()))
+
+    # --- orders -------------------------------------------------------------------------
+    def checkout(self, order: Order, now: float) -> str:
+        self._ingest_due(now)
+        self._at(now)
+        expires = to_micros(self.clock.now() + timedelta(hours=RESERVATION_HOURS))
+        command = Reserve(
+            reservation_id=order.ref,
+            sku=order.sku,
+            quantity=Decimal(order.quantity),
+            location=order.pickup_store,
+            channel=None if order.pickup_store else order.channel,
+            expires_us=expires,
+            source="web" if order.channel == "web" else order.channel,
+        )
+        outcome = self.hub.ingest.execute(command)
+        self.busy_until = now + 5
+        if outcome.verdict is Verdict.CREATED and outcome.reservation is not None:
+            order.location = outcome.reservation.location
+            self.reservations.add(order.ref)
+            return "accepted"
+        # The storefront asks the hub at checkout and refuses; a marketplace already
+        # took the order on the figure it was last sent.
+        return "declined" if order.channel == "web" else "oversold"
+
+    def _close(self, order: Order, action: EventType, now: float) -> None:
+        if order.ref not in self.reservations:
+            return
+        self._at(now)
+        self.hub.ingest.execute(Close(order.ref, action))
+        self.busy_until = now + 5
+
+    def fulfilled(self, order: Order, now: float) -> None:
+        self._close(order, EventType.FULFIL, now)
+
+    def cancelled(self, order: Order, now: float) -> None:
+        self._close(order, EventType.RELEASE, now)
+
+    # --- the hub's own work -------------------------------------------------------------
+    def tick(self, now: float) -> float:
+        if self._ingest_due(now):
+            self.busy_until = now + 5
+        if now >= self.next_heartbeat:
+            self._heartbeats(now)
+            self.next_heartbeat = now + HEARTBEAT_EVERY
+        if now >= self.next_housekeeping:
+            self._at(now)
+            self.hub.ingest.housekeeping()
+            self.next_housekeeping = now + HOUSEKEEPING_EVERY
+            self.busy_until = max(self.busy_until, now + 2)
+        if now <= self.busy_until or now % 5 == 0:
+            self._at(now)
+            if self._step():
+                self.busy_until = max(self.busy_until, now + 2)
+        wakes = [self.next_heartbeat, self.next_housekeeping, now + 5]
+        if self.arrivals:
+            wakes.append(self.arrivals[0][0])
+        if now < self.busy_until:
+            wakes.append(now + 1)
+        return min(wakes)
+
+    def _step(self) -> int:
+        return self.loop.run_until_complete(self.dispatcher.step(self.client))
+
+    async def _platform(self, request: httpx.Request) -> httpx.Response:
+        """The simulated platforms' HTTP side: one path per platform."""
+        name = request.url.path.strip("/")
+        now = self._now()
+        body = orjson.loads(request.content)
+        try:
+            if name == "erp":
+                return self._erp(request, body, now)
+            channel = self.channels[name]
+            channel.admit(now)
+        except RateLimited as e:
+            return httpx.Response(429, headers={"Retry-After": str(int(e.retry_after))})
+        items = body["items"] if body.get("type") == "availability_batch" else [body]
+        for item in items:
+            sku = item["sku"]
+            channel.shown[sku] = int(Decimal(item["available"]))
+            computed = (datetime.fromisoformat(item["computed_at"]) - self.start_at).total_seconds()
+            waiting = self.unshown.get((name, sku))
+            while waiting and waiting[0][0] <= computed + 1e-6:
+                _, occurred = waiting.pop(0)
+                assert self.world is not None
+                self.world.record_latency(name, now - occurred)
+        return httpx.Response(200, json={"ok": True})
+
+    def _erp(self, request: httpx.Request, body: dict[str, Any], now: float) -> httpx.Response:
+        self.erp.admit(now)
+        if not self.erp.up(now / 3600):
+            return httpx.Response(503, text="ERP in maintenance")
+        key = request.headers.get("Idempotency-Key", "")
+        if key not in self.erp.answered:
+            self.erp.answered.add(key)
+            occurred = (datetime.fromisoformat(body["occurred_at"]) - self.start_at).total_seconds()
+            self.erp.post(body["document_number"], occurred, now)
+        if self.erp.times_out():  # applied, but the answer never comes back
+            raise httpx.ReadTimeout("ERP did not answer in time", request=request)
+        return httpx.Response(200, json={"posted": body["document_number"]})
+
+    # --- the end of the day -------------------------------------------------------------
+    def drained(self) -> bool:
+        if self.arrivals:
+            return False
+        backlog = self.store.target_backlog()
+        return all(row[0] == 0 for row in backlog.values())
+
+    def finish(self, world: World) -> dict[str, Any]:
+        keys = [EventKey(*key.split(":", 1)) for key in world.emitted]
+        all_keys = set(world.truth.sellable) | set(world.truth.damaged)
+        with self.store.transaction() as tx:
+            recorded = tx.find_events(keys)
+            positions = tx.read_positions(all_keys)
+        lost = sum(1 for k in keys if k not in recorded)
+        drift = 0
+        for key in all_keys:
+            pos = positions.get(key)
+            drift += abs(int(pos.on_hand if pos is not None else 0) - world.truth.on_hand(key))
+        stats = self.store.target_stats()
+        return {
+            "end_drift_units": drift,
+            "events_lost": lost,
+            "pushes_coalesced": sum(row[3] for row in stats.values()),
+            "dead_letters": sum(row[2] for row in stats.values()),
+        }
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.aclose())
+        self.loop.close()
+        self.hub.close()

@@ -1,0 +1,109 @@
+"""The simulated platforms both integration modes talk to: sales channels and the ERP.
+
+A channel shows its own last-known availability and takes orders against it; it limits
+the calls it accepts (429 with Retry-After past its rate). The ERP keeps a stock book
+from the postings it receives, is down during its outage windows, and now and then times
+out *after* applying a call, as real ones do. What each receives is counted for the report.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..delivery.bucket import TokenBucket
+from .scenarios import Window
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A platform's documented rate limit and how many SKUs one call may carry."""
+
+    rate_per_second: float
+    burst: float
+    items_per_call: int
+
+
+#: The storefront takes bulk inventory updates; marketplaces one listing per call.
+STOREFRONT_LIMITS = Limits(rate_per_second=4.0, burst=40.0, items_per_call=100)
+MARKETPLACE_LIMITS = Limits(rate_per_second=5.0, burst=10.0, items_per_call=1)
+ERP_LIMITS = Limits(rate_per_second=25.0, burst=50.0, items_per_call=1)
+
+
+class RateLimited(Exception):
+    """The platform answered 429; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"429, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class Channel:
+    """A storefront or marketplace account, as its shoppers see it."""
+
+    name: str
+    limits: Limits
+    shown: dict[str, int] = field(default_factory=dict)
+    #: Per-store stock shown for click-and-collect (the status quo's storefront only;
+    #: with Stockbridge the storefront asks the hub at checkout).
+    shown_at_store: dict[tuple[str, str], int] = field(default_factory=dict)
+    calls: int = 0
+    throttled: int = 0
+    bucket: TokenBucket = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bucket = TokenBucket(self.limits.rate_per_second, self.limits.burst)
+
+    def admit(self, now: float) -> None:
+        """Count a call; raise RateLimited when it is over the platform's limit."""
+        self.calls += 1
+        wait = self.bucket.take(now)
+        if wait > 0:
+            self.throttled += 1
+            raise RateLimited(max(1.0, round(wait)))
+
+
+@dataclass
+class Erp:
+    """The ERP: a stock book fed by postings, keyed by the source document."""
+
+    outages: tuple[Window, ...]
+    timeout_rate: float
+    rng: random.Random
+    limits: Limits = ERP_LIMITS
+    calls: int = 0
+    throttled: int = 0
+    posted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: Idempotency keys already answered (honoured for callers that send one).
+    answered: set[str] = field(default_factory=set)
+    delays: list[float] = field(default_factory=list)
+    bucket: TokenBucket = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bucket = TokenBucket(self.limits.rate_per_second, self.limits.burst)
+
+    def up(self, hour: float) -> bool:
+        return not any(w.contains(hour) for w in self.outages)
+
+    def admit(self, now: float) -> None:
+        self.calls += 1
+        wait = self.bucket.take(now)
+        if wait > 0:
+            self.throttled += 1
+            raise RateLimited(max(1.0, round(wait)))
+
+    def post(self, document: str, occurred: float, now: float) -> None:
+        """Apply one movement's posting (a second one for the same document is a
+        duplicate posting: the ERP's books are wrong by it)."""
+        self.posted[document] += 1
+        if self.posted[document] == 1:
+            self.delays.append(now - occurred)
+
+    def times_out(self) -> bool:
+        return self.rng.random() < self.timeout_rate
+
+    @property
+    def duplicate_postings(self) -> int:
+        return sum(n - 1 for n in self.posted.values() if n > 1)
