@@ -818,6 +818,60 @@ def demo(
         stream.stop()
         hub.close()
 
+@app.command()
+def simulate(
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="last-unit, weekend-promo, marketplace-peak, bopis-dc or erp-outage."
+        ),
+    ] = "weekend-promo",
+    seed: Annotated[int, typer.Option(help="The same seed gives the same day.")] = 1,
+    stores: Annotated[int | None, typer.Option(help="Stores (the scenario's own if unset).")] = None,
+    skus: Annotated[int | None, typer.Option(help="SKUs (the scenario's own if unset).")] = None,
+    hours: Annotated[float | None, typer.Option(help="Trading hours simulated.")] = None,
+    output: Annotated[
+        Path, typer.Option(help="Folder for the HTML report and the JSON figures.")
+    ] = Path("simulation"),
+) -> None:
+    """Run one trading day through the status quo and through Stockbridge, side by side."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .simulate.report import print_summary, write_html, write_json
+    from .simulate.run import MODES, simulate as run_simulation
+    from .simulate.scenarios import scenario as preset
+
+    try:
+        chosen = preset(scenario).with_overrides(stores=stores, skus=skus, hours=hours)
+    except ValueError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[bold]{chosen.name}[/bold]: {chosen.summary}")
+    day_seconds = chosen.hours * 3600
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks = {m: bar.add_task(m, total=day_seconds, clock="--:--") for m in MODES}
+
+        def progress(mode: str, now: float) -> None:
+            hour = chosen.open_hour + int(now // 3600)
+            minute = int(now % 3600 // 60)
+            bar.update(
+                tasks[mode], completed=min(now, day_seconds), clock=f"{hour:02d}:{minute:02d}"
+            )
+
+        figures = run_simulation(chosen, seed, progress=progress)
+    print_summary(figures, console)
+    output.mkdir(parents=True, exist_ok=True)
+    stem = f"{chosen.name}-seed{seed}"
+    write_json(figures, output / f"{stem}.json")
+    write_html(figures, output / f"{stem}.html")
+    console.print(f"Report: {output / (stem + '.html')}   Figures: {output / (stem + '.json')}")
+
 
 @bench_app.command("ingest")
 def bench_ingest(

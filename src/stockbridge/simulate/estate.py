@@ -231,6 +231,7 @@ def plan_day(sc: Scenario, seed: int) -> Day:
     story: dict[str, str] = {}
     if sc.scripted_last_unit and len(estate.stores) >= 2 and sc.hours * 3600 > 5 * 3600 + 600:
         story = _last_unit_story(sc, estate, intents, add)
+        outages = [o for o in outages if o.store != story["store"]]
     intents.sort(key=lambda i: (i.at, i.ref))
     return Day(sc, seed, estate, intents, outages, story)
 
@@ -250,7 +251,8 @@ def _last_unit_story(sc: Scenario, estate: Estate, intents: list[Intent], add: o
     add(base + 180, Kind.WALK_IN, sku, store, quantity=1)
     add(base + 240, Kind.PICKUP_ORDER, sku, store)
     add(base + 600, Kind.RETURN, sku, other, quantity=2, condition="sellable")
-    return {"sku": sku, "store": store, "return_store": other}
+    order = next(i.ref for i in reversed(intents) if i.kind is Kind.PICKUP_ORDER)
+    return {"sku": sku, "store": store, "return_store": other, "order": order}
 
 
 class Truth:

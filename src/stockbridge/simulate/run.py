@@ -101,7 +101,12 @@ def _figures(world: World, integ: Integration, extra: dict[str, Any]) -> dict[st
         "events_emitted": len(world.emitted),
         "events_lost": extra["events_lost"],
         "end_drift_units": extra["end_drift_units"],
+        "demand": dict(sorted(m.demand.items())),
     }
+    story = world.day.story.get("order")
+    if story is not None:
+        order = world.orders.get(story)
+        figures["story_order"] = order.outcome if order is not None else "not_placed"
     figures.update({k: v for k, v in extra.items() if k not in figures})
     if delays:
         figures["erp_posting_delay_seconds"]["mean"] = statistics.fmean(delays)

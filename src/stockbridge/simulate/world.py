@@ -134,6 +134,8 @@ class Meter:
     phantom: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     #: Per hot SKU: per channel, what it showed each minute; and the truth.
+    #: Intents met, by kind: the demand, which must be the same in both modes.
+    demand: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     shown_series: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     truth_series: dict[str, list[int]] = field(default_factory=dict)
 
@@ -148,6 +150,7 @@ class World:
         self.hot_skus = hot_skus
         self.rng = random.Random(day.seed * 7919 + 1)
         self.emitted: dict[str, SourceEvent] = {}
+        self.orders: dict[str, Order] = {}
         self._heap: list[tuple[float, int, Callable[[float], None]]] = []
         self._seq = itertools.count()
         self.sellable_by_sku: dict[str, int] = defaultdict(int)
@@ -188,6 +191,7 @@ class World:
 
     # --- what happens -------------------------------------------------------------------
     def _happen(self, i: Intent, now: float) -> None:
+        self.meter.demand[i.kind.value] += i.quantity
         key = (i.sku, i.location)
         if i.kind is Kind.WALK_IN:
             got = self._take(key, i.quantity)
@@ -257,6 +261,7 @@ class World:
         channel = i.channel or "web"
         order = Order(i.ref, channel, i.sku, i.quantity, now,
                       pickup_store=i.location if i.kind is Kind.PICKUP_ORDER else None)  # fmt: skip
+        self.orders[order.ref] = order
         shown = self.integration.channels[channel]
         if order.pickup_store is None and shown.shown.get(i.sku, 0) < i.quantity:
             return  # shown as sold out: the shopper does not order
