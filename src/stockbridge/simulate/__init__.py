@@ -1,0 +1,1 @@
+"""The estate simulator: one trading day through the status quo and through Stockbridge."""
