@@ -86,6 +86,20 @@ def _requests(rows: list[Delivery], batch_size: int) -> list[list[Delivery]]:
     return groups
 
 
+@dataclass
+class StepResult:
+    """What a stepped round did, and when stepping again can do more."""
+
+    claimed: int = 0
+    #: Due work was left for lack of tokens or round size: step again soon.
+    more: bool = False
+    #: Earliest retry or circuit probe scheduled (µs since the epoch), if any.
+    next_us: int | None = None
+
+    def wake(self, at_us: int) -> None:
+        self.next_us = at_us if self.next_us is None else min(self.next_us, at_us)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -187,43 +201,53 @@ class Dispatcher:
         return min(MAX_ROUND, st.config.concurrency * ROUND_PER_CONNECTION * st.config.batch_size)
 
     # --- stepped mode (simulation) ---------------------------------------------------------
-    async def step(self, client: httpx.AsyncClient) -> int:
+    async def step(self, client: httpx.AsyncClient) -> StepResult:
         """One round for every target at the clock's present, never waiting.
 
         The simulator's way of running the dispatcher on virtual time: the same claim,
         coalescing, priority, bucket, circuit, retry and dead-letter code, but a target
         takes only the requests its bucket allows now and the rest wait for a later step.
-        Store calls run inline. Returns the number of deliveries claimed (0: nothing was
-        due anywhere).
+        Store calls run inline.
         """
-        claimed = 0
+        result = StepResult()
         for st in self._configure(self.store.targets()):
             mono = self.monotonic()
-            if st.paused or st.breaker.retry_in(mono) > 0:
+            if st.paused:
+                continue
+            wait = st.breaker.retry_in(mono)
+            if wait > 0:
+                result.wake(to_micros(self.clock.now()) + int(wait * 1_000_000))
                 continue
             requests = st.bucket.ready(mono)
             if requests <= 0:
+                result.more = True
                 continue
             limit = min(self._round_limit(st), requests * st.config.batch_size)
             now_us = to_micros(self.clock.now())
             rows = self.store.claim_deliveries(st.name, now_us, self.lease_us, limit)
             if not rows:
                 continue
-            claimed += len(rows)
+            result.claimed += len(rows)
+            result.more = result.more or len(rows) == limit
             target = WebhookTarget(st.name, st.config, client)
             gate = asyncio.Semaphore(st.config.concurrency)
             finished: list[Finished] = []
             for group in _requests(rows, st.config.batch_size):
-                if st.bucket.ready(self.monotonic()) <= 0 or not st.breaker.allow(
-                    self.monotonic()
-                ):
+                # The circuit is asked in `_attempt` (asking grants a half-open probe).
+                if st.bucket.ready(self.monotonic()) <= 0:
                     finished += [
                         Finished(d, "pending", None, None, 0.0, None, sent=False) for d in group
                     ]
+                    result.more = True
                     continue
                 finished += await self._attempt(st, target, group, gate)
+            for f in finished:
+                if f.state == "pending" and f.next_attempt_us is not None:
+                    result.wake(f.next_attempt_us)
+                elif f.state == "pending":
+                    result.more = True
             self.store.finish_deliveries(finished, to_micros(self.clock.now()))
-        return claimed
+        return result
 
     async def _work(self, st: TargetState, target: WebhookTarget) -> None:
         # Deliveries claimed in the transaction that recorded the previous round.

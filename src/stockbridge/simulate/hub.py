@@ -29,7 +29,7 @@ from ..app.clock import ManualClock
 from ..app.master import MasterKind
 from ..app.reservations import Close, Reserve, Verdict
 from ..config import load_settings_from
-from ..delivery.dispatcher import Dispatcher
+from ..delivery.dispatcher import Dispatcher, StepResult
 from ..domain.model import EventKey, EventType, to_micros
 from .estate import Day
 from .platforms import ERP_LIMITS, MARKETPLACE_LIMITS, STOREFRONT_LIMITS, Erp, Limits, RateLimited
@@ -93,7 +93,8 @@ class HubIntegration:
         self.world: World | None = None
         self.next_heartbeat = 0.0
         self.next_housekeeping = HOUSEKEEPING_EVERY
-        self.busy_until = 0.0
+        self.dirty = False
+        self.retry_at = float("inf")
         #: Per (channel, SKU): value changes not yet shown, as (hub time, earliest occurred).
         self.unshown: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
         self.reservations: set[str] = set()
@@ -141,7 +142,7 @@ class HubIntegration:
             self._at(float(second))
             if second % 60 == 0:
                 self._heartbeats(float(second))
-            if not self._step() and second > -1700:
+            if not self._step().claimed and second > -1700:
                 break
         for channel in self.channels.values():
             channel.calls = channel.throttled = 0
@@ -220,7 +221,7 @@ class HubIntegration:
             source="web" if order.channel == "web" else order.channel,
         )
         outcome = self.hub.ingest.execute(command)
-        self.busy_until = now + 5
+        self.dirty = True
         if outcome.verdict is Verdict.CREATED and outcome.reservation is not None:
             order.location = outcome.reservation.location
             self.reservations.add(order.ref)
@@ -234,7 +235,7 @@ class HubIntegration:
             return
         self._at(now)
         self.hub.ingest.execute(Close(order.ref, action))
-        self.busy_until = now + 5
+        self.dirty = True
 
     def fulfilled(self, order: Order, now: float) -> None:
         self._close(order, EventType.FULFIL, now)
@@ -245,7 +246,7 @@ class HubIntegration:
     # --- the hub's own work -------------------------------------------------------------
     def tick(self, now: float) -> float:
         if self._ingest_due(now):
-            self.busy_until = now + 5
+            self.dirty = True
         if now >= self.next_heartbeat:
             self._heartbeats(now)
             self.next_heartbeat = now + HEARTBEAT_EVERY
@@ -253,19 +254,26 @@ class HubIntegration:
             self._at(now)
             self.hub.ingest.housekeeping()
             self.next_housekeeping = now + HOUSEKEEPING_EVERY
-            self.busy_until = max(self.busy_until, now + 2)
-        if now <= self.busy_until or now % 5 == 0:
+            self.dirty = True
+        # The dispatcher runs when work may be due: new deliveries, work its bucket held
+        # back, or a retry whose time has come.
+        if self.dirty or self.retry_at <= now:
             self._at(now)
-            if self._step():
-                self.busy_until = max(self.busy_until, now + 2)
-        wakes = [self.next_heartbeat, self.next_housekeeping, now + 5]
+            step = self._step()
+            self.dirty = step.more
+            self.retry_at = (
+                (step.next_us - to_micros(self.start_at)) / 1e6
+                if step.next_us is not None
+                else float("inf")
+            )
+        wakes = [self.next_heartbeat, self.next_housekeeping, self.retry_at]
         if self.arrivals:
             wakes.append(self.arrivals[0][0])
-        if now < self.busy_until:
+        if self.dirty:
             wakes.append(now + 1)
         return min(wakes)
 
-    def _step(self) -> int:
+    def _step(self) -> StepResult:
         return self.loop.run_until_complete(self.dispatcher.step(self.client))
 
     async def _platform(self, request: httpx.Request) -> httpx.Response:

@@ -120,12 +120,16 @@ class StatusQuo:
 
     def _allocate(self, order: Order) -> str:
         """The order management rule on the ERP's numbers: a DC if one has it, else the
-        store with the most."""
+        store with the most above the channel's buffer, else the best DC all the same."""
         est = self.day.estate
+        buffers = self.policies[order.channel].locations
         best_dc = max(est.dcs, key=lambda d: (self.book[(order.sku, d)].available, d))
         if self.book[(order.sku, best_dc)].available >= order.quantity:
             return best_dc
-        return max(est.stores, key=lambda s: (self.book[(order.sku, s)].available, s))
+        store = max(est.stores, key=lambda s: (self.book[(order.sku, s)].available - buffers[s], s))
+        if self.book[(order.sku, store)].available - buffers[store] >= order.quantity:
+            return store
+        return best_dc
 
     def _reserve(self, order: Order, sign: int, now: float) -> None:
         if self.erp.up(now / 3600):
