@@ -818,16 +818,17 @@ def demo(
         stream.stop()
         hub.close()
 
+
 @app.command()
 def simulate(
     scenario: Annotated[
         str,
-        typer.Option(
-            help="last-unit, weekend-promo, marketplace-peak, bopis-dc or erp-outage."
-        ),
+        typer.Option(help="last-unit, weekend-promo, marketplace-peak, bopis-dc or erp-outage."),
     ] = "weekend-promo",
     seed: Annotated[int, typer.Option(help="The same seed gives the same day.")] = 1,
-    stores: Annotated[int | None, typer.Option(help="Stores (the scenario's own if unset).")] = None,
+    stores: Annotated[
+        int | None, typer.Option(help="Stores (the scenario's own if unset).")
+    ] = None,
     skus: Annotated[int | None, typer.Option(help="SKUs (the scenario's own if unset).")] = None,
     hours: Annotated[float | None, typer.Option(help="Trading hours simulated.")] = None,
     output: Annotated[
@@ -838,7 +839,8 @@ def simulate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .simulate.report import print_summary, write_html, write_json
-    from .simulate.run import MODES, simulate as run_simulation
+    from .simulate.run import MODES
+    from .simulate.run import simulate as run_simulation
     from .simulate.scenarios import scenario as preset
 
     try:

@@ -18,14 +18,38 @@ from .scenarios import Scenario
 
 #: Relative store footfall by local clock hour (lunch and after-work peaks).
 STORE_CURVE = {
-    8: 0.4, 9: 0.6, 10: 0.8, 11: 1.0, 12: 1.35, 13: 1.3, 14: 1.05, 15: 1.0,
-    16: 1.1, 17: 1.4, 18: 1.45, 19: 1.1, 20: 0.7, 21: 0.4,
-}  # fmt: skip
+    8: 0.4,
+    9: 0.6,
+    10: 0.8,
+    11: 1.0,
+    12: 1.35,
+    13: 1.3,
+    14: 1.05,
+    15: 1.0,
+    16: 1.1,
+    17: 1.4,
+    18: 1.45,
+    19: 1.1,
+    20: 0.7,
+    21: 0.4,
+}
 #: Relative online demand by local clock hour (lunch break and evening).
 ONLINE_CURVE = {
-    8: 0.6, 9: 0.7, 10: 0.8, 11: 0.9, 12: 1.2, 13: 1.2, 14: 0.9, 15: 0.9,
-    16: 1.0, 17: 1.1, 18: 1.3, 19: 1.5, 20: 1.5, 21: 1.2,
-}  # fmt: skip
+    8: 0.6,
+    9: 0.7,
+    10: 0.8,
+    11: 0.9,
+    12: 1.2,
+    13: 1.2,
+    14: 0.9,
+    15: 0.9,
+    16: 1.0,
+    17: 1.1,
+    18: 1.3,
+    19: 1.5,
+    20: 1.5,
+    21: 1.2,
+}
 
 
 class Kind(StrEnum):
@@ -181,14 +205,26 @@ def plan_day(sc: Scenario, seed: int) -> Day:
             at = minute * 60 + rng.random() * 60
             qty = 1 if rng.random() < 0.9 else 2
             dup = rng.random() < sc.duplicate_upload_rate
-            add(at, Kind.WALK_IN, sku_pick(rng), rng.choice(estate.stores), quantity=qty,
-                duplicated=dup)  # fmt: skip
+            add(
+                at,
+                Kind.WALK_IN,
+                sku_pick(rng),
+                rng.choice(estate.stores),
+                quantity=qty,
+                duplicated=dup,
+            )
         for _ in range(_poisson(rng, lam * sc.return_rate)):
             at = minute * 60 + rng.random() * 60
             cond = "damaged" if rng.random() < 0.15 else "sellable"
             dup = rng.random() < sc.duplicate_upload_rate
-            add(at, Kind.RETURN, sku_pick(rng), rng.choice(estate.stores), condition=cond,
-                duplicated=dup)  # fmt: skip
+            add(
+                at,
+                Kind.RETURN,
+                sku_pick(rng),
+                rng.choice(estate.stores),
+                condition=cond,
+                duplicated=dup,
+            )
         web = sc.web_orders_per_hour / 60 * online_rate * _multiplier(sc, hour, "web")
         for _ in range(_poisson(rng, web)):
             at = minute * 60 + rng.random() * 60
@@ -220,8 +256,14 @@ def plan_day(sc: Scenario, seed: int) -> Day:
         for store in rng.sample(estate.stores, max(1, len(estate.stores) // 4)):
             sku = rng.choice(best)
             dc = rng.choice(estate.dcs)
-            add(at + rng.random() * 900, Kind.TRANSFER, sku, dc, quantity=rng.randint(1, 3),
-                to=store)  # fmt: skip
+            add(
+                at + rng.random() * 900,
+                Kind.TRANSFER,
+                sku,
+                dc,
+                quantity=rng.randint(1, 3),
+                to=store,
+            )
     outages = []
     for store in estate.stores:
         if rng.random() < sc.store_outage_share:
@@ -236,7 +278,9 @@ def plan_day(sc: Scenario, seed: int) -> Day:
     return Day(sc, seed, estate, intents, outages, story)
 
 
-def _last_unit_story(sc: Scenario, estate: Estate, intents: list[Intent], add: object) -> dict[str, str]:
+def _last_unit_story(
+    sc: Scenario, estate: Estate, intents: list[Intent], add: object
+) -> dict[str, str]:
     """14:03 the last unit sells in a store, 14:04 a pickup order for it there, 14:10 two
     units come back at another store (times relative to a 09:00 opening)."""
     sku, store, other = estate.skus[0], estate.stores[0], estate.stores[1]
@@ -309,9 +353,7 @@ class Truth:
 
     def units(self) -> int:
         return (
-            sum(self.sellable.values())
-            + sum(self.damaged.values())
-            + sum(self.in_transit.values())
+            sum(self.sellable.values()) + sum(self.damaged.values()) + sum(self.in_transit.values())
         )
 
     def balance(self) -> int:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from ..adapters.sqlite import SqliteStore
 from ..app.bootstrap import Hub, bootstrap
@@ -32,7 +31,14 @@ from ..config import load_settings_from
 from ..delivery.dispatcher import Dispatcher, StepResult
 from ..domain.model import EventKey, EventType, to_micros
 from .estate import Day
-from .platforms import ERP_LIMITS, MARKETPLACE_LIMITS, STOREFRONT_LIMITS, Erp, Limits, RateLimited
+from .platforms import (
+    ERP_LIMITS,
+    MARKETPLACE_LIMITS,
+    STOREFRONT_LIMITS,
+    Erp,
+    Limits,
+    Platforms,
+)
 from .world import Order, SourceEvent, World, channel_policies, new_channels
 
 #: Seconds a store's request takes over its network (drawn between these).
@@ -85,6 +91,13 @@ class HubIntegration:
             self.clock,
             rng=random.Random(day.seed),
             monotonic=lambda: self.clock.now().timestamp(),
+        )
+        self.platforms = Platforms(
+            self.channels,
+            self.erp,
+            self._now,
+            lambda iso: (datetime.fromisoformat(iso) - self.start_at).total_seconds(),
+            self._shown,
         )
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._platform))
@@ -277,41 +290,21 @@ class HubIntegration:
         return self.loop.run_until_complete(self.dispatcher.step(self.client))
 
     async def _platform(self, request: httpx.Request) -> httpx.Response:
-        """The simulated platforms' HTTP side: one path per platform."""
-        name = request.url.path.strip("/")
-        now = self._now()
-        body = orjson.loads(request.content)
-        try:
-            if name == "erp":
-                return self._erp(request, body, now)
-            channel = self.channels[name]
-            channel.admit(now)
-        except RateLimited as e:
-            return httpx.Response(429, headers={"Retry-After": str(int(e.retry_after))})
-        items = body["items"] if body.get("type") == "availability_batch" else [body]
-        for item in items:
-            sku = item["sku"]
-            channel.shown[sku] = int(Decimal(item["available"]))
-            computed = (datetime.fromisoformat(item["computed_at"]) - self.start_at).total_seconds()
-            waiting = self.unshown.get((name, sku))
-            while waiting and waiting[0][0] <= computed + 1e-6:
-                _, occurred = waiting.pop(0)
-                assert self.world is not None
-                self.world.record_latency(name, now - occurred)
-        return httpx.Response(200, json={"ok": True})
+        answer = self.platforms.handle(
+            request.url.path.strip("/"), request.headers, request.content
+        )
+        if answer.timed_out:
+            raise httpx.ReadTimeout("the platform did not answer in time", request=request)
+        return httpx.Response(answer.status, headers=answer.headers, json=answer.body)
 
-    def _erp(self, request: httpx.Request, body: dict[str, Any], now: float) -> httpx.Response:
-        self.erp.admit(now)
-        if not self.erp.up(now / 3600):
-            return httpx.Response(503, text="ERP in maintenance")
-        key = request.headers.get("Idempotency-Key", "")
-        if key not in self.erp.answered:
-            self.erp.answered.add(key)
-            occurred = (datetime.fromisoformat(body["occurred_at"]) - self.start_at).total_seconds()
-            self.erp.post(body["document_number"], occurred, now)
-        if self.erp.times_out():  # applied, but the answer never comes back
-            raise httpx.ReadTimeout("ERP did not answer in time", request=request)
-        return httpx.Response(200, json={"posted": body["document_number"]})
+    def _shown(self, channel: str, sku: str, computed: float) -> None:
+        """A channel took a value computed at `computed`: the changes it carries are shown."""
+        waiting = self.unshown.get((channel, sku))
+        now = self._now()
+        while waiting and waiting[0][0] <= computed + 1e-6:
+            _, occurred = waiting.pop(0)
+            assert self.world is not None
+            self.world.record_latency(channel, now - occurred)
 
     # --- the end of the day -------------------------------------------------------------
     def drained(self) -> bool:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+import orjson
 
 from ..delivery.bucket import TokenBucket
 from .scenarios import Window
@@ -107,3 +111,68 @@ class Erp:
     @property
     def duplicate_postings(self) -> int:
         return sum(n - 1 for n in self.posted.values() if n > 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, object]
+    #: The platform applied the call but its answer is lost on the way back.
+    timed_out: bool = False
+
+
+class Platforms:
+    """The platforms' HTTP side, whatever carries it (an in-process transport in the
+    simulator, a local server in the live demo): one path per platform, webhook bodies
+    as the hub's generic target sends them."""
+
+    def __init__(
+        self,
+        channels: dict[str, Channel],
+        erp: Erp,
+        now: Callable[[], float],
+        occurred: Callable[[str], float],
+        on_shown: Callable[[str, str, float], None] | None = None,
+    ) -> None:
+        self.channels = channels
+        self.erp = erp
+        self.now = now
+        #: ISO time from a payload -> seconds on the caller's clock.
+        self.occurred = occurred
+        #: Called with (channel, sku, computed at) for every value a channel takes.
+        self.on_shown = on_shown
+
+    def handle(self, name: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        now = self.now()
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return Answer(400, {}, {"error": "body is not JSON"})
+        try:
+            if name == "erp":
+                return self._erp(headers, data, now)
+            channel = self.channels.get(name)
+            if channel is None:
+                return Answer(404, {}, {"error": f"no platform {name!r}"})
+            channel.admit(now)
+        except RateLimited as e:
+            return Answer(429, {"Retry-After": str(int(e.retry_after))}, {"error": "throttled"})
+        items = data["items"] if data.get("type") == "availability_batch" else [data]
+        for item in items:
+            sku = str(item["sku"])
+            channel.shown[sku] = int(Decimal(str(item["available"])))
+            if self.on_shown is not None:
+                self.on_shown(name, sku, self.occurred(str(item["computed_at"])))
+        return Answer(200, {}, {"ok": True})
+
+    def _erp(self, headers: Mapping[str, str], data: dict[str, object], now: float) -> Answer:
+        self.erp.admit(now)
+        if not self.erp.up(now / 3600):
+            return Answer(503, {}, {"error": "ERP in maintenance"})
+        key = headers.get("idempotency-key", "")
+        document = str(data.get("document_number", key))
+        if key not in self.erp.answered:
+            self.erp.answered.add(key)
+            self.erp.post(document, self.occurred(str(data["occurred_at"])), now)
+        return Answer(200, {}, {"posted": document}, timed_out=self.erp.times_out())

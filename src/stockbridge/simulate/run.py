@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 import time
@@ -25,7 +26,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 
@@ -127,13 +128,12 @@ def simulate(
     worlds: dict[str, World] = {}
     with tempfile.TemporaryDirectory(prefix="stockbridge-sim-") as tmp:
         for mode in MODES:
+
             def tick(now: float, mode: str = mode) -> None:
                 if progress is not None:
                     progress(mode, now)
 
-            modes[mode], worlds[mode], walls[mode] = run_mode(
-                mode, day, workdir or Path(tmp), tick
-            )
+            modes[mode], worlds[mode], walls[mode] = run_mode(mode, day, workdir or Path(tmp), tick)
     first = worlds[MODES[0]]
     hot = first.hot_skus
     return {

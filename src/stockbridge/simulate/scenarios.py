@@ -147,8 +147,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             name="erp-outage",
             summary=(
-                "180 stores at Black-Friday volumes; the ERP is down for 40 minutes at "
-                "the peak."
+                "180 stores at Black-Friday volumes; the ERP is down for 40 minutes at the peak."
             ),
             stores=180,
             skus=50,

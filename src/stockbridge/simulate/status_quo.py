@@ -64,9 +64,7 @@ class StatusQuo:
             name: ChannelIn.model_validate(body).policy(name)
             for name, body in channel_policies(day).items()
         }
-        self.items = {
-            sku: Item(sku, category=day.estate.category[sku]) for sku in day.estate.skus
-        }
+        self.items = {sku: Item(sku, category=day.estate.category[sku]) for sku in day.estate.skus}
         self.files: dict[str, list[SourceEvent]] = defaultdict(list)
         self.import_queue: deque[tuple[float, list[SourceEvent]]] = deque()
         self.outages: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -80,8 +78,7 @@ class StatusQuo:
         heapq.heapify(self.batches)
         self.next_import = 60.0
         self.refresh_every = {
-            name: (sc.web_refresh_minutes if name == "web" else sc.marketplace_refresh_minutes)
-            * 60
+            name: (sc.web_refresh_minutes if name == "web" else sc.marketplace_refresh_minutes) * 60
             for name in self.channels
         }
         self.next_refresh = dict.fromkeys(self.channels, 0.0)
@@ -142,8 +139,15 @@ class StatusQuo:
         assert order.location is not None
         source = "wms" if order.location in self.day.estate.dcs else "pos"
         self.emit(
-            SourceEvent(order.ref + "-fulfil", source, "fulfil", order.sku, order.location,
-                        order.quantity, now),  # fmt: skip
+            SourceEvent(
+                order.ref + "-fulfil",
+                source,
+                "fulfil",
+                order.sku,
+                order.location,
+                order.quantity,
+                now,
+            ),
             now,
         )
 
@@ -233,7 +237,9 @@ class StatusQuo:
         last = self.last_sent[name]
         changed: list[tuple[str, int, list[float]]] = []
         for sku in self.day.estate.skus:
-            value = int(channel_availability(policy, sku, self.items[sku], self._positions(sku)).available)
+            value = int(
+                channel_availability(policy, sku, self.items[sku], self._positions(sku)).available
+            )
             earliest = self.unreflected[name].pop(sku, None)
             if last.get(sku) != value:
                 last[sku] = value

@@ -8,6 +8,7 @@ when, is the integration's business (`status_quo.StatusQuo`, `hub.HubIntegration
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
@@ -167,7 +168,7 @@ class World:
     def run(self, progress: Callable[[float], None] | None = None) -> None:
         day_end = self.day.seconds
         for intent in self.day.intents:
-            self.at(intent.at, lambda now, i=intent: self._happen(i, now))
+            self.at(intent.at, functools.partial(self._happen, intent))
         for minute in range(int(day_end // 60) + 1):
             self.at(minute * 60.0, self._sample)
         self.integration.start(self)
@@ -202,8 +203,17 @@ class World:
             self.truth.give_back(key, i.quantity, damaged)
             if not damaged:
                 self.sellable_by_sku[i.sku] += i.quantity
-            self._emit(i.ref, "pos", "return", i.sku, i.location, i.quantity, now,
-                       condition=i.condition, dup=i.duplicated)  # fmt: skip
+            self._emit(
+                i.ref,
+                "pos",
+                "return",
+                i.sku,
+                i.location,
+                i.quantity,
+                now,
+                condition=i.condition,
+                dup=i.duplicated,
+            )
         elif i.kind is Kind.SHRINK:
             if self.truth.lose(key):
                 self.sellable_by_sku[i.sku] -= 1
@@ -219,8 +229,16 @@ class World:
             got = self.truth.ship(key, to, i.quantity)
             if got:
                 self.sellable_by_sku[i.sku] -= got
-                self._emit(i.ref + "-out", "wms", "transfer_out", i.sku, i.location, got, now,
-                           counterparty=i.to)  # fmt: skip
+                self._emit(
+                    i.ref + "-out",
+                    "wms",
+                    "transfer_out",
+                    i.sku,
+                    i.location,
+                    got,
+                    now,
+                    counterparty=i.to,
+                )
                 self.at(now + TRANSFER_HOURS * 3600, lambda t: self._arrive(i, to, got, t))
         else:
             self._order(i, now)
@@ -229,8 +247,9 @@ class World:
         self.truth.arrive(to, quantity)
         self.sellable_by_sku[i.sku] += quantity
         assert i.to is not None
-        self._emit(i.ref + "-in", "pos", "transfer_in", i.sku, i.to, quantity, now,
-                   counterparty=i.location)  # fmt: skip
+        self._emit(
+            i.ref + "-in", "pos", "transfer_in", i.sku, i.to, quantity, now, counterparty=i.location
+        )
 
     def _take(self, key: tuple[str, str], quantity: int) -> int:
         got = self.truth.take(key, quantity)
@@ -259,8 +278,14 @@ class World:
 
     def _order(self, i: Intent, now: float) -> None:
         channel = i.channel or "web"
-        order = Order(i.ref, channel, i.sku, i.quantity, now,
-                      pickup_store=i.location if i.kind is Kind.PICKUP_ORDER else None)  # fmt: skip
+        order = Order(
+            i.ref,
+            channel,
+            i.sku,
+            i.quantity,
+            now,
+            pickup_store=i.location if i.kind is Kind.PICKUP_ORDER else None,
+        )
         self.orders[order.ref] = order
         shown = self.integration.channels[channel]
         if order.pickup_store is None and shown.shown.get(i.sku, 0) < i.quantity:
