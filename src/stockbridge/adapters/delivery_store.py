@@ -215,9 +215,11 @@ class DeliveryStoreMixin:
                 " AND NOT EXISTS (SELECT 1 FROM targets t WHERE t.name = d.target"
                 "  AND t.paused = 1)"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target = d.target"
-                "  AND e.kind = d.kind AND e.key = d.key AND e.id < d.id AND ("
-                "   e.state = 'in_flight'"
-                "   OR (e.kind = 'posting' AND e.state = 'pending')))"
+                "  AND e.kind = d.kind AND e.key = d.key AND e.state = 'in_flight'"
+                "  AND e.id < d.id)"
+                " AND NOT (d.kind = 'posting' AND EXISTS (SELECT 1 FROM deliveries e"
+                "  WHERE e.target = d.target AND e.kind = 'posting' AND e.key = d.key"
+                "  AND e.state = 'pending' AND e.id < d.id))"
                 f" ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}"
             ),
             (target, now_us, limit),

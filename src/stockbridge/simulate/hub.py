@@ -25,20 +25,16 @@ import httpx
 from ..adapters.sqlite import SqliteStore
 from ..app.bootstrap import Hub, bootstrap
 from ..app.clock import ManualClock
-from ..app.master import MasterKind
 from ..app.reservations import Close, Reserve, Verdict
 from ..config import load_settings_from
 from ..delivery.dispatcher import Dispatcher, StepResult
 from ..domain.model import EventKey, EventType, to_micros
 from .estate import Day
 from .platforms import (
-    ERP_LIMITS,
-    MARKETPLACE_LIMITS,
-    STOREFRONT_LIMITS,
     Erp,
-    Limits,
     Platforms,
 )
+from .setup import declare_channels, declare_erp, declare_master_data, opening_counts
 from .world import Order, SourceEvent, World, channel_policies, new_channels
 
 #: Seconds a store's request takes over its network (drawn between these).
@@ -51,21 +47,8 @@ HEARTBEAT_EVERY = 60.0
 HOUSEKEEPING_EVERY = 30.0
 #: An online order's reservation holds this long before it expires by itself.
 RESERVATION_HOURS = 6
-
-
-def _target(limits: Limits, name: str, **extra: Any) -> dict[str, Any]:
-    """A webhook target set to the platform's documented limits."""
-    return {
-        "url": f"http://platforms.sim/{name}",
-        "rate_per_second": limits.rate_per_second,
-        "burst": limits.burst,
-        "batch_size": limits.items_per_call,
-        "concurrency": 4,
-        "timeout_seconds": 10,
-        "retry": {"base_seconds": 2, "max_seconds": 300, "max_attempts": 25},
-        "circuit": {"failure_threshold": 5, "cooldown_seconds": 30},
-        **extra,
-    }
+#: Where the targets point; the in-process transport answers for every platform.
+PLATFORMS = "http://platforms.sim"
 
 
 class HubIntegration:
@@ -115,41 +98,15 @@ class HubIntegration:
 
     def _load_master_data(self) -> None:
         est = self.day.estate
-        md = self.hub.master_data
-        md.import_rows(
-            MasterKind.ITEMS,
-            enumerate(({"sku": s, "category": est.category[s]} for s in est.skus), 1),
-        )
-        locations = [
-            {"code": s, "kind": "store", "freshness_sla_seconds": FRESHNESS_SLA_SECONDS}
-            for s in est.stores
-        ] + [
-            {"code": d, "kind": "dc", "freshness_sla_seconds": FRESHNESS_SLA_SECONDS}
-            for d in est.dcs
-        ]
-        md.import_rows(MasterKind.LOCATIONS, enumerate(locations, 1))
-        for name, body in channel_policies(self.day).items():
-            limits = STOREFRONT_LIMITS if name == "web" else MARKETPLACE_LIMITS
-            self.hub.deliveries.put_target(name, _target(limits, name))
-            self.hub.channels.put(name, {**body, "target": name})
+        declare_master_data(self.hub, est, FRESHNESS_SLA_SECONDS)
+        declare_channels(self.hub, channel_policies(self.day), lambda n: f"{PLATFORMS}/{n}")
         # Opening stock: each location's count before the doors open. The ERP has it
         # already, so it learns of postings only from the first movement of the day.
-        opening = [
-            {
-                "event_id": f"opening-{sku}-{loc}",
-                "source": "pos" if loc in est.stores else "wms",
-                "type": "count",
-                "sku": sku,
-                "location": loc,
-                "quantity": units,
-                "occurred_at": (self.start_at - timedelta(minutes=30)).isoformat(),
-            }
-            for (sku, loc), units in est.opening.items()
-        ]
+        opening = opening_counts(est, self.start_at - timedelta(minutes=30))
         self._at(-1800.0)
         for i in range(0, len(opening), 5000):
             self.hub.ingest.ingest(opening[i : i + 5000])
-        self.hub.deliveries.put_target("erp", _target(ERP_LIMITS, "erp", postings=True))
+        declare_erp(self.hub, f"{PLATFORMS}/erp")
         # The channels get their opening figures before the doors open.
         for second in range(-1800, 0):
             self._at(float(second))

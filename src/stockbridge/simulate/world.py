@@ -183,12 +183,12 @@ class World:
             # Whole virtual seconds: the integration works at most once a second.
             candidates = [wake] + ([next_action] if next_action is not None else [])
             now = max(now + 1.0, float(int(min(candidates)) + (min(candidates) % 1 > 0)))
+            if progress is not None:
+                progress(now)  # before the second's work: the live demo paces here
             while self._heap and self._heap[0][0] <= now:
                 when, _, action = heapq.heappop(self._heap)
                 action(when)
             wake = self.integration.tick(now)
-            if progress is not None:
-                progress(now)
 
     # --- what happens -------------------------------------------------------------------
     def _happen(self, i: Intent, now: float) -> None:
