@@ -21,8 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/stockbridge bench ingest
-	$(BIN)/stockbridge bench propagate
+	$(BIN)/stockbridge bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

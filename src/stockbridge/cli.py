@@ -21,7 +21,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 exceptions_app = typer.Typer(no_args_is_help=True, help="Work the business exception queue.")
-bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput and latency.")
+bench_app = typer.Typer(
+    help="Measure throughput and latency; with no command, run every benchmark.",
+    invoke_without_command=True,
+)
 deliveries_app = typer.Typer(
     no_args_is_help=True, help="Inspect deliveries, replay dead letters, pause targets."
 )
@@ -937,6 +940,51 @@ def bench_floor(
         per_commit=[int(n) for n in per_commit.split(",")],
         output=output,
         console=console,
+    )
+
+
+@bench_app.command("simulate")
+def bench_simulate(
+    scenario: Annotated[str, typer.Option(help="The scenario simulated.")] = "weekend-promo",
+    seed: Annotated[int, typer.Option()] = 1,
+    stores: Annotated[int | None, typer.Option(help="Stores (the scenario's if unset).")] = None,
+    hours: Annotated[float | None, typer.Option(help="Hours (the scenario's if unset).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Markdown file to update.")] = Path(
+        "docs/benchmarks.md"
+    ),
+) -> None:
+    """Simulated events per wall-clock second of a whole trading day, in both modes."""
+    from .bench_simulate import run_simulate_bench
+
+    run_simulate_bench(
+        name=scenario, seed=seed, stores=stores, hours=hours, output=output, console=console
+    )
+
+
+@bench_app.callback()
+def bench_all(ctx: typer.Context) -> None:
+    """With no command: ingest, propagation and a simulated day, each rewriting its
+    section of docs/benchmarks.md."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .bench import run_ingest_bench
+    from .bench_propagate import run_propagate_bench
+    from .bench_simulate import run_simulate_bench
+
+    output = Path("docs/benchmarks.md")
+    run_ingest_bench(
+        events=200_000, batch_sizes=[1, 100, 1000], output=output, workdir=None, console=console
+    )
+    run_propagate_bench(
+        rates=[1000, 5000],
+        seconds=10.0,
+        capped_rate=1000,
+        output=output,
+        workdir=None,
+        console=console,
+    )
+    run_simulate_bench(
+        name="weekend-promo", seed=1, stores=None, hours=None, output=output, console=console
     )
 
 

@@ -4,6 +4,7 @@ lost) while the status quo shows the faults the seeds describe."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,65 @@ def test_last_unit_story(tmp_path: Path) -> None:
     figures = simulate(sc, 1, workdir=tmp_path)
     assert figures["modes"]["status-quo"]["story_order"] == "oversold"
     assert figures["modes"]["stockbridge"]["story_order"] == "declined"
+
+
+def test_simulate_command_writes_the_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stockbridge.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--scenario",
+            "bopis-dc",
+            "--stores",
+            "4",
+            "--skus",
+            "5",
+            "--hours",
+            "1",
+            "--seed",
+            "2",
+            "--output",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Oversells" in result.output or "oversells" in result.output
+    figures = json.loads((tmp_path / "bopis-dc-seed2.json").read_text())
+    assert set(figures["modes"]) == {"status-quo", "stockbridge"}
+    html = (tmp_path / "bopis-dc-seed2.html").read_text()
+    assert "bopis-dc" in html and "<svg" in html
+
+
+def test_simulate_command_names_the_known_scenarios() -> None:
+    from typer.testing import CliRunner
+
+    from stockbridge.cli import app
+
+    result = CliRunner().invoke(app, ["simulate", "--scenario", "black-monday"])
+    assert result.exit_code == 2
+    assert "weekend-promo" in result.output
+
+
+def test_bench_simulate_rewrites_its_section(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from stockbridge.bench_simulate import run_simulate_bench
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n<!-- bench:simulate -->\nold\n<!-- /bench:simulate -->\n")
+    rates = run_simulate_bench(
+        name="weekend-promo",
+        seed=1,
+        stores=3,
+        hours=0.5,
+        output=doc,
+        console=Console(file=None, quiet=True),
+    )
+    assert set(rates) == {"status-quo", "stockbridge"} and all(r > 0 for r in rates.values())
+    text = doc.read_text()
+    assert "old" not in text
+    assert "## Simulated day" in text and "stockbridge bench simulate" in text
