@@ -152,10 +152,10 @@ def simulate(
         "modes": modes,
         "series": {
             "hot_skus": hot,
-            "minutes": list(range(len(first.meter.truth_series[hot[0]]))) if hot else [],
+            "minutes": list(range(len(first.meter.truth_series[hot[0]]["web"]))) if hot else [],
             "availability": {
                 sku: {
-                    "truth": {ch: first.meter.truth_series[sku] for ch in day.estate.channels},
+                    "truth": first.meter.truth_series[sku],
                     **{m: worlds[m].meter.shown_series[sku] for m in MODES},
                 }
                 for sku in hot

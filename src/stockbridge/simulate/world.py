@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from .estate import Day, Intent, Kind, Truth
@@ -138,7 +139,7 @@ class Meter:
     #: Intents met, by kind: the demand, which must be the same in both modes.
     demand: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     shown_series: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    truth_series: dict[str, list[int]] = field(default_factory=dict)
+    truth_series: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 class World:
@@ -154,11 +155,20 @@ class World:
         self.orders: dict[str, Order] = {}
         self._heap: list[tuple[float, int, Callable[[float], None]]] = []
         self._seq = itertools.count()
-        self.sellable_by_sku: dict[str, int] = defaultdict(int)
-        for (sku, _), units in day.estate.opening.items():
-            self.sellable_by_sku[sku] += units
+        # Per channel: the buffers and share of its policy, and per SKU what it would
+        # show on the physical truth (before the share): the yardstick of phantom stock.
+        self.policies = {
+            name: (
+                {loc: int(b) for loc, b in body["locations"].items()},
+                Decimal(str(body.get("share", 1))),
+            )
+            for name, body in channel_policies(day).items()
+        }
+        self.honest: dict[str, dict[str, int]] = {ch: defaultdict(int) for ch in self.policies}
+        for key, units in day.estate.opening.items():
+            self._moved(key, 0, units)
         for sku in hot_skus:
-            self.meter.truth_series[sku] = []
+            self.meter.truth_series[sku] = {ch: [] for ch in day.estate.channels}
             self.meter.shown_series[sku] = {ch: [] for ch in day.estate.channels}
 
     # --- scheduling ------------------------------------------------------------------
@@ -200,9 +210,7 @@ class World:
                 self._emit(i.ref, "pos", "sale", i.sku, i.location, got, now, dup=i.duplicated)
         elif i.kind is Kind.RETURN:
             damaged = i.condition == "damaged"
-            self.truth.give_back(key, i.quantity, damaged)
-            if not damaged:
-                self.sellable_by_sku[i.sku] += i.quantity
+            self._track(key, lambda: self.truth.give_back(key, i.quantity, damaged))
             self._emit(
                 i.ref,
                 "pos",
@@ -215,20 +223,17 @@ class World:
                 dup=i.duplicated,
             )
         elif i.kind is Kind.SHRINK:
-            if self.truth.lose(key):
-                self.sellable_by_sku[i.sku] -= 1
+            self._track(key, lambda: self.truth.lose(key))
         elif i.kind is Kind.COUNT:
             self._emit(i.ref, "pos", "count", i.sku, i.location, self.truth.on_hand(key), now)
         elif i.kind is Kind.RECEIPT:
-            self.truth.receive(key, i.quantity)
-            self.sellable_by_sku[i.sku] += i.quantity
+            self._track(key, lambda: self.truth.receive(key, i.quantity))
             self._emit(i.ref, "wms", "receipt", i.sku, i.location, i.quantity, now)
         elif i.kind is Kind.TRANSFER:
             assert i.to is not None
             to = (i.sku, i.to)
-            got = self.truth.ship(key, to, i.quantity)
+            got = self._track(key, lambda: self.truth.ship(key, to, i.quantity))
             if got:
-                self.sellable_by_sku[i.sku] -= got
                 self._emit(
                     i.ref + "-out",
                     "wms",
@@ -244,17 +249,36 @@ class World:
             self._order(i, now)
 
     def _arrive(self, i: Intent, to: tuple[str, str], quantity: int, now: float) -> None:
-        self.truth.arrive(to, quantity)
-        self.sellable_by_sku[i.sku] += quantity
+        self._track(to, lambda: self.truth.arrive(to, quantity))
         assert i.to is not None
         self._emit(
             i.ref + "-in", "pos", "transfer_in", i.sku, i.to, quantity, now, counterparty=i.location
         )
 
     def _take(self, key: tuple[str, str], quantity: int) -> int:
-        got = self.truth.take(key, quantity)
-        self.sellable_by_sku[key[0]] -= got
+        got: int = self._track(key, lambda: self.truth.take(key, quantity))
         return got
+
+    def _track(self, key: tuple[str, str], change: Callable[[], Any]) -> Any:
+        """Apply a change to the truth and keep the channels' yardsticks up to date."""
+        before = self.truth.sellable.get(key, 0)
+        result = change()
+        after = self.truth.sellable.get(key, 0)
+        if after != before:
+            self._moved(key, before, after)
+        return result
+
+    def _moved(self, key: tuple[str, str], before: int, after: int) -> None:
+        sku, loc = key
+        for name, (buffers, _) in self.policies.items():
+            buffer = buffers.get(loc)
+            if buffer is not None:
+                self.honest[name][sku] += max(0, after - buffer) - max(0, before - buffer)
+
+    def honest_value(self, channel: str, sku: str) -> int:
+        """What the channel's policy would show if it saw the physical truth."""
+        _, share = self.policies[channel]
+        return int(self.honest[channel].get(sku, 0) * share)
 
     def _emit(
         self,
@@ -327,13 +351,13 @@ class World:
         for name, channel in channels.items():
             phantom = 0
             for sku, shown in channel.shown.items():
-                over = shown - self.sellable_by_sku.get(sku, 0)
+                over = shown - self.honest_value(name, sku)
                 if over > 0:
                     phantom += over
             self.meter.phantom[name] += phantom
         for sku in self.hot_skus:
-            self.meter.truth_series[sku].append(self.sellable_by_sku.get(sku, 0))
             for name, channel in channels.items():
+                self.meter.truth_series[sku][name].append(self.honest_value(name, sku))
                 self.meter.shown_series[sku][name].append(channel.shown.get(sku, 0))
 
     def record_latency(self, channel: str, seconds: float) -> None:
