@@ -839,6 +839,8 @@ def simulate(
     ] = Path("simulation"),
 ) -> None:
     """Run one trading day through the status quo and through Stockbridge, side by side."""
+    import logging
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .simulate.report import print_summary, write_html, write_json
@@ -852,6 +854,8 @@ def simulate(
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     console.print(f"[bold]{chosen.name}[/bold]: {chosen.summary}")
+    # The hub's own warnings (a store going stale) are the simulated day's weather here.
+    logging.getLogger("stockbridge").setLevel(logging.ERROR)
     day_seconds = chosen.hours * 3600
     with Progress(
         TextColumn("{task.description:<12}"),
