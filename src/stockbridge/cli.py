@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from enum import StrEnum
@@ -747,68 +746,68 @@ def deliveries_resume(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port of the hub and its dashboard.")] = 8000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     database: Annotated[
         str, typer.Option(help="Demo SQLite file (recreated).")
     ] = ".stockbridge/demo.db",
-    interval: Annotated[float, typer.Option(help="Seconds between sample events.")] = 0.5,
+    acceleration: Annotated[
+        float, typer.Option(help="Simulated seconds per wall-clock second.")
+    ] = 60.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated estate's days.")] = 1,
 ) -> None:
-    """Run the hub with sample master data and a stream of sample events."""
+    """Run the hub on SQLite with a simulated estate trading live against it over HTTP,
+    and serve the dashboard."""
     import secrets
+    import threading
 
     import uvicorn
 
     from . import logs
     from .api.app import create_app
     from .app.bootstrap import bootstrap
-    from .demo import SampleStream, load_sample_master_data
+    from .simulate.live import DEMO, LiveEstate, platforms_app
 
     for suffix in ("", "-wal", "-shm"):
         Path(database + suffix).unlink(missing_ok=True)
     key = os.environ.get("STOCKBRIDGE_BOOTSTRAP_KEY") or "sbk_demo_" + secrets.token_urlsafe(12)
     settings = _settings(None, database, **{"server.host": host, "server.port": port})
     settings = settings.with_overrides(bootstrap_key=key)
-    logs.configure("warning", json=False)
+    logs.configure("error", json=False)
     hub = bootstrap(settings)
-    load_sample_master_data(hub)
-    stream = SampleStream(hub, interval=interval)
     base = f"http://{host}:{port}"
+    platforms_url = f"http://{host}:{port + 1}"
+    estate = LiveEstate(hub, base, key, platforms_url, acceleration=acceleration, seed=seed)
+    estate.declare()
+    platforms = uvicorn.Server(
+        uvicorn.Config(
+            platforms_app(estate.platforms),
+            host=host,
+            port=port + 1,
+            log_config=None,
+            access_log=False,
+        )
+    )
+    threading.Thread(target=platforms.run, name="demo-platforms", daemon=True).start()
     console.rule("[bold]Stockbridge demo")
+    console.print(f"Dashboard  {base}/#key={key}", soft_wrap=True)
     console.print(f"API        {base}   (OpenAPI: {base}/docs)")
     console.print(f"API key    {key}")
     console.print(f"Database   {database} (SQLite, recreated at each start)")
+    console.print(
+        f"Estate     {DEMO.summary} One simulated minute every {60 / acceleration:g} s; "
+        f"the simulated platforms answer on {platforms_url}/web, /mkt-a and /erp."
+    )
     console.print("Try:")
     auth = f'-H "Authorization: Bearer {key}"'
-    console.print(f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M", soft_wrap=True)
-    console.print(
-        f"  curl -s {auth} {base}/v1/positions/TSHIRT-BLK-M/STORE-01/history", soft_wrap=True
-    )
+    console.print(f"  curl -s {auth} {base}/v1/positions/SKU-0001", soft_wrap=True)
+    console.print(f"  curl -s {auth} {base}/v1/availability/web/SKU-0001", soft_wrap=True)
     console.print(f"  curl -s {auth} '{base}/v1/exceptions?status=open'", soft_wrap=True)
-    console.print(f"  curl -s {auth} {base}/v1/availability/web/TSHIRT-BLK-M", soft_wrap=True)
-    sample = json.dumps(
-        {
-            "events": [
-                {
-                    "event_id": "try-1",
-                    "source": "pos",
-                    "type": "sale",
-                    "sku": "100045",
-                    "location": "0101",
-                    "quantity": 1,
-                    "occurred_at": "2026-01-01T12:00:00+01:00",
-                }
-            ]
-        }
-    )
-    console.print(
-        f"  curl -s {auth} -H 'Content-Type: application/json' -d '{sample}' {base}/v1/events",
-        soft_wrap=True,
-    )
+    console.print(f"  curl -s {platforms_url}/web   # what the storefront shows", soft_wrap=True)
     console.print("Ctrl-C stops the demo.")
 
     hub.start()
-    stream.start()
+    estate.start()
     try:
         uvicorn.run(
             create_app(hub, manage_hub=False),
@@ -818,7 +817,8 @@ def demo(
             access_log=False,
         )
     finally:
-        stream.stop()
+        estate.stop()
+        platforms.should_exit = True
         hub.close()
 
 

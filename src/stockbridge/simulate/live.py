@@ -260,7 +260,22 @@ class LiveEstate:
         if ahead > 0:
             self._stop.wait(ahead)  # pacing to the wall clock, not synchronisation
 
+    def _hub_ready(self) -> bool:
+        """Wait (up to a minute) for the hub's server to answer before trading starts."""
+        for _ in range(600):
+            try:
+                if self.client.get("/metrics").status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if self._stop.wait(0.1):
+                return False
+        log.error("demo estate: the hub at %s never answered", self.client.base_url)
+        return False
+
     def _run(self) -> None:
+        if not self._hub_ready():
+            return
         day_number = 0
         while not self._stop.is_set():
             day = self.day if day_number == 0 else plan_day(self.scenario, self.seed + day_number)
