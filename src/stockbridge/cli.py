@@ -777,8 +777,8 @@ def demo(
     hub = bootstrap(settings)
     base = f"http://{host}:{port}"
     platforms_url = f"http://{host}:{port + 1}"
-    estate = LiveEstate(hub, base, key, platforms_url, acceleration=acceleration, seed=seed)
-    estate.declare()
+    estate = LiveEstate(hub, base, key, acceleration=acceleration, seed=seed)
+    estate.declare(platforms_url)
     platforms = uvicorn.Server(
         uvicorn.Config(
             platforms_app(estate.platforms),

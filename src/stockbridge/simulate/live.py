@@ -204,7 +204,6 @@ class LiveEstate:
         hub: Hub,
         hub_url: str,
         api_key: str,
-        platforms_url: str,
         acceleration: float = 60.0,
         seed: int = 1,
         scenario: Scenario = DEMO,
@@ -224,7 +223,6 @@ class LiveEstate:
             self._sim_now,
             self._sim_seconds,
         )
-        self.platforms_url = platforms_url
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-estate", daemon=True)
 
@@ -234,14 +232,13 @@ class LiveEstate:
     def _sim_now(self) -> float:
         return (time.time() - self.wall_start) * self.acceleration
 
-    def declare(self) -> None:
-        """Master data, channels, targets and opening stock, straight into the hub."""
+    def declare(self, platforms_url: str) -> None:
+        """Master data, channels, targets (pointing at `platforms_url`, where
+        `platforms_app(self.platforms)` is served) and opening stock, into the hub."""
         est = self.day.estate
         declare_master_data(self.hub, est, FRESHNESS_SLA_SECONDS)
-        declare_channels(
-            self.hub, channel_policies(self.day), lambda n: f"{self.platforms_url}/{n}"
-        )
-        declare_erp(self.hub, f"{self.platforms_url}/erp")
+        declare_channels(self.hub, channel_policies(self.day), lambda n: f"{platforms_url}/{n}")
+        declare_erp(self.hub, f"{platforms_url}/erp")
         now = datetime.now(UTC) - timedelta(seconds=5)
         self.hub.submit(opening_counts(est, now, prefix=f"d{self.seed}-"))
 
