@@ -86,6 +86,7 @@ def _figures(world: World, integ: Integration, extra: dict[str, Any]) -> dict[st
         "declined_at_checkout": m.declined,
         "oversells": oversells,
         "oversells_by_channel": {ch: m.oversells.get(ch, 0) for ch in channels},
+        "oversells_by_cause": dict(sorted(m.oversell_causes.items())),
         "cancellation_rate": oversells / orders if orders else 0.0,
         "phantom_unit_minutes": phantom,
         "propagation_seconds": {

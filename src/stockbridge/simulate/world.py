@@ -133,6 +133,8 @@ class Meter:
     orders: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     oversells: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     declined: int = 0
+    #: Oversells by order kind, cause and where the order was to be picked.
+    oversell_causes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     phantom: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     #: Per hot SKU: per channel, what it showed each minute; and the truth.
@@ -323,7 +325,7 @@ class World:
             return
         self.meter.orders[channel] += 1
         if verdict == "oversold":
-            self._oversold(order, now)
+            self._oversold(order, now, "not_reservable")
             return
         low, high = PICKUP_PICK_MINUTES if order.pickup_store else SHIP_PICK_MINUTES
         self.at(now + self.rng.uniform(low, high) * 60, lambda t: self._pick(order, t))
@@ -336,11 +338,14 @@ class World:
             order.outcome = "fulfilled"
             self.integration.fulfilled(order, now)
         else:
-            self._oversold(order, now)
+            self._oversold(order, now, "no_unit_at_pick")
 
-    def _oversold(self, order: Order, now: float) -> None:
+    def _oversold(self, order: Order, now: float, cause: str) -> None:
         order.outcome = "oversold"
         self.meter.oversells[order.channel] += 1
+        kind = "pickup" if order.pickup_store else "ship" if order.channel == "web" else "market"
+        where = "store" if order.location in self.day.estate.stores else "dc"
+        self.meter.oversell_causes[f"{kind}/{cause}" + (f"/{where}" if order.location else "")] += 1
         self.integration.cancelled(order, now)
 
     # --- measuring ----------------------------------------------------------------------
