@@ -744,7 +744,7 @@ def deliveries_resume(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     database: Annotated[
         str, typer.Option(help="Demo SQLite file (recreated).")
@@ -772,6 +772,7 @@ def demo(
     stream = SampleStream(hub, interval=interval)
     base = f"http://{host}:{port}"
     console.rule("[bold]Stockbridge demo")
+    console.print(f"Dashboard  {base}/#key={key}", soft_wrap=True)
     console.print(f"API        {base}   (OpenAPI: {base}/docs)")
     console.print(f"API key    {key}")
     console.print(f"Database   {database} (SQLite, recreated at each start)")
