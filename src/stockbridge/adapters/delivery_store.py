@@ -162,6 +162,22 @@ class DeliveryStoreMixin:
         }
         return {name: (*row, saved.get(name, 0)) for name, row in self.target_backlog().items()}
 
+    def delivered_push_latencies(self, since_us: int, limit: int) -> list[tuple[str, int]]:
+        """(target, delivered_us - created_us) of the availability pushes delivered at or
+        after `since_us`, newest first, at most `limit`.
+
+        `created_us` is when the push was first queued: a push coalesced while it waited
+        keeps it, so the figure is how long the channel waited for news, not for the value.
+        The state and kind are literals so the partial index of migration 0010 serves it.
+        """
+        rows = self.read(
+            "SELECT target, delivered_us - created_us FROM deliveries "
+            "WHERE state = 'delivered' AND kind = 'availability' AND delivered_us >= ? "
+            "ORDER BY delivered_us DESC LIMIT ?",
+            (since_us, limit),
+        )
+        return [(r[0], int(r[1])) for r in rows]
+
     # --- the dispatcher's side -------------------------------------------------------------
     def claim_deliveries(
         self, target: str, now_us: int, lease_us: int, limit: int

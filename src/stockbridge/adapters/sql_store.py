@@ -1097,6 +1097,13 @@ class SqlStore(DeliveryStoreMixin):
         )
         return {r[0]: int(r[1]) for r in rows}
 
+    def open_exceptions_summary(self) -> dict[str, tuple[int, int]]:
+        rows = self.read(
+            "SELECT reason, COUNT(*), MIN(created_us) FROM exceptions WHERE status = 'open' "
+            "GROUP BY reason"
+        )
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
     def outbox_depth(self) -> int:
         return int(self.read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
 

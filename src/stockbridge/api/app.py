@@ -16,6 +16,7 @@ from . import (
     problems,
     routes_admin,
     routes_channels,
+    routes_dashboard,
     routes_delivery,
     routes_documents,
     routes_events,
@@ -60,6 +61,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
     app.include_router(routes_returns.router)
+    app.include_router(routes_dashboard.router())
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")
     def healthz(request: Request) -> JsonResponse:

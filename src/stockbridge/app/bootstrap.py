@@ -14,6 +14,7 @@ from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
 from .channels import ChannelService
 from .clock import SystemClock
+from .dashboard import DashboardService
 from .deliveries import DeliveryService
 from .documents import DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
@@ -83,6 +84,7 @@ class Hub:
     deliveries: DeliveryService
     reservations: ReservationService
     pricing: PricingService
+    dashboard: DashboardService
     dispatcher: Dispatcher | None
     _running: bool = False
 
@@ -182,6 +184,8 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         if settings.delivery.enabled
         else None
     )
+    channels = ChannelService(store, clock, master, cache)
+    deliveries = DeliveryService(store, clock, dispatcher)
     hub = Hub(
         settings=settings,
         store=store,
@@ -197,10 +201,11 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             lambda command: hub.submit_document(command),
         ),
         positions=PositionQueries(store, master, cache),
-        channels=ChannelService(store, clock, master, cache),
-        deliveries=DeliveryService(store, clock, dispatcher),
+        channels=channels,
+        deliveries=deliveries,
         reservations=ReservationService(store, clock, lambda c: hub.submit_command(c)),
         pricing=PricingService(store, clock, master, settings.pricing),
+        dashboard=DashboardService(store, clock, master, channels, deliveries),
         dispatcher=dispatcher,
     )
     return hub

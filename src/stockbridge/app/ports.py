@@ -450,6 +450,10 @@ class Store(Protocol):
 
     def open_exceptions_by_reason(self) -> dict[str, int]: ...
 
+    def open_exceptions_summary(self) -> dict[str, tuple[int, int]]:
+        """Reason -> (open exceptions, the oldest one's created_us)."""
+        ...
+
     def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
         """SKUs moved by transactions committed after change-feed id `after` (None: only
         the current last id)."""
@@ -509,6 +513,11 @@ class Store(Protocol):
 
     def target_stats(self) -> dict[str, tuple[int, int | None, int, int]]:
         """Target -> (backlog, oldest pending created_us, dead letters, pushes coalesced)."""
+        ...
+
+    def delivered_push_latencies(self, since_us: int, limit: int) -> list[tuple[str, int]]:
+        """(target, delivered_us - created_us) of the availability pushes delivered at or
+        after `since_us`, newest first, at most `limit`."""
         ...
 
     def claim_deliveries(
