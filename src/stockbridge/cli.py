@@ -755,6 +755,9 @@ def demo(
         float, typer.Option(help="Simulated seconds per wall-clock second.")
     ] = 60.0,
     seed: Annotated[int, typer.Option(help="Seed of the simulated estate's days.")] = 1,
+    platforms_port: Annotated[
+        int | None, typer.Option(help="Port of the simulated platforms (default: port + 1).")
+    ] = None,
 ) -> None:
     """Run the hub on SQLite with a simulated estate trading live against it over HTTP,
     and serve the dashboard."""
@@ -776,14 +779,15 @@ def demo(
     logs.configure("error", json=False)
     hub = bootstrap(settings)
     base = f"http://{host}:{port}"
-    platforms_url = f"http://{host}:{port + 1}"
+    platforms_port = platforms_port or port + 1
+    platforms_url = f"http://{host}:{platforms_port}"
     estate = LiveEstate(hub, base, key, acceleration=acceleration, seed=seed)
     estate.declare(platforms_url)
     platforms = uvicorn.Server(
         uvicorn.Config(
             platforms_app(estate.platforms),
             host=host,
-            port=port + 1,
+            port=platforms_port,
             log_config=None,
             access_log=False,
         )

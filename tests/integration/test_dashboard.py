@@ -343,8 +343,8 @@ def test_the_demo_prints_the_dashboard_address_with_its_key_first(tmp_path: Path
         str(port),
         "--database",
         str(tmp_path / "demo.db"),
-        "--interval",
-        "60",
+        "--platforms-port",
+        str(free_port()),
     ]
     proc = subprocess.Popen(
         command,

@@ -3,7 +3,8 @@
 The page is compared, figure by figure, with the JSON API it reads. Every wait is on the
 page's DOM (Playwright's auto-retrying assertions) or on the dispatcher's progress, never
 a sleep. Skipped when /usr/bin/chromium is absent, unless STOCKBRIDGE_REQUIRE_BROWSER=1
-(as in CI), where it fails instead. Leaves a screenshot in docs/img/dashboard.png.
+(as in CI), where it fails instead. The screenshot goes to the test's folder, or to
+docs/img/dashboard.png (the README's) with STOCKBRIDGE_UPDATE_SCREENSHOT=1.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .conftest import SECRET, admin_client, put_target, start_hub, wait_for
 from .receiver import Receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
+README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
 #: Longest wait for the page to show a figure (it polls every 2 s).
 WAIT_MS = 15_000
 #: What the page shows where there is no figure (an en dash).
@@ -73,6 +74,8 @@ class Estate:
     admin: httpx.Client
     #: A key with the read scope only: all the dashboard needs.
     key: str
+    #: Where the page's picture goes.
+    screenshot: Path
 
     def read(self, path: str) -> Any:
         r = self.admin.get(path, headers={"Authorization": f"Bearer {self.key}"})
@@ -161,7 +164,12 @@ def estate(tmp_path: Path) -> Iterator[Estate]:
                 seed(admin, shop, legacy)
                 wait_for(hub, lambda: settled(hub), f"deliveries to settle: {shop}")
                 key, _ = hub.keys.create("operations", ["positions:read"])
-                yield Estate(hub, server.url, admin, key)
+                picture = (
+                    README_SCREENSHOT
+                    if os.environ.get("STOCKBRIDGE_UPDATE_SCREENSHOT") == "1"
+                    else tmp_path / "dashboard.png"
+                )
+                yield Estate(hub, server.url, admin, key, picture)
     finally:
         store.close()
 
@@ -277,8 +285,9 @@ def test_the_dashboard_shows_what_the_api_says_and_follows_it_live(estate: Estat
             )
             assert cheese["on_hand"] == 3.25
             # (the README's picture: a silent store, a paused target, dead letters, exceptions)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            estate.screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(estate.screenshot), full_page=True)
+            assert estate.screenshot.stat().st_size > 10_000
 
             # When a sale is recorded and a store comes back
             ok(estate.admin.post("/v1/events", json={"events": [
