@@ -36,6 +36,12 @@ prices_app = typer.Typer(
 )
 app.add_typer(prices_app, name="prices")
 
+sim_app = typer.Typer(
+    no_args_is_help=True,
+    help="Run a platform simulator on its own: the same endpoints, limits and errors.",
+)
+app.add_typer(sim_app, name="sim")
+
 console = Console()
 err = Console(stderr=True)
 
@@ -994,6 +1000,35 @@ def bench_all(ctx: typer.Context) -> None:
     run_simulate_bench(
         name="weekend-promo", seed=1, stores=None, hours=None, output=output, console=console
     )
+
+
+SimHost = Annotated[str, typer.Option(help="Interface to listen on.")]
+SimPort = Annotated[int, typer.Option(help="Port to listen on.")]
+SimSeed = Annotated[int, typer.Option(help="Seed of the simulator's faults and ids.")]
+
+
+def _serve_simulator(kind: str, host: str, port: int, seed: int) -> None:
+    from .connectors.registry import simulator
+
+    simulator(kind).serve(host=host, port=port, seed=seed)
+
+
+@sim_app.command("shopify")
+def sim_shopify(host: SimHost = "127.0.0.1", port: SimPort = 8081, seed: SimSeed = 1) -> None:
+    """A Shopify store: GraphQL Admin API with its cost bucket, signed webhooks."""
+    _serve_simulator("shopify", host, port, seed)
+
+
+@sim_app.command("amazon")
+def sim_amazon(host: SimHost = "127.0.0.1", port: SimPort = 8082, seed: SimSeed = 1) -> None:
+    """An Amazon seller account: SP-API Listings Items and Feeds, LWA tokens, quotas."""
+    _serve_simulator("amazon", host, port, seed)
+
+
+@sim_app.command("square")
+def sim_square(host: SimHost = "127.0.0.1", port: SimPort = 8083, seed: SimSeed = 1) -> None:
+    """A Square seller: Inventory API batch changes, signed webhooks."""
+    _serve_simulator("square", host, port, seed)
 
 
 def main() -> None:

@@ -145,6 +145,8 @@ class Settings(_Section):
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Delivery targets declared in the file ([targets.NAME]).
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Inbound platform connectors ([connectors.NAME]): webhooks the hub receives.
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     bootstrap_key: str | None = Field(None, exclude=True, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:

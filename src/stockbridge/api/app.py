@@ -24,6 +24,7 @@ from . import (
     routes_prices,
     routes_reservations,
     routes_returns,
+    routes_webhooks,
     schemas,
 )
 from .problems import JsonResponse
@@ -61,6 +62,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
     app.include_router(routes_returns.router)
+    app.include_router(routes_webhooks.router)
     app.include_router(routes_dashboard.router())
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")

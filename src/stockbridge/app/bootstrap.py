@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
 from .channels import ChannelService
 from .clock import SystemClock
+from .connectors import ConnectorService, load_connectors
 from .dashboard import DashboardService
 from .deliveries import DeliveryService
 from .documents import DocumentResult, TicketPolicy
@@ -86,6 +88,7 @@ class Hub:
     pricing: PricingService
     dashboard: DashboardService
     dispatcher: Dispatcher | None
+    connectors: ConnectorService
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -207,5 +210,10 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         pricing=PricingService(store, clock, master, settings.pricing),
         dashboard=DashboardService(store, clock, master, channels, deliveries),
         dispatcher=dispatcher,
+        connectors=ConnectorService(
+            load_connectors(settings.connectors, os.environ),
+            lambda raws: hub.submit(raws),
+            lambda command: hub.submit_command(command),
+        ),
     )
     return hub

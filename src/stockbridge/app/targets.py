@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class RetryIn(BaseModel):
@@ -22,11 +22,18 @@ class CircuitIn(BaseModel):
 
 
 class TargetIn(BaseModel):
-    """A webhook target: an HTTP endpoint that takes JSON deliveries."""
+    """A delivery target: a generic webhook (JSON over HTTP POST) or a platform's own API
+    (Shopify, Amazon SP-API, Square), whose settings go in `platform`."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["webhook"] = "webhook"
-    url: str = Field(pattern=r"^https?://", description="Where deliveries are POSTed.")
+    kind: Literal["webhook", "shopify", "amazon", "square"] = "webhook"
+    url: str = Field(
+        pattern=r"^https?://",
+        description="Where deliveries are POSTed (webhook), or the platform API's base URL.",
+    )
+    #: A platform target's own settings (API version, credentials by environment
+    #: variable, locations); validated by the platform's connector.
+    platform: dict[str, Any] = Field(default_factory=dict)
     secret: str | None = Field(None, description="HMAC-SHA256 key for the signature header.")
     #: Requests per second the platform allows (0: unlimited) and the burst it tolerates.
     rate_per_second: float = Field(10.0, ge=0)
@@ -43,6 +50,28 @@ class TargetIn(BaseModel):
     idempotency_header: str = "Idempotency-Key"
     retry: RetryIn = RetryIn()
     circuit: CircuitIn = CircuitIn()
+
+    @model_validator(mode="after")
+    def _platform_settings(self) -> TargetIn:
+        if self.kind == "webhook":
+            if self.platform:
+                raise ValueError("platform settings are for platform targets, not webhooks")
+            return self
+        from ..connectors.registry import target_settings
+
+        try:
+            model = target_settings(self.kind)
+        except ImportError as e:
+            raise ValueError(f"the {self.kind} connector is not available: {e}") from None
+        try:
+            model.model_validate(self.platform)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"platform.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in e.errors()
+            )
+            raise ValueError(problems) from None
+        return self
 
     def public(self) -> dict[str, object]:
         """The configuration as shown by the API: the secret is never echoed."""

@@ -24,7 +24,8 @@ import httpx
 
 from ..app.ports import Clock, Delivery, Finished, Store
 from ..app.targets import TargetIn
-from ..connectors.webhook import SendResult, WebhookTarget
+from ..connectors.registry import Target, build_target
+from ..connectors.webhook import SendResult
 from ..domain.model import to_micros
 from .bucket import TokenBucket
 from .circuit import CircuitBreaker
@@ -173,7 +174,7 @@ class Dispatcher:
                     name = state.name
                     if name not in workers or workers[name].done():
                         workers[name] = asyncio.create_task(
-                            self._work(state, WebhookTarget(name, state.config, client))
+                            self._work(state, build_target(name, state.config, client))
                         )
                 await asyncio.sleep(min(0.5, self.poll_interval * 10))
             for task in workers.values():
@@ -229,7 +230,7 @@ class Dispatcher:
                 continue
             result.claimed += len(rows)
             result.more = result.more or len(rows) == limit
-            target = WebhookTarget(st.name, st.config, client)
+            target = build_target(st.name, st.config, client)
             gate = asyncio.Semaphore(st.config.concurrency)
             finished: list[Finished] = []
             for group in _requests(rows, st.config.batch_size):
@@ -249,7 +250,7 @@ class Dispatcher:
             self.store.finish_deliveries(finished, to_micros(self.clock.now()))
         return result
 
-    async def _work(self, st: TargetState, target: WebhookTarget) -> None:
+    async def _work(self, st: TargetState, target: Target) -> None:
         # Deliveries claimed in the transaction that recorded the previous round.
         carried: list[Delivery] = []
         while not self._stop.is_set():
@@ -332,7 +333,7 @@ class Dispatcher:
     async def _attempt(
         self,
         st: TargetState,
-        target: WebhookTarget,
+        target: Target,
         group: list[Delivery],
         gate: asyncio.Semaphore,
     ) -> list[Finished]:

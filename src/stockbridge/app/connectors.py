@@ -1,0 +1,109 @@
+"""Inbound connectors ([connectors.NAME]): platforms that send the hub their webhooks.
+
+Each message is verified on its raw body before anything is parsed, translated by the
+platform's connector into canonical events and reservation commands, and applied through
+the writer like any other input: the ledger deduplicates events on their keys and
+reservations are idempotent on their ids, so a platform's retries and duplicate
+deliveries change nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..config import ConfigError
+from ..connectors.registry import Inbound, UnknownConnector, inbound_class
+from ..domain.errors import NotFound, StockbridgeError
+from .ingest import BatchResult
+from .reservations import Command, Outcome
+
+log = logging.getLogger(__name__)
+
+#: Platform-reported facts kept per connector for reconciliation (newest last).
+OBSERVATIONS_KEPT = 10_000
+
+
+class Unverified(StockbridgeError):
+    """The signature over the raw body is missing or wrong: nothing was read."""
+
+
+class BadPayload(StockbridgeError):
+    pass
+
+
+@dataclass
+class Received:
+    connector: str
+    events: dict[str, int] = field(default_factory=dict)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    observations: int = 0
+
+
+def load_connectors(
+    settings: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]
+) -> dict[str, Inbound]:
+    """Build every declared connector; errors name the key (connectors.NAME.key)."""
+    built: dict[str, Inbound] = {}
+    for name, raw in settings.items():
+        kind = raw.get("kind")
+        if not isinstance(kind, str):
+            raise ConfigError(f"connectors.{name}.kind: required (shopify, amazon or square)")
+        try:
+            cls = inbound_class(kind)
+        except UnknownConnector as e:
+            raise ConfigError(f"connectors.{name}.kind: {e}") from None
+        try:
+            built[name] = cls.from_settings(name, raw, env)
+        except ValueError as e:
+            raise ConfigError(f"connectors.{name}.{e}") from None
+    return built
+
+
+class ConnectorService:
+    def __init__(
+        self,
+        connectors: Mapping[str, Inbound],
+        submit: Callable[[Sequence[Any]], BatchResult],
+        submit_command: Callable[[Command], Future[Outcome]],
+    ) -> None:
+        self.connectors = dict(connectors)
+        self.submit = submit
+        self.submit_command = submit_command
+        self._observed: dict[str, deque[dict[str, Any]]] = {
+            name: deque(maxlen=OBSERVATIONS_KEPT) for name in self.connectors
+        }
+
+    def receive(self, name: str, headers: Mapping[str, str], body: bytes, url: str) -> Received:
+        inbound = self.connectors.get(name)
+        if inbound is None:
+            raise NotFound("connector", name)
+        if not inbound.verify(headers, body, url):
+            log.warning("connector %s: a message with a bad signature was refused", name)
+            raise Unverified(f"the signature of this message to {name!r} does not verify")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise BadPayload(f"the body is not JSON: {e}") from None
+        translation = inbound.translate(headers, payload)
+        received = Received(name, observations=len(translation.observations))
+        if translation.events:
+            received.events = self.submit(translation.events).totals()
+        for command in translation.commands:
+            outcome = self.submit_command(command).result()
+            received.commands.append(
+                {"reservation_id": outcome.reservation_id, "verdict": outcome.verdict.value}
+            )
+        self._observed[name].extend(translation.observations)
+        return received
+
+    def observations(self, name: str) -> list[dict[str, Any]]:
+        if name not in self.connectors:
+            raise NotFound("connector", name)
+        return list(self._observed[name])
