@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import orjson
@@ -22,6 +22,9 @@ class SendResult:
     headers: dict[str, str]
     error: str | None
     duration_ms: float
+    #: Deliveries of a batch the platform refused one by one (delivery id -> why); they
+    #: go to the exception queue while the rest follow `status`.
+    rejected: dict[int, str] = field(default_factory=dict)
 
 
 def signature(secret: str, body: bytes) -> str:

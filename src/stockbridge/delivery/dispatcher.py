@@ -359,11 +359,21 @@ class Dispatcher:
                 st.in_flight -= 1
         first = self._judge(st, group[0], result)
         # Every item of a batch shares its request's fate and retry delay; an item whose
-        # own retry budget is spent becomes a dead letter.
-        rest = []
-        for d in group[1:]:
+        # own retry budget is spent becomes a dead letter. An item the platform refused on
+        # its own (a batch's per-item user error) goes to the exception queue alone.
+        out = []
+        for d in group:
+            refused = result.rejected.get(d.id)
+            if refused is not None:
+                out.append(
+                    Finished(d, "rejected", result.status, refused, result.duration_ms, None)
+                )
+                continue
+            if d is group[0]:
+                out.append(first)
+                continue
             spent = first.state == "pending" and d.attempts + 1 >= st.policy.max_attempts
-            rest.append(
+            out.append(
                 Finished(
                     d,
                     "dead" if spent else first.state,
@@ -373,7 +383,7 @@ class Dispatcher:
                     None if spent else first.next_attempt_us,
                 )
             )
-        return [first, *rest]
+        return out
 
     def _judge(self, st: TargetState, delivery: Delivery, result: SendResult) -> Finished:
         """What an attempt's result means: the state to store, and when to try again."""
