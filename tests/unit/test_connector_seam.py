@@ -1,0 +1,40 @@
+"""The seam platform connectors plug into: target kinds and their settings, inbound
+connectors declared in the configuration, and per-item refusals in a batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from stockbridge.app.connectors import load_connectors
+from stockbridge.app.targets import TargetIn
+from stockbridge.config import ConfigError
+from stockbridge.connectors.registry import UnknownConnector, inbound_class, simulator
+
+
+def test_a_webhook_target_takes_no_platform_settings() -> None:
+    with pytest.raises(ValueError, match="platform settings are for platform targets"):
+        TargetIn.model_validate({"url": "http://shop", "platform": {"api_version": "2026-04"}})
+
+
+def test_an_unknown_target_kind_is_refused_naming_the_kinds() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        TargetIn.model_validate({"kind": "ebay", "url": "http://shop"})
+
+
+def test_a_connector_without_a_kind_is_a_configuration_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"connectors\.till\.kind: required"):
+        load_connectors({"till": {"secret_env": "X"}}, {})
+
+
+def test_a_connector_of_an_unknown_kind_names_the_known_ones() -> None:
+    with pytest.raises(
+        ConfigError, match=r"connectors\.till\.kind: .*known: amazon, shopify, square"
+    ):
+        load_connectors({"till": {"kind": "lightspeed"}}, {})
+
+
+def test_unknown_kinds_have_no_inbound_connector_or_simulator() -> None:
+    with pytest.raises(UnknownConnector):
+        inbound_class("lightspeed")
+    with pytest.raises(UnknownConnector):
+        simulator("lightspeed")
