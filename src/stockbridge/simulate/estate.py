@@ -111,6 +111,24 @@ class Outage:
     end: float
 
 
+class Networks:
+    """The stores' network outages: when a message sent at `now` gets through."""
+
+    def __init__(self, outages: list[Outage]) -> None:
+        self.windows: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for o in outages:
+            self.windows[o.store].append((o.start, o.end))
+
+    def back_online(self, location: str, now: float) -> float:
+        for start, end in self.windows.get(location, ()):
+            if start <= now < end:
+                return end
+        return now
+
+    def online(self, location: str, now: float) -> bool:
+        return self.back_online(location, now) == now
+
+
 @dataclass
 class Day:
     scenario: Scenario

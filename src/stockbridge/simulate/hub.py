@@ -29,7 +29,7 @@ from ..app.reservations import Close, Reserve, Verdict
 from ..config import load_settings_from
 from ..delivery.dispatcher import Dispatcher, StepResult
 from ..domain.model import EventKey, EventType, to_micros
-from .estate import Day
+from .estate import Day, Networks
 from .platforms import (
     Erp,
     Platforms,
@@ -66,9 +66,7 @@ class HubIntegration:
         self.store.migrate()
         settings = load_settings_from({"database": {"url": str(self.store.path)}})
         self.hub: Hub = bootstrap(settings, store=self.store, clock=self.clock)
-        self.outages: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for o in day.outages:
-            self.outages[o.store].append((o.start, o.end))
+        self.networks = Networks(day.outages)
         self.dispatcher = Dispatcher(
             self.store,
             self.clock,
@@ -128,14 +126,8 @@ class HubIntegration:
         self.world = world
 
     # --- sources ------------------------------------------------------------------------
-    def _back_online(self, location: str, now: float) -> float:
-        for start, end in self.outages.get(location, ()):
-            if start <= now < end:
-                return end
-        return now
-
     def emit(self, event: SourceEvent, now: float) -> None:
-        sent = self._back_online(event.location, now)
+        sent = self.networks.back_online(event.location, now)
         arrive = sent + self.rng.uniform(*NETWORK_SECONDS)
         heapq.heappush(self.arrivals, (arrive, next(self._seq), event))
         if event.duplicated:
@@ -172,7 +164,7 @@ class HubIntegration:
         seen = {
             loc: "pos" if loc.startswith("S") else "wms"
             for loc in self.day.estate.locations
-            if self._back_online(loc, now) == now
+            if self.networks.back_online(loc, now) == now
         }
         self.store.record_heartbeats(seen, to_micros(self.clock.now()))
 

@@ -14,7 +14,6 @@ import logging
 import random
 import threading
 import time
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..app.bootstrap import Hub
-from .estate import Day, plan_day
+from .estate import Day, Networks, plan_day
 from .platforms import Erp, Platforms
 from .scenarios import Scenario, Window
 from .setup import declare_channels, declare_erp, declare_master_data, opening_counts
@@ -77,9 +76,7 @@ class LiveIntegration:
         self.prefix = prefix
         self.acceleration = acceleration
         self.wall_start = wall_start
-        self.outages: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for o in day.outages:
-            self.outages[o.store].append((o.start, o.end))
+        self.networks = Networks(day.outages)
         self.queued: list[tuple[float, SourceEvent]] = []
         self.next_heartbeat = 0.0
 
@@ -89,16 +86,10 @@ class LiveIntegration:
     def _occurred(self, at: float) -> str:
         return datetime.fromtimestamp(self.wall_start + at / self.acceleration, UTC).isoformat()
 
-    def _back_online(self, location: str, now: float) -> float:
-        for start, end in self.outages.get(location, ()):
-            if start <= now < end:
-                return end
-        return now
-
     def emit(self, event: SourceEvent, now: float) -> None:
-        self.queued.append((self._back_online(event.location, now), event))
+        self.queued.append((self.networks.back_online(event.location, now), event))
         if event.duplicated:
-            self.queued.append((self._back_online(event.location, now) + 20, event))
+            self.queued.append((self.networks.back_online(event.location, now) + 20, event))
 
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Response | None:
         try:
@@ -153,7 +144,7 @@ class LiveIntegration:
             beats = [
                 {"source": "pos" if loc in self.day.estate.stores else "wms", "location": loc}
                 for loc in self.day.estate.locations
-                if self._back_online(loc, now) == now
+                if self.networks.back_online(loc, now) == now
             ]
             self._post("/v1/heartbeats", {"heartbeats": beats})
             self.next_heartbeat = now + HEARTBEAT_WALL_SECONDS * self.acceleration

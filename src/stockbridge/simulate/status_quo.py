@@ -22,7 +22,7 @@ from typing import Any
 from ..app.routing import ChannelIn
 from ..domain.availability import ChannelPolicy, channel_availability
 from ..domain.model import Item, Position
-from .estate import Day
+from .estate import Day, Networks
 from .platforms import Channel, Erp, RateLimited
 from .world import Order, SourceEvent, World, channel_policies, new_channels
 
@@ -67,9 +67,7 @@ class StatusQuo:
         self.items = {sku: Item(sku, category=day.estate.category[sku]) for sku in day.estate.skus}
         self.files: dict[str, list[SourceEvent]] = defaultdict(list)
         self.import_queue: deque[tuple[float, list[SourceEvent]]] = deque()
-        self.outages: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for o in day.outages:
-            self.outages[o.store].append((o.start, o.end))
+        self.networks = Networks(day.outages)
         # Each location uploads on its own 15-minute phase.
         step = sc.store_batch_minutes * 60
         self.batches: list[tuple[float, str]] = [
@@ -99,9 +97,6 @@ class StatusQuo:
         self.files[event.location].append(event)
         if event.duplicated:
             self.files[event.location].append(event)
-
-    def _online(self, location: str, now: float) -> bool:
-        return not any(start <= now < end for start, end in self.outages.get(location, ()))
 
     # --- orders -------------------------------------------------------------------------
     def checkout(self, order: Order, now: float) -> str:
@@ -161,7 +156,7 @@ class StatusQuo:
         hour = now / 3600
         while self.batches and self.batches[0][0] <= now:
             _, loc = heapq.heappop(self.batches)
-            if self._online(loc, now) and self.files.get(loc):
+            if self.networks.online(loc, now) and self.files.get(loc):
                 late = sc.peak_batch_delay_minutes * 60 if sc.peak.contains(hour) else 0.0
                 self.import_queue.append((now + FILE_TRANSFER_SECONDS + late, self.files.pop(loc)))
             if not self.closed or self.files.get(loc):
