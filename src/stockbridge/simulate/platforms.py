@@ -43,8 +43,24 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+class _Metered:
+    """Calls counted against a platform's rate limit."""
+
+    calls: int
+    throttled: int
+    bucket: TokenBucket
+
+    def admit(self, now: float) -> None:
+        """Count a call; raise RateLimited when it is over the platform's limit."""
+        self.calls += 1
+        wait = self.bucket.take(now)
+        if wait > 0:
+            self.throttled += 1
+            raise RateLimited(max(1.0, round(wait)))
+
+
 @dataclass
-class Channel:
+class Channel(_Metered):
     """A storefront or marketplace account, as its shoppers see it."""
 
     name: str
@@ -60,17 +76,9 @@ class Channel:
     def __post_init__(self) -> None:
         self.bucket = TokenBucket(self.limits.rate_per_second, self.limits.burst)
 
-    def admit(self, now: float) -> None:
-        """Count a call; raise RateLimited when it is over the platform's limit."""
-        self.calls += 1
-        wait = self.bucket.take(now)
-        if wait > 0:
-            self.throttled += 1
-            raise RateLimited(max(1.0, round(wait)))
-
 
 @dataclass
-class Erp:
+class Erp(_Metered):
     """The ERP: a stock book fed by postings, keyed by the source document."""
 
     outages: tuple[Window, ...]
@@ -90,13 +98,6 @@ class Erp:
 
     def up(self, hour: float) -> bool:
         return not any(w.contains(hour) for w in self.outages)
-
-    def admit(self, now: float) -> None:
-        self.calls += 1
-        wait = self.bucket.take(now)
-        if wait > 0:
-            self.throttled += 1
-            raise RateLimited(max(1.0, round(wait)))
 
     def post(self, document: str, occurred: float, now: float) -> None:
         """Apply one movement's posting (a second one for the same document is a
