@@ -1025,6 +1025,12 @@ def sim_amazon(host: SimHost = "127.0.0.1", port: SimPort = 8082, seed: SimSeed 
     _serve_simulator("amazon", host, port, seed)
 
 
+@sim_app.command("odoo")
+def sim_odoo(host: SimHost = "127.0.0.1", port: SimPort = 8084, seed: SimSeed = 1) -> None:
+    """An Odoo ERP: JSON-2 and JSON-RPC endpoints, its models, maintenance and errors."""
+    _serve_simulator("odoo", host, port, seed)
+
+
 @sim_app.command("square")
 def sim_square(host: SimHost = "127.0.0.1", port: SimPort = 8083, seed: SimSeed = 1) -> None:
     """A Square seller: Inventory API batch changes, signed webhooks."""

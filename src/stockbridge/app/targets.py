@@ -26,7 +26,7 @@ class TargetIn(BaseModel):
     (Shopify, Amazon SP-API, Square), whose settings go in `platform`."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["webhook", "shopify", "amazon", "square"] = "webhook"
+    kind: Literal["webhook", "shopify", "amazon", "square", "odoo", "x12", "csv"] = "webhook"
     url: str = Field(
         pattern=r"^https?://",
         description="Where deliveries are POSTed (webhook), or the platform API's base URL.",

@@ -26,12 +26,18 @@ TARGETS = {
     "shopify": ("stockbridge.connectors.shopify.target", "ShopifyTarget"),
     "amazon": ("stockbridge.connectors.amazon.target", "AmazonTarget"),
     "square": ("stockbridge.connectors.square.target", "SquareTarget"),
+    "odoo": ("stockbridge.connectors.odoo.target", "OdooTarget"),
+    "x12": ("stockbridge.connectors.edi.target", "X12Target"),
+    "csv": ("stockbridge.connectors.files.target", "CsvFeedTarget"),
 }
 #: kind -> (module, class) of the pydantic model of a target's `platform` settings.
 TARGET_SETTINGS = {
     "shopify": ("stockbridge.connectors.shopify.config", "ShopifyTargetSettings"),
     "amazon": ("stockbridge.connectors.amazon.config", "AmazonTargetSettings"),
     "square": ("stockbridge.connectors.square.config", "SquareTargetSettings"),
+    "odoo": ("stockbridge.connectors.odoo.config", "OdooTargetSettings"),
+    "x12": ("stockbridge.connectors.edi.config", "X12TargetSettings"),
+    "csv": ("stockbridge.connectors.files.config", "CsvFeedTargetSettings"),
 }
 #: kind -> (module, class) of an inbound connector ([connectors.NAME]).
 INBOUND = {
@@ -44,6 +50,8 @@ SIMULATORS = {
     "shopify": "stockbridge.connectors.shopify.simulator",
     "amazon": "stockbridge.connectors.amazon.simulator",
     "square": "stockbridge.connectors.square.simulator",
+    "odoo": "stockbridge.connectors.odoo.simulator",
+    "3pl": "stockbridge.connectors.edi.simulator",
 }
 
 
