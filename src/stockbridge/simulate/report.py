@@ -41,7 +41,7 @@ LATENCY_FLOOR_SECONDS = 0.001
 _STATS = ("p50", "p99", "max")
 _COLOURS = {"truth": "#a8a8a8", "status-quo": "#d95f02", "stockbridge": "#1b7fbd"}
 _LINE_LABELS = {
-    "truth": "physically sellable",
+    "truth": "its policy on the physical stock",
     "status-quo": "shown, status quo",
     "stockbridge": "shown, Stockbridge",
 }
@@ -444,8 +444,9 @@ _TABLE_EXPLAINED = (
     ),
     (
         "Phantom stock",
-        "Unit-minutes where a channel showed more than physically existed at the locations "
-        "that feed it: showing 3 units too many for 10 minutes counts 30.",
+        "Unit-minutes where a channel showed more than its own policy would show on the "
+        "physical stock of the locations that feed it (shelf units less its buffers, times "
+        "its share): showing 3 units too many for 10 minutes counts 30.",
     ),
     (
         "Propagation latency",
@@ -480,7 +481,8 @@ _TABLE_EXPLAINED = (
 
 _AVAILABILITY_EXPLAINED = (
     "Each chart follows one of the day's busiest SKUs, one panel per sales channel. The "
-    "wide grey band is what was physically sellable at the locations that feed the channel; "
+    "wide grey band is what the channel's own policy would show on the physical stock of "
+    "the locations that feed it (shelf units less its buffers, times its share); "
     "the thin coloured lines are what the channel showed shoppers, in the status quo and "
     "with Stockbridge. Where a coloured line sits above the band the channel is offering "
     "phantom stock, and orders taken then may be oversells; where it sits below, the "
