@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import orjson
-
 from ...app.ports import Delivery
 from ...app.targets import TargetIn
 from ..webhook import SendResult
@@ -34,7 +32,7 @@ class ErpTarget:
 
         try:
             documents = documents_for(delivery.payload)
-            filed = await file_documents(self.documents, documents)
+            await file_documents(self.documents, documents)
         except NotForErp as e:
             return result(422, str(e))
         except ErpRejected as e:
@@ -42,10 +40,7 @@ class ErpTarget:
         except ErpUnavailable as e:
             headers = {"Retry-After": e.retry_after} if e.retry_after else {}
             return result(e.status, e.reason, **headers)
-        body = orjson.dumps(
-            [{"reference": d.reference, "id": f.id} for d, f in zip(documents, filed, strict=True)]
-        ).decode()
-        return result(200, None, **{"X-Erp-Documents": body})
+        return result(200, None)
 
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult:
         """Postings always go one by one; a batch (never planned for postings) is refused."""
