@@ -180,3 +180,36 @@ def test_settings_name_what_each_protocol_needs() -> None:
     with pytest.raises(ValueError, match=r"platform\.api_key_env: environment variable ODOO_KEY"):
         settings.secret({})
     assert settings.secret({"ODOO_KEY": "k"}) == "k"
+
+
+def test_a_settlement_is_one_summary_invoice_per_currency() -> None:
+    totals = {
+        "ticket_count": 3,
+        "net_sales": "120.00",
+        "tax": {"VAT20": "20.00"},
+        "tenders": {"card": "140.00"},
+    }
+    settlement = {
+        "type": "settlement",
+        "document_number": "settlement:S1:2026-03-02",
+        "store": "S1",
+        "business_date": "2026-03-02",
+    }
+    (one,) = documents_for({**settlement, "totals": [{"currency": "EUR", **totals}]})
+    assert isinstance(one, Invoice) and one.reference == "settlement:S1:2026-03-02"
+    assert one.lines == (
+        Line(Decimal(1), None, Decimal("120.00"), "Sales S1 2026-03-02 (3 tickets)"),
+    )
+    two = documents_for(
+        {
+            **settlement,
+            "totals": [
+                {"currency": "EUR", **totals},
+                {"currency": "CHF", **totals, "net_sales": "-4"},
+            ],
+        }
+    )
+    assert [(d.reference, d.refund) for d in two if isinstance(d, Invoice)] == [
+        ("settlement:S1:2026-03-02/EUR", False),
+        ("settlement:S1:2026-03-02/CHF", True),
+    ]
