@@ -41,6 +41,9 @@ sim_app = typer.Typer(
     help="Run a platform simulator on its own: the same endpoints, limits and errors.",
 )
 app.add_typer(sim_app, name="sim")
+from .connectors.files.cli import app as files_app  # noqa: E402
+
+app.add_typer(files_app, name="files")
 
 console = Console()
 err = Console(stderr=True)
