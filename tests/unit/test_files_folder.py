@@ -130,3 +130,12 @@ def test_feed_files_are_named_per_channel_or_per_send() -> None:
 def test_feed_settings_are_checked(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         CsvFeedTargetSettings.model_validate({"folder": "/out", **settings})
+
+
+def test_a_snapshot_written_before_the_columns_changed_is_read_by_name() -> None:
+    # Given a snapshot written with (sku, available), read with (channel, sku, available)
+    before = "sku,available\nMUG,3\n"
+    now = CsvFeedTargetSettings(folder="/out", columns=["channel", "sku", "available"])
+
+    # Then each row keeps its values under the right column
+    assert feed.read(before, now) == [{"channel": "", "sku": "MUG", "available": "3"}]

@@ -90,9 +90,18 @@ def render(rows: list[Row], settings: CsvFeedTargetSettings) -> str:
 
 
 def read(text: str, settings: CsvFeedTargetSettings) -> list[Row]:
-    """A feed file written with these settings, back into rows (for a snapshot's merge)."""
+    """A feed file back into rows (for a snapshot's merge).
+
+    With a header, columns are found by name, so a file written before the columns were
+    changed is still merged right (a column it lacks is left empty).
+    """
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=settings.delimiter))
+    names: list[str] = list(settings.columns)
     if settings.header and records:
-        records = records[1:]
-    columns = list(settings.columns)
-    return [dict(zip(columns, r, strict=True)) for r in records if len(r) == len(columns)]
+        names, records = records[0], records[1:]
+    rows: list[Row] = []
+    for record in records:
+        found = dict(zip(names, record, strict=False))
+        if found.get("sku"):
+            rows.append({str(c): found.get(c, "") for c in settings.columns})
+    return rows

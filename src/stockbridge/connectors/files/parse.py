@@ -134,7 +134,7 @@ def _trailer(records: list[tuple[int, list[str]]], tag: str, header: bool) -> Re
         count = None
     if count is None:
         return Refused(f"line {line}: the trailer's second field must be the line count", "trailer")
-    actual = len(records) - 1 - (1 if header else 0)
+    actual = max(0, len(records) - 1 - (1 if header else 0))
     if count != actual:
         return Refused(f"the trailer counts {count} data lines, the file has {actual}", "trailer")
     return None
