@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .connectors.files.config import FilesSettings
 from .domain.errors import StockbridgeError
 
 DEFAULT_DATABASE = "stockbridge.db"
@@ -147,6 +148,8 @@ class Settings(_Section):
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Inbound platform connectors ([connectors.NAME]): webhooks the hub receives.
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Watched folders of CSV drops ([files.sources.NAME]), taken by `stockbridge files`.
+    files: FilesSettings = FilesSettings()
     bootstrap_key: str | None = Field(None, exclude=True, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:
