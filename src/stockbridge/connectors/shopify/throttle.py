@@ -43,17 +43,17 @@ class CostBucket:
     def seconds_until(self, cost: float, now: float) -> float:
         """How long until `cost` points are available (0 if they are now)."""
         missing = min(cost, self.maximum) - self.level(now)
-        if missing <= 0:
+        if missing <= 1e-9:  # a rounding error's worth is there
             return 0.0
         return missing / self.restore_rate if self.restore_rate > 0 else math.inf
 
     def try_spend(self, cost: float, now: float) -> bool:
         """Take `cost` points if they are there; refuse (and take nothing) if not."""
         level = self.level(now)
-        if cost > level:
+        if cost > level + 1e-9:
             self.available, self.at = level, max(now, self.at)
             return False
-        self.available, self.at = level - cost, max(now, self.at)
+        self.available, self.at = max(0.0, level - cost), max(now, self.at)
         return True
 
     def drain(self, now: float) -> None:
@@ -63,7 +63,7 @@ class CostBucket:
         """The `throttleStatus` object as the API shows it."""
         return {
             "maximumAvailable": _num(self.maximum),
-            "currentlyAvailable": int(self.level(now)),
+            "currentlyAvailable": int(self.level(now) + 1e-9),
             "restoreRate": _num(self.restore_rate),
         }
 
