@@ -5,7 +5,6 @@ retried as Shopify sends them. `serve(host, port, seed)` runs it (`stockbridge s
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 
@@ -15,8 +14,6 @@ from .shop import Shop
 from .webhooks import WebhookSender
 
 __all__ = ["Faults", "Shop", "SimClock", "WebhookSender", "build", "create_app", "serve"]
-
-log = logging.getLogger(__name__)
 
 #: The app secret webhooks are signed with, unless SHOPIFY_SIM_SECRET says otherwise.
 DEFAULT_SECRET = "shopify-simulator-secret"
@@ -41,5 +38,6 @@ def serve(host: str, port: int, seed: int) -> None:
     shop, sender = build(seed, secret)
     shop.access_token = os.environ.get("SHOPIFY_SIM_TOKEN", shop.access_token)
     location = shop.add_location("Shop location")
-    log.info("shopify simulator: location %s, token in SHOPIFY_SIM_TOKEN", location)
+    # Before uvicorn's own lines: what a hub's configuration needs to point here.
+    print(f"Shopify simulator: location gid://shopify/Location/{location}", flush=True)
     uvicorn.run(create_app(shop, sender, auto_pump=0.25), host=host, port=port, log_level="info")
