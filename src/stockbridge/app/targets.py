@@ -71,6 +71,10 @@ class TargetIn(BaseModel):
                 for err in e.errors()
             )
             raise ValueError(problems) from None
+        # A platform's documented rate limits, unless the target sets its own.
+        for key, value in getattr(model, "delivery_defaults", {}).items():
+            if key not in self.model_fields_set:
+                setattr(self, key, value)
         return self
 
     def public(self) -> dict[str, object]:
