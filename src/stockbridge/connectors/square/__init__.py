@@ -1,0 +1,1 @@
+"""Square POS: inbound webhooks (sales, refunds, counts), the inventory target and a simulator."""
