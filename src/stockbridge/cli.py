@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import ConfigError, Settings, load_settings
+from .connectors.edi.cli import app as edi_app
 from .domain.errors import StockbridgeError
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ sim_app = typer.Typer(
     help="Run a platform simulator on its own: the same endpoints, limits and errors.",
 )
 app.add_typer(sim_app, name="sim")
+app.add_typer(edi_app, name="edi")
 
 console = Console()
 err = Console(stderr=True)

@@ -147,6 +147,8 @@ class Settings(_Section):
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Inbound platform connectors ([connectors.NAME]): webhooks the hub receives.
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: EDI trading partners ([edi.partners.NAME]); validated by the EDI connector.
+    edi: dict[str, Any] = Field(default_factory=dict)
     bootstrap_key: str | None = Field(None, exclude=True, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:
