@@ -99,3 +99,23 @@ def poll(
             time.sleep(interval)
     finally:
         hub.close()
+
+
+@app.command("simulate")
+def simulate(
+    inbox: Annotated[Path, typer.Option(help="The partner's outbound folder (940s, 997s).")],
+    outbox: Annotated[Path, typer.Option(help="The partner's inbound folder.")],
+    seed: Annotated[int, typer.Option(help="Picks the delimiters and numbers.")] = 1,
+    stock: Annotated[float, typer.Option(help="Units of every item at the start.")] = 100,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    duplicate_945: Annotated[bool, typer.Option(help="Send every 945 twice.")] = False,
+    late: Annotated[bool, typer.Option(help="Hold 945s back one pass.")] = False,
+    malformed: Annotated[bool, typer.Option(help="Send one 945 with a wrong SE01.")] = False,
+) -> None:
+    """Play a 3PL warehouse: answer 940s with 997 and 945, 943s with 944."""
+    from decimal import Decimal
+
+    from .simulator import Faults, run
+
+    faults = Faults(duplicate_945=duplicate_945, late=late, malformed=malformed)
+    run(inbox, outbox, seed, Decimal(str(stock)), faults=faults, passes=1 if once else None)

@@ -46,7 +46,7 @@ class PartnerSettings(BaseModel):
     #: 846 inventory advice: kept as observations for reconciliation, or applied as counts.
     inventory_846: Literal["observations", "counts"] = "observations"
     #: Product/Service ID qualifier the hub writes its item codes with (W01, W04).
-    item_qualifier: str = _QUALIFIER
+    item_qualifier: str = Field("SK", min_length=2, max_length=2, pattern=r"^[A-Z0-9]{2}$")
     #: Enterprise SKU -> the warehouse's item code, where they differ.
     items: dict[str, str] = Field(default_factory=dict)
     #: Element separator, component separator, segment terminator of the files written.

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Data element reference -> (type, minimum length, maximum length). Types: ID (code),
-#: AN (string), DT (date), TM (time), R (decimal), N0/N2 (implied-decimal numbers).
+#: AN (string), DT (date), TM (time), R (decimal), N0/N2 (implied-decimal numbers),
+#: C (a composite, taken as written).
 ELEMENTS: dict[int, tuple[str, int, int]] = {
     2: ("N0", 1, 6),
     19: ("AN", 2, 30),
@@ -142,6 +143,11 @@ ELEMENTS: dict[int, tuple[str, int, int]] = {
     1250: ("ID", 2, 3),
     1251: ("AN", 1, 35),
     447: ("AN", 1, 4),
+    # Composites (C001 unit of measure, C030 position in segment, C040 reference
+    # identifier): accepted as written, their components are not checked.
+    9001: ("C", 0, 0),
+    9030: ("C", 0, 0),
+    9040: ("C", 0, 0),
 }
 
 
@@ -182,13 +188,13 @@ _SEGMENTS = [
     _segment("N2", "93M 93O"),
     _segment("N3", "166M 166O"),
     _segment("N4", "19O 156O 116O 26O 309X 310O", "C0605"),
-    _segment("N9", "128M 127X 369X 373O 337O 623X", "R0203 C0605"),
+    _segment("N9", "128M 127X 369X 373O 337O 623X 9040O", "R0203 C0605"),
     _segment("G62", "432X 373X 176X 337X 623O", "P0102 P0304"),
     _segment("G69", "369M"),
     _segment("NTE", "363O 352M"),
     _segment("LX", "554M"),
     _segment("DTM", "374M 373X 337X 623O 1250X 1251X", "R020305 C0403 P0506"),
-    _segment("REF", "128M 127X 352X", "R0203"),
+    _segment("REF", "128M 127X 352X 9040O", "R0203"),
     _segment("W20", "356M 357X 355X 81X 187X 188X 395O 183X 355X 397O", "P0203 P040506 P0809"),
     _segment("W27", "91M 140X 387X 146O 40O 206O 207O 368O 152O", "R0203"),
     _segment("W03", "382M 81X 355X 183X 355X 80X 355X", "P0203 P0405 P0607"),
@@ -200,7 +206,7 @@ _SEGMENTS = [
         " ".join(f"P{n:02d}{n + 1:02d}" for n in range(4, 31, 2)),
     ),
     _segment("PID", "349M 750O 559X 751X 352X 752O 822O 1073O 819O", "C0403 R0405"),
-    _segment("QTY", "673M 380X 355O 61X", "R0204 E0204"),
+    _segment("QTY", "673M 380X 9001O 61X", "R0204 E0204"),
     _segment("CTT", "354M 347O 81X 355X 183X 355X 352O", "P0304 P0506"),
     # 940
     _segment("W05", "473M 285M 324O 472X 474X 640O 306O 92O", "P0405"),
@@ -244,7 +250,7 @@ _SEGMENTS = [
     _segment("AK1", "479M 28M"),
     _segment("AK2", "143M 329M"),
     _segment("AK3", "721M 719M 447O 720O"),
-    _segment("AK4", "725O 723M 724O"),
+    _segment("AK4", "9030M 725O 723M 724O"),
     _segment("AK5", "717M 718O 718O 718O 718O 718O"),
     _segment("AK9", "715M 97M 123M 2M 716O 716O 716O 716O 716O"),
 ]

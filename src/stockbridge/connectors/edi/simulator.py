@@ -228,6 +228,29 @@ def _q(value: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
+def run(
+    inbox: Path,
+    outbox: Path,
+    seed: int,
+    stock: Decimal,
+    interval: float = 1.0,
+    faults: Faults | None = None,
+    passes: int | None = None,
+) -> None:
+    """Answer what appears in `inbox` every `interval` seconds (forever, or `passes`
+    times); every item starts with `stock` units."""
+    warehouse = Warehouse(inbox, outbox, seed=seed, faults=faults or Faults())
+    warehouse.stock = _Unlimited(stock)
+    done = 0
+    while passes is None or done < passes:
+        for name in warehouse.step():
+            log.info("3PL simulator wrote %s", name)
+            print(f"3pl: wrote {outbox / name}", flush=True)
+        done += 1
+        if passes is None or done < passes:
+            time.sleep(interval)
+
+
 def serve(host: str, port: int, seed: int) -> None:
     """Watch the folders named by STOCKBRIDGE_3PL_INBOX and STOCKBRIDGE_3PL_OUTBOX (the
     partner's outbound and inbound folders) and answer, once a second. A 3PL talks through
@@ -235,13 +258,8 @@ def serve(host: str, port: int, seed: int) -> None:
     inbox = Path(os.environ.get("STOCKBRIDGE_3PL_INBOX", "3pl/to-warehouse"))
     outbox = Path(os.environ.get("STOCKBRIDGE_3PL_OUTBOX", "3pl/from-warehouse"))
     stock = Decimal(os.environ.get("STOCKBRIDGE_3PL_STOCK", "100"))
-    warehouse = Warehouse(inbox, outbox, seed=seed)
-    warehouse.stock = _Unlimited(stock)
     log.info("3PL simulator: reading %s, writing %s (not %s:%s)", inbox, outbox, host, port)
-    while True:
-        for name in warehouse.step():
-            log.info("3PL simulator wrote %s", name)
-        time.sleep(1.0)
+    run(inbox, outbox, seed, stock)
 
 
 class _Unlimited(dict[str, Decimal]):

@@ -236,6 +236,8 @@ def _valid_time(value: str) -> bool:
 def check_value(ref: int, value: str) -> str | None:
     """The AK403 code of a present value against its dictionary entry, or None."""
     kind, low, high = ELEMENTS[ref]
+    if kind == "C":
+        return None
     if kind in ("N0", "N2", "R"):
         pattern = _DECIMAL if kind == "R" else _INTEGER
         if not pattern.match(value):
@@ -264,6 +266,11 @@ def check_value(ref: int, value: str) -> str | None:
     return None
 
 
+def _ref(ref: int) -> int | None:
+    """AK402: composites (numbered from 9000 here) have no element reference."""
+    return ref if ref < 9000 else None
+
+
 def check_elements(seg: Segment, definition: SegmentDef) -> list[ElementError]:
     errors: dict[int, ElementError] = {}
     uses = definition.elements
@@ -271,13 +278,13 @@ def check_elements(seg: Segment, definition: SegmentDef) -> list[ElementError]:
         value = seg.get(i)
         if value == "":
             if use.mandatory:
-                errors[i] = ElementError(i, use.ref, "1", "")
+                errors[i] = ElementError(i, _ref(use.ref), "1", "")
             continue
         code = check_value(use.ref, value)
         if code is not None:
-            errors[i] = ElementError(i, use.ref, code, value[:99])
-    if len(seg.elements) > len(uses) and any(seg.elements[len(uses) :]):
-        extra = len(uses) + 1
+            errors[i] = ElementError(i, _ref(use.ref), code, value[:99])
+    extra = next((p for p in range(len(uses) + 1, len(seg.elements) + 1) if seg.get(p) != ""), None)
+    if extra is not None:
         errors[extra] = ElementError(extra, None, "3", seg.get(extra)[:99])
     for kind, positions in definition.notes:
         present = [p for p in positions if seg.get(p) != ""]
@@ -294,10 +301,10 @@ def check_elements(seg: Segment, definition: SegmentDef) -> list[ElementError]:
         else:
             bad = ()
         for p in bad:
-            errors.setdefault(p, ElementError(p, uses[p - 1].ref, "2", ""))
+            errors.setdefault(p, ElementError(p, _ref(uses[p - 1].ref), "2", ""))
         if kind == "E" and len(present) > 1:
             for p in present[1:]:
-                errors.setdefault(p, ElementError(p, uses[p - 1].ref, "10", seg.get(p)[:99]))
+                errors.setdefault(p, ElementError(p, _ref(uses[p - 1].ref), "10", seg.get(p)[:99]))
     return [errors[p] for p in sorted(errors)]
 
 
