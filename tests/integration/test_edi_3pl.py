@@ -218,3 +218,33 @@ def test_an_interchange_sent_again_applies_nothing_and_overdue_acks_are_raised(
         x.reason for x in hub.store.exceptions(status="open", source="acme", after_id=0, limit=10)
     ]
     assert reasons == ["target_rejected"]
+
+
+def test_a_transfer_to_the_3pl_is_announced_by_943_and_received_by_944(
+    system: tuple[Hub, httpx.Client, Receiver], partner: PartnerSettings
+) -> None:
+    hub, client, _ = system
+    # Given 3 mugs shipped from a store to the 3PL's location
+    transfer = {
+        "transfer_id": "T1",
+        "from": "S1",
+        "to": "DC",
+        "lines": [{"sku": "MUG", "quantity": 3}],
+    }
+    assert client.post("/v1/transfers", json=transfer).json()["status"] == "accepted"
+    shipment = {"shipment_id": "S1-T1", "lines": [{"line": 1, "quantity": 3}]}
+    assert client.post("/v1/transfers/T1/ship", json=shipment).json()["status"] == "accepted"
+    wait_for(hub, lambda: settled(hub) and bool(outbound(partner, "943")), "the 943 file")
+    (file,) = outbound(partner, "943")
+    assert "W06*F*T1*" in file.read_text() and "W04*3*EA**SK*MUG~" in file.read_text()
+    assert Decimal(position(client, "MUG", "DC")["in_transit"]) == 3
+    # When the warehouse confirms the receipt
+    warehouse = Warehouse(partner.outbound, partner.inbound, seed=2)
+    assert [n.split("-")[0] for n in warehouse.step()] == ["997", "944"]
+    result = run_pass("acme", partner, HubPort.of(hub))
+    # Then the transfer is received at the 3PL
+    assert any("transfer T1 receipt" in x and x.endswith("accepted") for f in result.files
+               for x in f.outcomes), result  # fmt: skip
+    mug = position(client, "MUG", "DC")
+    assert (Decimal(mug["on_hand"]), Decimal(mug["in_transit"])) == (3, 0)
+    assert warehouse.stock == {"MUG": 3}
