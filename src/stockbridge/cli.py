@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import ConfigError, Settings, load_settings
+from .connectors.edi.cli import app as edi_app
 from .connectors.files.cli import app as files_app
 from .connectors.odoo.cli import app as erp_app
 from .domain.errors import StockbridgeError
@@ -45,6 +46,7 @@ sim_app = typer.Typer(
 app.add_typer(sim_app, name="sim")
 app.add_typer(erp_app, name="erp")
 app.add_typer(files_app, name="files")
+app.add_typer(edi_app, name="edi")
 
 console = Console()
 err = Console(stderr=True)

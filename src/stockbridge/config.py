@@ -150,6 +150,8 @@ class Settings(_Section):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Watched folders of CSV drops ([files.sources.NAME]), taken by `stockbridge files`.
     files: FilesSettings = FilesSettings()
+    #: EDI trading partners ([edi.partners.NAME]); validated by the EDI connector.
+    edi: dict[str, Any] = Field(default_factory=dict)
     bootstrap_key: str | None = Field(None, exclude=True, repr=False)
 
     def with_overrides(self, **changes: Any) -> Settings:

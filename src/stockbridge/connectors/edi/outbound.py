@@ -1,0 +1,122 @@
+"""What the hub sends a 3PL: the postings that become a 940 or a 943. Pure code.
+
+A posting target of kind x12 receives every ERP posting of the hub. Two of them mean
+work for the warehouse:
+
+- a `sales_order` with lines to fulfil at the partner's location: a 940 warehouse
+  shipping order for those lines (the order's reservations are held at that location);
+- a `transfer_shipment` whose destination is the partner's location: a 943 stock
+  transfer shipment advice, so the warehouse expects the units.
+
+Every other posting is none of the warehouse's business and is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .config import PartnerSettings
+from .documents import shipping_order, transfer_advice
+
+#: Longest depositor order number (element 285, AN 1/22).
+MAX_ORDER_NUMBER = 22
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    set_id: str
+    functional_id: str
+    body: list[list[str]]
+    #: The depositor order number written (W05-02 / W06-02), what the answer refers to.
+    depositor_order: str
+    #: What the depositor order number stands for, kept in the partner's state.
+    reference: dict[str, Any]
+
+
+class Unsendable(ValueError):
+    """A posting for the warehouse that cannot be written as X12 (say why)."""
+
+
+def depositor_number(document_id: str) -> str:
+    """The hub's id when it fits element 285, a stable digest of it otherwise."""
+    if 0 < len(document_id) <= MAX_ORDER_NUMBER and document_id.isprintable():
+        return document_id
+    return "H" + hashlib.sha256(document_id.encode()).hexdigest()[: MAX_ORDER_NUMBER - 1]
+
+
+def _date(value: Any, partner: PartnerSettings) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(partner.zone).strftime("%Y%m%d")
+    except ValueError:
+        raise Unsendable(f"not a date and time: {value!r}") from None
+
+
+def _lines(raw: Any, partner: PartnerSettings, here: bool) -> list[tuple[int, str, str, str]]:
+    out: list[tuple[int, str, str, str]] = []
+    for i, line in enumerate(raw or []):
+        if not isinstance(line, Mapping):
+            raise Unsendable(f"lines[{i}] is not an object")
+        if here and line.get("location") != partner.location:
+            continue
+        try:
+            quantity = Decimal(str(line["quantity"]))
+            number = int(line.get("line") or i + 1)
+            sku = str(line["sku"])
+        except (KeyError, InvalidOperation, ValueError) as e:
+            raise Unsendable(f"lines[{i}]: {e}") from None
+        out.append((number, sku, partner.item_code(sku), format(quantity, "f")))
+    return out
+
+
+def plan(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | None:
+    """The X12 document a posting becomes for this partner, or None."""
+    kind = payload.get("type")
+    if kind == "sales_order":
+        lines = _lines(payload.get("lines"), partner, here=True)
+        if not lines:
+            return None
+        channel, order_id = str(payload.get("channel")), str(payload.get("order_id"))
+        number = depositor_number(order_id)
+        body = shipping_order(
+            number,
+            channel[:MAX_ORDER_NUMBER],
+            partner.location,
+            partner.sender_id,
+            _date(payload.get("ordered_at"), partner),
+            [(n, code, q) for n, _, code, q in lines],
+            partner.item_qualifier,
+        )
+        reference = {
+            "kind": "order",
+            "channel": channel,
+            "order_id": order_id,
+            "document": payload.get("document_number"),
+            "lines": {str(n): sku for n, sku, _, _ in lines},
+        }
+        return Outgoing("940", "OW", body, number, reference)
+    if kind == "transfer_shipment" and payload.get("to_location") == partner.location:
+        lines = _lines(payload.get("lines"), partner, here=False)
+        transfer_id = str(payload.get("transfer_id"))
+        number = depositor_number(transfer_id)
+        body = transfer_advice(
+            number,
+            _date(payload.get("at"), partner),
+            str(payload.get("shipment_id") or ""),
+            partner.location,
+            str(payload.get("from_location")),
+            [(n, code, q) for n, _, code, q in lines],
+            partner.item_qualifier,
+        )
+        reference = {
+            "kind": "transfer",
+            "transfer_id": transfer_id,
+            "document": payload.get("document_number"),
+            "lines": {str(n): sku for n, sku, _, _ in lines},
+        }
+        return Outgoing("943", "AR", body, number, reference)
+    return None
