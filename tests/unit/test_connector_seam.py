@@ -38,3 +38,12 @@ def test_unknown_kinds_have_no_inbound_connector_or_simulator() -> None:
         inbound_class("lightspeed")
     with pytest.raises(UnknownConnector):
         simulator("lightspeed")
+
+
+def test_only_file_targets_go_without_a_url(tmp_path: object) -> None:
+    with pytest.raises(ValueError, match="url: a webhook target needs the address"):
+        TargetIn.model_validate({"kind": "webhook"})
+    feed = TargetIn.model_validate({"kind": "csv", "platform": {"folder": str(tmp_path)}})
+    assert feed.url is None
+    with pytest.raises(ValueError, match="has no url"):
+        _ = feed.address

@@ -21,15 +21,23 @@ class CircuitIn(BaseModel):
     cooldown_seconds: float = Field(30.0, gt=0)
 
 
+#: Targets that write files rather than call an address.
+FILE_KINDS = ("x12", "csv")
+
+
 class TargetIn(BaseModel):
     """A delivery target: a generic webhook (JSON over HTTP POST) or a platform's own API
     (Shopify, Amazon SP-API, Square), whose settings go in `platform`."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["webhook", "shopify", "amazon", "square", "odoo", "x12", "csv"] = "webhook"
-    url: str = Field(
+    url: str | None = Field(
+        None,
         pattern=r"^https?://",
-        description="Where deliveries are POSTed (webhook), or the platform API's base URL.",
+        description=(
+            "Where deliveries are POSTed (webhook), or the platform API's base URL; "
+            "file targets (x12, csv) have none."
+        ),
     )
     #: A platform target's own settings (API version, credentials by environment
     #: variable, locations); validated by the platform's connector.
@@ -53,6 +61,8 @@ class TargetIn(BaseModel):
 
     @model_validator(mode="after")
     def _platform_settings(self) -> TargetIn:
+        if self.url is None and self.kind not in FILE_KINDS:
+            raise ValueError(f"url: a {self.kind} target needs the address it sends to")
         if self.kind == "webhook":
             if self.platform:
                 raise ValueError("platform settings are for platform targets, not webhooks")
@@ -76,6 +86,13 @@ class TargetIn(BaseModel):
             if key not in self.model_fields_set:
                 setattr(self, key, value)
         return self
+
+    @property
+    def address(self) -> str:
+        """The url of a target that calls one (every kind but the file targets)."""
+        if self.url is None:
+            raise ValueError(f"a {self.kind} target has no url")
+        return self.url
 
     def public(self) -> dict[str, object]:
         """The configuration as shown by the API: the secret is never echoed."""

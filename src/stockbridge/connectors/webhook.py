@@ -86,7 +86,7 @@ class WebhookTarget:
         started = time.perf_counter()
         try:
             response = await self.client.post(
-                self.config.url,
+                self.config.address,
                 content=body,
                 headers=headers,
                 timeout=self.config.timeout_seconds,

@@ -156,7 +156,7 @@ class AmazonTarget:
 
     # --- HTTP with the access token ------------------------------------------------------
     def _url(self, path: str) -> str:
-        return self.config.url.rstrip("/") + path
+        return self.config.address.rstrip("/") + path
 
     def _fail(self, error: str, status: int | None = None) -> Stop:
         return Stop(SendResult(status, {}, error, 0.0))

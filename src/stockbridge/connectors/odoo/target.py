@@ -24,11 +24,18 @@ def odoo_caller(
     secret = settings.secret(env)
     caller: OdooCaller
     if settings.protocol == "json2":
-        caller = Json2Client(client, config.url, secret, settings.database, config.timeout_seconds)
+        caller = Json2Client(
+            client, config.address, secret, settings.database, config.timeout_seconds
+        )
     else:
         assert settings.database is not None and settings.login is not None
         caller = JsonRpcClient(
-            client, config.url, settings.database, settings.login, secret, config.timeout_seconds
+            client,
+            config.address,
+            settings.database,
+            settings.login,
+            secret,
+            config.timeout_seconds,
         )
     return caller, settings
 

@@ -261,7 +261,7 @@ class ShopifyTarget:
         wait = self.cost.wait(operation, self.monotonic())
         if wait > 0:
             raise _Stop(_throttled(wait, f"cost budget: {operation} waits {wait:.2f}s for points"))
-        url = f"{self.config.url.rstrip('/')}/admin/api/{settings.api_version}/graphql.json"
+        url = f"{self.config.address.rstrip('/')}/admin/api/{settings.api_version}/graphql.json"
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",

@@ -199,7 +199,7 @@ class SquareTarget:
             VERSION_HEADER: settings.square_version,
             "Content-Type": "application/json",
         }
-        url = self.config.url.rstrip("/") + PATH
+        url = self.config.address.rstrip("/") + PATH
         try:
             response = await self.client.post(
                 url,
