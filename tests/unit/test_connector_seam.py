@@ -47,3 +47,15 @@ def test_only_file_targets_go_without_a_url(tmp_path: object) -> None:
     assert feed.url is None
     with pytest.raises(ValueError, match="has no url"):
         _ = feed.address
+
+
+def test_a_platform_target_names_the_credential_variables_that_are_not_set() -> None:
+    from stockbridge.app.targets import unset_credentials
+
+    target = TargetIn.model_validate({"kind": "webhook", "url": "http://shop"}).model_copy(
+        update={"platform": {"access_token_env": "SHOP_TOKEN", "api_version": "x"}}
+    )
+    assert unset_credentials(target, {}) == [
+        ("platform.access_token_env", "environment variable SHOP_TOKEN is not set")
+    ]
+    assert unset_credentials(target, {"SHOP_TOKEN": "shpat_1"}) == []

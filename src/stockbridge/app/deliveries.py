@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from ..domain.errors import NotFound, StockbridgeError
 from ..domain.model import from_micros, to_micros
 from .ports import Clock, Delivery, Store
-from .targets import TargetIn
+from .targets import TargetIn, unset_credentials
 
 
 class InvalidTarget(StockbridgeError):
@@ -47,9 +48,18 @@ class DeliveryService:
         self.store.put_target(name, target.model_dump(mode="json"), self._now_us())
         return target
 
-    def declare(self, targets: Mapping[str, Any]) -> None:
+    def declare(self, targets: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+        """Store the targets a configuration file declares, at start: a platform target
+        whose credentials name an environment variable that is not set stops the start,
+        rather than failing every send later."""
+        env = os.environ if env is None else env
         for name, body in targets.items():
-            self.put_target(name, body)
+            target = self.put_target(name, body)
+            missing = unset_credentials(target, env)
+            if missing:
+                raise InvalidTarget(
+                    name, [{"field": key, "message": message} for key, message in missing]
+                )
 
     def set_paused(self, name: str, paused: bool) -> None:
         if not self.store.set_target_paused(name, paused, self._now_us()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -99,3 +100,12 @@ class TargetIn(BaseModel):
         data = self.model_dump(mode="json")
         data["secret"] = "***" if self.secret else None
         return data
+
+
+def unset_credentials(target: TargetIn, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(key, why) for each `platform.*_env` setting naming a variable `env` lacks."""
+    missing = []
+    for key, value in sorted(target.platform.items()):
+        if key.endswith("_env") and isinstance(value, str) and not env.get(value):
+            missing.append((f"platform.{key}", f"environment variable {value} is not set"))
+    return missing
