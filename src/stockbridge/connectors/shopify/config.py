@@ -6,7 +6,7 @@ them, read when the target or connector is built.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,26 +14,6 @@ from .ids import as_gid
 
 ApiVersion = Literal["2026-04", "2026-01"]
 
-#: `reason` values inventorySetQuantities accepts (2026-04).
-REASONS = (
-    "correction",
-    "cycle_count_available",
-    "damaged",
-    "movement_canceled",
-    "movement_created",
-    "movement_received",
-    "movement_updated",
-    "other",
-    "promotion",
-    "quality_control",
-    "received",
-    "reservation_created",
-    "reservation_deleted",
-    "reservation_updated",
-    "restock",
-    "safety_stock",
-    "shrinkage",
-)
 Reason = Literal[
     "correction",
     "cycle_count_available",
@@ -53,6 +33,8 @@ Reason = Literal[
     "safety_stock",
     "shrinkage",
 ]
+#: `reason` values inventorySetQuantities accepts (2026-04).
+REASONS: tuple[str, ...] = get_args(Reason)
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
