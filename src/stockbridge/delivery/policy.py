@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
 #: Statuses that mean "not now" rather than "never": RFC 9110 408, RFC 8470 425, RFC 6585 429.
-_RETRYABLE_4XX = frozenset({408, 425, 429})
+RETRYABLE_4XX = frozenset({408, 425, 429})
 # Delta-seconds is `1*DIGIT` (RFC 9110 §10.2.3); a decimal fraction is tolerated because
 # some platforms send one.
 _DELTA_SECONDS = re.compile(r"\d+(\.\d+)?")
@@ -112,7 +112,7 @@ def classify(
     reason = f"HTTP {status}" if not error else f"HTTP {status}: {error}"
     if 200 <= status <= 299:
         return Outcome(Verdict.DELIVERED, reason)
-    if status in _RETRYABLE_4XX or 500 <= status <= 599:
+    if status in RETRYABLE_4XX or 500 <= status <= 599:
         retry_after = parse_retry_after(_header(headers, "Retry-After"), now)
         return Outcome(Verdict.RETRY, reason, retry_after)
     # 3xx (a webhook target is not followed elsewhere), other 4xx, and statuses outside

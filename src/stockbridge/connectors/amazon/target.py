@@ -27,6 +27,7 @@ import orjson
 from ...app.ports import Delivery
 from ...app.targets import TargetIn
 from ...delivery.bucket import TokenBucket
+from ...delivery.policy import RETRYABLE_4XX
 from ..webhook import SendResult
 from .config import AmazonTargetSettings, LwaCredentials
 from .feeds import API as FEEDS
@@ -47,7 +48,6 @@ from .lwa import LwaTokens, TokenError
 APPLIED_KEPT = 10_000
 #: Feeds followed at once per target; the oldest is forgotten beyond this.
 FEEDS_KEPT = 200
-_RETRYABLE = frozenset({408, 425, 429})
 
 
 @dataclass
@@ -255,7 +255,7 @@ class AmazonTarget:
             if 200 <= status < 300:
                 _remember(session.applied, d.idempotency_key)
                 done += 1
-            elif 400 <= status < 500 and status not in _RETRYABLE:
+            elif 400 <= status < 500 and status not in RETRYABLE_4XX:
                 rejected[d.id] = error or f"HTTP {status}"
             else:
                 if status == 429:
@@ -429,7 +429,7 @@ def _expect(response: httpx.Response, status: int, operation: str) -> dict[str, 
 
 def _final(status: int) -> bool:
     """A refusal that will not change on retry: the feed job is dropped."""
-    return 400 <= status < 500 and status not in _RETRYABLE
+    return 400 <= status < 500 and status not in RETRYABLE_4XX
 
 
 def _remember(applied: OrderedDict[str, None], key: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from ...delivery.policy import RETRYABLE_4XX
 from ..erp.port import ErpRejected, ErpUnavailable
 
 #: Odoo exceptions that refuse the request itself: the same call fails the same way again.
@@ -25,8 +26,6 @@ BUSINESS_ERRORS = frozenset(
         "odoo.exceptions.RedirectWarning",
     }
 )
-#: Statuses that mean "not now" (as the dispatcher's policy reads them).
-_RETRYABLE = frozenset({408, 425, 429})
 USER_AGENT = "stockbridge-odoo/1"
 
 
@@ -139,7 +138,7 @@ class Json2Client:
         status = response.status_code
         if status == 200:
             return _json(response, what)
-        if status in _RETRYABLE or status >= 500:
+        if status in RETRYABLE_4XX or status >= 500:
             raise _unavailable(response, what)
         try:
             error = orjson.loads(response.content)
@@ -183,7 +182,7 @@ class JsonRpcClient:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         response = await _post(self.client, self.url, body, headers, self.timeout, what)
         if response.status_code != 200:
-            if response.status_code in _RETRYABLE or response.status_code >= 500:
+            if response.status_code in RETRYABLE_4XX or response.status_code >= 500:
                 raise _unavailable(response, what)
             raise ErpRejected(f"{what}: HTTP {response.status_code}", response.status_code)
         answer = _json(response, what)

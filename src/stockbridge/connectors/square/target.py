@@ -26,6 +26,7 @@ import orjson
 
 from ...app.ports import Delivery
 from ...app.targets import TargetIn
+from ...delivery.policy import RETRYABLE_4XX
 from ..webhook import SendResult
 from .changes import Planned, Refused, plan
 from .config import SquareTargetSettings
@@ -34,7 +35,6 @@ from .protocol import VERSION_HEADER, change_index, describe
 log = logging.getLogger(__name__)
 
 PATH = "/v2/inventory/changes/batch-create"
-_RETRYABLE = frozenset({408, 425, 429})
 
 
 def idempotency_key(deliveries: list[Delivery], changes: list[dict[str, Any]]) -> str:
@@ -68,7 +68,7 @@ class _Outcome:
 
 
 def _retryable(status: int | None) -> bool:
-    return status is None or status in _RETRYABLE or status >= 500
+    return status is None or status in RETRYABLE_4XX or status >= 500
 
 
 class SquareTarget:
