@@ -55,6 +55,7 @@ from ..domain.model import (
 )
 from ..domain.pricing import PriceEntry, Promotion, Scope
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
+from .reconciliation_store import ReconciliationStoreMixin
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
 
@@ -858,7 +859,7 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin):
+class SqlStore(DeliveryStoreMixin, ReconciliationStoreMixin):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on
@@ -1017,6 +1018,21 @@ class SqlStore(DeliveryStoreMixin):
             "  AND type = 'transfer_out'"
             ") AS h ORDER BY occurred_us DESC, source DESC, event_id DESC LIMIT ?",
             (sku, location, sku, location, limit),
+        )
+        return [_stored_event(r) for r in rows]
+
+    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[StoredEvent]:
+        # Every event that can move (sku, location): its own, transfers shipped to it, and
+        # the closing events of reservations made here (they may name another place).
+        rows = self.read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE sku = ? AND location = ? "
+            "AND occurred_us <= ?"
+            f" UNION SELECT {_EVENT_COLUMNS} FROM events WHERE sku = ? "
+            "AND counterparty_location = ? AND type = 'transfer_out' AND occurred_us <= ?"
+            f" UNION SELECT {_EVENT_COLUMNS} FROM events WHERE occurred_us <= ? "
+            "AND reservation_id IN (SELECT reservation_id FROM events WHERE sku = ? "
+            "AND location = ? AND type = 'reserve' AND occurred_us <= ?)",
+            (sku, location, as_of_us, sku, location, as_of_us, as_of_us, sku, location, as_of_us),
         )
         return [_stored_event(r) for r in rows]
 
@@ -1192,10 +1208,11 @@ class SqlStore(DeliveryStoreMixin):
                 conversions={k: Decimal(v) for k, v in orjson.loads(r[4]).items()},
                 safety_stock=qty(r[5]),
                 description=r[6],
+                unit_cost=qty(r[7]) if r[7] is not None else None,
             )
             for r in self.read(
-                "SELECT sku, gtin, base_uom, category, conversions, safety_stock, description "
-                "FROM items"
+                "SELECT sku, gtin, base_uom, category, conversions, safety_stock, description, "
+                "unit_cost FROM items"
             )
         ]
         locations = [
@@ -1213,10 +1230,12 @@ class SqlStore(DeliveryStoreMixin):
     def upsert_items(self, items: Sequence[Item], now_us: int) -> None:
         self.write_config(
             "INSERT INTO items (sku, gtin, base_uom, category, conversions, safety_stock, "
-            "description, updated_us) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET "
+            "description, unit_cost, updated_us) VALUES (?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (sku) DO UPDATE SET "
             "gtin = excluded.gtin, base_uom = excluded.base_uom, category = excluded.category, "
             "conversions = excluded.conversions, safety_stock = excluded.safety_stock, "
-            "description = excluded.description, updated_us = excluded.updated_us",
+            "description = excluded.description, unit_cost = excluded.unit_cost, "
+            "updated_us = excluded.updated_us",
             [
                 (
                     i.sku,
@@ -1226,6 +1245,7 @@ class SqlStore(DeliveryStoreMixin):
                     orjson.dumps({k: str(v) for k, v in i.conversions.items()}).decode(),
                     units(i.safety_stock),
                     i.description,
+                    units(i.unit_cost) if i.unit_cost is not None else None,
                     now_us,
                 )
                 for i in items

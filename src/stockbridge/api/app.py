@@ -22,6 +22,7 @@ from . import (
     routes_events,
     routes_positions,
     routes_prices,
+    routes_reconciliation,
     routes_reservations,
     routes_returns,
     routes_webhooks,
@@ -61,6 +62,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(metrics.router(hub))
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
+    app.include_router(routes_reconciliation.router)
     app.include_router(routes_returns.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_dashboard.router())

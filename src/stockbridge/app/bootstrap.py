@@ -27,6 +27,8 @@ from .ports import Clock, Store
 from .pricing import PricingService
 from .queries import PositionQueries
 from .read_cache import PositionCache
+from .reconciliation import ReconciliationService
+from .reconciliation_schedule import ReconciliationSchedule
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
 from .transfers import TransferPolicy
@@ -89,6 +91,8 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    reconciliation: ReconciliationService
+    reconciliation_schedule: ReconciliationSchedule
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -121,8 +125,10 @@ class Hub:
         if self.dispatcher is not None:
             self.dispatcher.start()
         self._running = True
+        self.reconciliation_schedule.start()
 
     def stop(self) -> None:
+        self.reconciliation_schedule.stop()
         self._running = False
         if self.dispatcher is not None:
             self.dispatcher.stop()
@@ -189,6 +195,20 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    reconciliation = ReconciliationService(
+        store,
+        clock,
+        master,
+        channels,
+        settings.reconciliation.systems,
+        lambda raws: hub.submit(raws),
+        settings.edi,
+    )
+    intervals = {
+        name: system.interval_seconds
+        for name, system in settings.reconciliation.systems.items()
+        if system.interval_seconds is not None and system.kind != "file"
+    }
     hub = Hub(
         settings=settings,
         store=store,
@@ -215,5 +235,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             lambda raws: hub.submit(raws),
             lambda command: hub.submit_command(command),
         ),
+        reconciliation=reconciliation,
+        reconciliation_schedule=ReconciliationSchedule(intervals, reconciliation.pull),
     )
     return hub

@@ -41,6 +41,7 @@ class ItemRow(_Row):
     category: str | None = None
     safety_stock: Decimal = Field(Decimal(0), ge=0)
     description: str | None = None
+    unit_cost: Decimal | None = Field(None, ge=0)
 
     @field_validator("conversions")
     @classmethod
@@ -61,6 +62,7 @@ class ItemRow(_Row):
             conversions=dict(self.conversions),
             safety_stock=self.safety_stock,
             description=self.description,
+            unit_cost=self.unit_cost,
         )
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..domain.model import ZERO, Position, from_micros
+from ..domain.ledger import fold
+from ..domain.model import ZERO, Event, EventKey, EventType, Position, from_micros
 from .ingest import MasterCache
 from .ports import Store, StoredEvent
 from .read_cache import PositionCache
@@ -79,6 +80,39 @@ def explain(
     }
 
 
+def replayed(e: StoredEvent) -> Event:
+    """A recorded event as the ledger fold takes it."""
+    return Event(
+        key=EventKey(e.source, e.event_id),
+        type=EventType(e.type),
+        sku=e.sku,
+        location=e.location,
+        quantity=e.quantity,
+        occurred_us=e.occurred_us,
+        payload_hash="",
+        reservation_id=e.reservation_id,
+        expires_us=e.expires_us,
+        condition=e.condition,
+        counterparty_location=e.counterparty_location,
+        reference=e.reference,
+        reason=e.reason,
+        correlation_id=e.correlation_id,
+    )
+
+
+def position_as_of(store: Store, sku: str, location: str, as_of_us: int) -> Position:
+    """The position at an instant: the events that occurred by then, folded by the
+    ledger's own laws, with reservations expired as they would have been then.
+
+    Events are taken as the hub knows them now: one that occurred before the instant but
+    arrived after it counts (the answer is what the position was, not what the hub
+    showed at the time).
+    """
+    events = [replayed(e) for e in store.events_as_of(sku, location, as_of_us)]
+    folded = fold(events, as_of_us)
+    return folded.get((sku, location)) or Position(sku, location)
+
+
 class PositionQueries:
     def __init__(self, store: Store, master: MasterCache, cache: PositionCache) -> None:
         self.store = store
@@ -100,6 +134,14 @@ class PositionQueries:
                 return None
             pos = Position(sku, location)
         return PositionView.of(pos, self._safety(sku))
+
+    def as_of(self, sku: str, location: str, as_of_us: int) -> PositionView | None:
+        """The position at a past instant (None for an unknown SKU or location)."""
+        if not self.known(sku, location) and self.cache.position(sku, location) is None:
+            return None
+        return PositionView.of(
+            position_as_of(self.store, sku, location, as_of_us), self._safety(sku)
+        )
 
     def positions(self, sku: str) -> list[PositionView]:
         safety = self._safety(sku)

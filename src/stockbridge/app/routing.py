@@ -221,28 +221,43 @@ def plan_pushes(
         priority = 0 if value == 0 else 1 if before is not None and (value < before) else 2
         events = by_sku.get(sku, [])[:MAX_CAUSES]
         deliveries.append(
-            NewDelivery(
-                target=routing.channel_target[channel],
-                kind="availability",
-                key=f"{channel}/{sku}",
-                idempotency_key=f"availability:{channel}:{sku}:{now_us}",
-                payload={
-                    "type": "availability",
-                    "channel": channel,
-                    "sku": sku,
-                    "available": plain(value),
-                    "computed_at": from_micros(now_us).isoformat(),
-                    # The events behind this value (the first ones when there are many).
-                    "events": [str(e.event.key) for e in events],
-                    "correlation_ids": sorted(
-                        {e.event.correlation_id for e in events if e.event.correlation_id}
-                    ),
-                },
-                priority=priority,
-                causes=[str(e.event.key) for e in events],
+            availability_push(
+                routing.channel_target[channel], channel, sku, value, priority, events, now_us
             )
         )
     return deliveries, kept
+
+
+def availability_push(
+    target: str,
+    channel: str,
+    sku: str,
+    value: Decimal,
+    priority: int,
+    events: Sequence[Entry],
+    now_us: int,
+) -> NewDelivery:
+    """One availability push of `value` for (channel, sku), naming the events behind it."""
+    return NewDelivery(
+        target=target,
+        kind="availability",
+        key=f"{channel}/{sku}",
+        idempotency_key=f"availability:{channel}:{sku}:{now_us}",
+        payload={
+            "type": "availability",
+            "channel": channel,
+            "sku": sku,
+            "available": plain(value),
+            "computed_at": from_micros(now_us).isoformat(),
+            # The events behind this value (the first ones when there are many).
+            "events": [str(e.event.key) for e in events],
+            "correlation_ids": sorted(
+                {e.event.correlation_id for e in events if e.event.correlation_id}
+            ),
+        },
+        priority=priority,
+        causes=[str(e.event.key) for e in events],
+    )
 
 
 def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDelivery]:

@@ -1,0 +1,236 @@
+"""Snapshots of a system's stock: uploaded files, Shopify pulls, a partner's last 846.
+
+Each source gives a `Snapshot`: the instant it describes and its lines in the system's
+own codes. A row that cannot be read is kept as an error with its line and field; the
+good rows are compared anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from ..domain.errors import StockbridgeError
+from ..domain.model import MAX_BASE_QUANTITY, to_micros
+from ..domain.reconciliation import SnapshotLine
+from .master import ImportFileError, csv_rows
+from .ports import Store
+from .targets import TargetIn
+
+
+class SnapshotError(StockbridgeError):
+    """A snapshot that cannot be taken or read at all (not a row problem)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_us: int
+    lines: list[SnapshotLine]
+    #: Rows that could not be read: {"line", "field", "message"}.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SnapshotSource(Protocol):
+    origin: str
+
+    def take(self, now_us: int) -> Snapshot: ...
+
+
+def read_rows(rows: Sequence[tuple[int, Any]], taken_us: int) -> Snapshot:
+    """Numbered rows {sku, location, quantity} in the system's codes -> a snapshot.
+
+    A second row for the same SKU and location is refused: one system holds one figure.
+    """
+    lines: list[SnapshotLine] = []
+    rejected: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+
+    def refuse(number: int, where: str, message: str) -> None:
+        rejected.append({"line": number, "field": where, "message": message})
+
+    for number, raw in rows:
+        if not isinstance(raw, dict):
+            refuse(number, "$", "a line must be an object with sku, location and quantity")
+            continue
+        bad = False
+        codes: dict[str, str] = {}
+        for name in ("sku", "location"):
+            value = raw.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str) or not value.strip():
+                refuse(number, name, "required: the system's own code")
+                bad = True
+            else:
+                codes[name] = value.strip()
+        quantity = _quantity(raw.get("quantity"))
+        if isinstance(quantity, str):
+            refuse(number, "quantity", quantity)
+            bad = True
+        unknown = sorted(set(raw) - {"sku", "location", "quantity"})
+        if unknown:
+            refuse(number, unknown[0], "unknown field (expected sku, location, quantity)")
+            bad = True
+        if bad:
+            continue
+        assert isinstance(quantity, Decimal)
+        key = (codes["sku"], codes["location"])
+        if key in seen:
+            refuse(number, "sku", f"{key[0]} at {key[1]} already given on line {seen[key]}")
+            continue
+        seen[key] = number
+        lines.append(SnapshotLine(number, key[0], key[1], quantity))
+    return Snapshot(taken_us, lines, rejected)
+
+
+def _quantity(value: Any) -> Decimal | str:
+    """A quantity, or why it is not one."""
+    if value is None or value == "":
+        return "required: a number"
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return f"{value!r} is not a number"
+    try:
+        q = Decimal(str(value).strip())
+    except InvalidOperation:
+        return f"{value!r} is not a number"
+    if not q.is_finite():
+        return f"{value!r} is not a number"
+    if abs(q) > MAX_BASE_QUANTITY:
+        return f"{value!r} is beyond the largest quantity ({MAX_BASE_QUANTITY})"
+    return q
+
+
+def parse_upload(content: bytes, content_type: str, taken_us: int) -> Snapshot:
+    """An uploaded file: CSV with a header (sku, location, quantity), or JSON (a list of
+    lines, or {"lines": [...]}). SnapshotError when the file as a whole is unreadable."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SnapshotError("the file is not UTF-8 text") from None
+    if "csv" in content_type or (not text.lstrip().startswith(("[", "{"))):
+        try:
+            return read_rows(csv_rows(text), taken_us)
+        except ImportFileError as e:
+            raise SnapshotError(str(e)) from None
+    import orjson
+
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise SnapshotError(f"the body is not JSON: {e}") from None
+    if isinstance(data, dict):
+        data = data.get("lines")
+    if not isinstance(data, list):
+        raise SnapshotError("JSON snapshots are a list of lines or an object with 'lines'")
+    # JSON lines are numbered from 1, as a person counts them.
+    return read_rows(list(enumerate(data, start=1)), taken_us)
+
+
+class ShopifySource:
+    """`available` at a Shopify target's location, for every inventory item stocked there.
+
+    Items the target maps to SKUs but Shopify does not stock at the location count as 0.
+    """
+
+    origin = "pull"
+
+    def __init__(self, store: Store, target: str, env: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.target = target
+        self.env = env if env is not None else os.environ
+
+    def take(self, now_us: int) -> Snapshot:
+        from ..connectors.shopify.config import ShopifyTargetSettings
+        from ..connectors.shopify.inventory import ShopifyReadError, location_levels
+
+        config = self.store.targets().get(self.target)
+        if config is None:
+            raise SnapshotError(f"no target {self.target!r} to read Shopify through")
+        target = TargetIn.model_validate(config[0])
+        settings = ShopifyTargetSettings.model_validate(target.platform)
+        token = self.env.get(settings.access_token_env)
+        if not token:
+            raise SnapshotError(f"environment variable {settings.access_token_env} is not set")
+        skus = {item: sku for sku, item in settings.inventory_items.items()}
+        lines: list[SnapshotLine] = []
+        seen: set[str] = set()
+        try:
+            with httpx.Client(timeout=target.timeout_seconds) as client:
+                for level in location_levels(client, target.address, settings, token):
+                    seen.add(level.inventory_item_id)
+                    lines.append(
+                        SnapshotLine(
+                            len(lines) + 1,
+                            level.inventory_item_id,
+                            settings.location_id,
+                            Decimal(level.available),
+                            sku=skus.get(level.inventory_item_id),
+                        )
+                    )
+        except ShopifyReadError as e:
+            raise SnapshotError(str(e)) from e
+        for item, sku in sorted(skus.items()):
+            if item not in seen:
+                line = SnapshotLine(len(lines) + 1, item, settings.location_id, Decimal(0), sku)
+                lines.append(line)
+        return Snapshot(now_us, lines)
+
+
+class EdiSource:
+    """The newest 846 inventory advice an EDI partner sent (kept as observations): its
+    on-hand quantity (QTY 17, else 33) per item at the partner's location, as of the
+    advice's own date."""
+
+    origin = "edi"
+
+    def __init__(self, partner: str, edi_settings: Mapping[str, Any]) -> None:
+        self.partner = partner
+        self.edi_settings = edi_settings
+
+    def take(self, now_us: int) -> Snapshot:
+        from ..connectors.edi.apply import ON_HAND
+        from ..connectors.edi.config import load_partners
+        from ..connectors.edi.state import PartnerState
+
+        partners = load_partners(self.edi_settings)
+        partner = partners.get(self.partner)
+        if partner is None:
+            raise SnapshotError(f"no EDI partner {self.partner!r}")
+        rows = PartnerState(partner.state_folder).observations()
+        if not rows:
+            raise SnapshotError(f"partner {self.partner!r} has sent no 846 inventory advice yet")
+        newest = rows[-1]["reference"]
+        advice = [r for r in rows if r.get("reference") == newest]
+        taken_us = to_micros(datetime.fromisoformat(advice[0]["as_of"]))
+        lines: list[SnapshotLine] = []
+        for r in advice:
+            quantities = r.get("quantities") or {}
+            qualifier = next((q for q in ON_HAND if q in quantities), None)
+            if qualifier is None:
+                continue
+            # The observation's SKU is the partner's item code when it mapped to none:
+            # cross references (or the item master) decide.
+            code = r.get("sku") or next(iter((r.get("items") or {}).values()), "")
+            lines.append(
+                SnapshotLine(
+                    len(lines) + 1,
+                    str(code),
+                    str(r["location"]),
+                    Decimal(quantities[qualifier]),
+                    location=r.get("location"),
+                )
+            )
+        return Snapshot(taken_us, lines)
+
+
+def snapshot_path(path: Path) -> tuple[bytes, str]:
+    """A file's bytes and the content type its name suggests."""
+    kind = "text/csv" if path.suffix.lower() == ".csv" else "application/json"
+    return path.read_bytes(), kind
