@@ -77,7 +77,11 @@ class System:
 
 
 def start(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch, skus: list[str], **target: Any
+    store: SqlStore,
+    monkeypatch: pytest.MonkeyPatch,
+    skus: list[str],
+    hub_settings: dict[str, Any] | None = None,
+    **target: Any,
 ) -> Iterator[System]:
     monkeypatch.setenv("SHOP_SECRET", SECRET)
     monkeypatch.setenv("SHOP_TOKEN", TOKEN)
@@ -98,7 +102,7 @@ def start(
             "secret_env": "SHOP_SECRET",
             "default_location_id": location["id"],
         }
-        hub, server = start_hub(store, connectors={"shop": connector})
+        hub, server = start_hub(store, connectors={"shop": connector}, **(hub_settings or {}))
         stopping.append(hub)
         new = [{"sku": s} for s in skus if s not in ("TEE-M", "MUG", "CHEESE")]
         hub.master_data.import_list(MasterKind.ITEMS, new)

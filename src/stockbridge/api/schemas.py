@@ -210,11 +210,11 @@ class DifferenceOut(BaseModel):
     location: str | None = Field(description="Enterprise location, or the channel's name.")
     system_sku: str
     system_location: str
-    hub: str | None = Field(description="The hub's value as of the snapshot's instant.")
-    system_quantity: str
-    difference: str = Field(description="system_quantity - hub")
-    unit_cost: str | None
-    value: str | None = Field(description="difference x unit_cost")
+    hub: Decimal | None = Field(description="The hub's value as of the snapshot's instant.")
+    system_quantity: Decimal
+    difference: Decimal = Field(description="system_quantity - hub")
+    unit_cost: Decimal | None
+    value: Decimal | None = Field(description="difference x unit_cost")
     cause: str = Field(description="in_flight, mapping_missing or drift")
     first_seen: datetime
     differing_seconds: int
@@ -238,8 +238,8 @@ class ReconciliationRunOut(BaseModel):
     rejected: int
     matched: int
     differing: int
-    drift_units: str
-    drift_value: str
+    drift_units: Decimal = Field(description="Sum of the absolute differences.")
+    drift_value: Decimal = Field(description="Sum of the absolute values at cost.")
     oldest_difference_since: datetime | None
     by_cause: dict[str, int]
     actions: dict[str, int]

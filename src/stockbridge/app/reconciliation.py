@@ -337,12 +337,14 @@ class ReconciliationService:
         writer.writerow(CSV_COLUMNS)
         for d in self.store.reconciliation_lines(run_id):
             view = difference_view(record.system, d, record.created_us)
-            writer.writerow(["" if view[c] is None else view[c] for c in CSV_COLUMNS])
+            writer.writerow([_cell(view[c]) for c in CSV_COLUMNS])
         return out.getvalue()
 
 
-def _text(q: Decimal | None) -> str | None:
-    return None if q is None else plain(q)
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return plain(value) if isinstance(value, Decimal) else value
 
 
 def difference_view(system: str, d: Difference, now_us: int) -> dict[str, Any]:
@@ -354,11 +356,11 @@ def difference_view(system: str, d: Difference, now_us: int) -> dict[str, Any]:
         "location": d.location,
         "system_sku": d.system_sku,
         "system_location": d.system_location,
-        "hub": _text(d.hub),
-        "system_quantity": plain(d.system),
-        "difference": plain(d.difference),
-        "unit_cost": _text(d.unit_cost),
-        "value": _text(d.value),
+        "hub": d.hub,
+        "system_quantity": d.system,
+        "difference": d.difference,
+        "unit_cost": d.unit_cost,
+        "value": d.value,
         "cause": d.cause.value,
         "first_seen": from_micros(d.first_seen_us).isoformat(),
         "differing_seconds": max(0, now_us - d.first_seen_us) // 1_000_000,
@@ -378,8 +380,8 @@ def run_view(r: RunRecord) -> dict[str, Any]:
         "rejected": r.lines_rejected,
         "matched": r.matched,
         "differing": r.differing,
-        "drift_units": plain(r.drift_units),
-        "drift_value": plain(r.drift_value),
+        "drift_units": r.drift_units,
+        "drift_value": r.drift_value,
         "oldest_difference_since": from_micros(r.oldest_us).isoformat()
         if r.oldest_us is not None
         else None,
