@@ -133,6 +133,14 @@ def test_a_csv_snapshot_is_compared_as_of_its_instant_and_bad_rows_are_named(
     # And the run list shows both runs, newest first
     listed = api.get("/v1/reconciliations", params={"system": "erp"}).json()["runs"]
     assert [x["id"] for x in listed] == [again["id"], run["id"]]
+    # And /metrics carries the latest run's drift, labelled by system only
+    metrics = api.get("/metrics").text
+    assert 'stockbridge_reconciliation_drift_units{system="erp"} 5.0' in metrics
+    assert 'stockbridge_reconciliation_drift_value{system="erp"} 8.0' in metrics
+    assert 'stockbridge_reconciliation_oldest_difference_age_seconds{system="erp"} 3600.0' in (
+        metrics
+    )
+    assert 'stockbridge_reconciliation_drift_units{system="wms"}' not in metrics
 
 
 def test_a_json_snapshot_from_a_trusted_warehouse_becomes_counts(api: httpx.Client) -> None:

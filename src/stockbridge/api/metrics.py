@@ -26,6 +26,7 @@ class HubCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._targets()
         yield from self._ingest()
+        yield from self._reconciliation()
         exceptions = GaugeMetricFamily(
             "stockbridge_exceptions_open",
             "Business exceptions waiting for someone, by reason.",
@@ -113,6 +114,45 @@ class HubCollector(Collector):
             "Locations silent past their freshness SLA.",
             value=stale,
         )
+
+    def _reconciliation(self) -> Iterator[Metric]:
+        """The latest run of each declared system (labels: system names from the file)."""
+        units = GaugeMetricFamily(
+            "stockbridge_reconciliation_drift_units",
+            "Sum of the absolute differences found by the system's latest reconciliation.",
+            labels=["system"],
+        )
+        value = GaugeMetricFamily(
+            "stockbridge_reconciliation_drift_value",
+            "Value at unit cost of the differences of the system's latest reconciliation.",
+            labels=["system"],
+        )
+        lines = GaugeMetricFamily(
+            "stockbridge_reconciliation_differing_lines",
+            "Lines that differed at the system's latest reconciliation.",
+            labels=["system"],
+        )
+        oldest = GaugeMetricFamily(
+            "stockbridge_reconciliation_oldest_difference_age_seconds",
+            "How long the longest-standing difference of the latest run had differed then.",
+            labels=["system"],
+        )
+        last = GaugeMetricFamily(
+            "stockbridge_reconciliation_last_run_timestamp_seconds",
+            "When the system was last reconciled (Unix time).",
+            labels=["system"],
+        )
+        declared = self.hub.reconciliation.systems
+        for run in self.hub.store.latest_reconciliations():
+            if run.system not in declared:
+                continue  # a system since removed from the file: keep labels bounded
+            units.add_metric([run.system], float(run.drift_units))
+            value.add_metric([run.system], float(run.drift_value))
+            lines.add_metric([run.system], run.differing)
+            age = run.created_us - run.oldest_us if run.oldest_us is not None else 0
+            oldest.add_metric([run.system], age / 1e6)
+            last.add_metric([run.system], run.created_us / 1e6)
+        yield from (units, value, lines, oldest, last)
 
 
 def router(hub: Hub) -> APIRouter:
