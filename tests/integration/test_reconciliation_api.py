@@ -141,6 +141,12 @@ def test_a_csv_snapshot_is_compared_as_of_its_instant_and_bad_rows_are_named(
         metrics
     )
     assert 'stockbridge_reconciliation_drift_units{system="wms"}' not in metrics
+    # And the systems list, which the dashboard page reads, shows the latest run per system
+    systems = {x["name"]: x for x in api.get("/v1/reconciliations/systems").json()["systems"]}
+    assert systems["erp"]["latest"]["id"] == again["id"] and systems["wms"]["latest"] is None
+    page = api.get("/dashboard/reconciliation")
+    assert page.status_code == 200 and "reconciliation.js" in page.text
+    assert "connect-src 'self'" in page.headers["content-security-policy"]
 
 
 def test_a_json_snapshot_from_a_trusted_warehouse_becomes_counts(api: httpx.Client) -> None:
