@@ -138,9 +138,10 @@ class TransferSettings(_Section):
 class ReconciliationSystemSettings(_Section):
     """One system reconciled against the ledger (docs/reconciliation.md)."""
 
-    #: Where its snapshots come from: pulled from Shopify through a target's settings,
-    #: read from the last 846 of an EDI partner, or only uploaded ("file").
-    kind: Literal["shopify", "edi", "file"] = "file"
+    #: Where its snapshots come from: pulled through a target's settings (Shopify
+    #: inventory levels, Square counts, Odoo quants), read from the last 846 of an EDI
+    #: partner, or only uploaded ("file").
+    kind: Literal["shopify", "square", "odoo", "edi", "file"] = "file"
     policy: Policy
     #: The hub figure its quantities are compared with.
     measure: Measure = Measure.ON_HAND
@@ -164,8 +165,8 @@ class ReconciliationSystemSettings(_Section):
             raise ValueError("policy 'push_ours' needs measure 'channel' and its 'channel'")
         if self.policy is Policy.ACCEPT_THEIRS and self.measure is not Measure.ON_HAND:
             raise ValueError("policy 'accept_theirs' posts counts: it needs measure 'on_hand'")
-        if self.kind == "shopify" and self.target is None:
-            raise ValueError("kind 'shopify' needs 'target' (the Shopify target to read with)")
+        if self.kind in ("shopify", "square", "odoo") and self.target is None:
+            raise ValueError(f"kind {self.kind!r} needs 'target' (the target to read through)")
         if self.kind == "edi" and self.partner is None:
             raise ValueError("kind 'edi' needs 'partner'")
         return self

@@ -35,7 +35,15 @@ from .ingest import BatchResult, MasterCache
 from .ports import Clock, NewException, NewRun, RunRecord, Store
 from .queries import position_as_of
 from .routing import availability_push, plain
-from .snapshots import EdiSource, ShopifySource, Snapshot, SnapshotError, SnapshotSource
+from .snapshots import (
+    EdiSource,
+    OdooSource,
+    ShopifySource,
+    Snapshot,
+    SnapshotError,
+    SnapshotSource,
+    SquareSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +99,13 @@ class ReconciliationService:
         if system.kind == "shopify":
             assert system.target is not None
             return ShopifySource(self.store, system.target)
+        if system.kind == "square":
+            assert system.target is not None
+            channel = system.channel if system.measure is Measure.CHANNEL else None
+            return SquareSource(self.store, system.target, channel)
+        if system.kind == "odoo":
+            assert system.target is not None
+            return OdooSource(self.store, system.target)
         if system.kind == "edi":
             assert system.partner is not None
             return EdiSource(system.partner, self.edi_settings)

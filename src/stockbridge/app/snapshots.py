@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..domain.errors import StockbridgeError
-from ..domain.model import MAX_BASE_QUANTITY, to_micros
+from ..domain.model import MAX_BASE_QUANTITY, from_micros, to_micros
 from ..domain.reconciliation import SnapshotLine
 from .master import ImportFileError, csv_rows
 from .ports import Store
@@ -150,10 +150,7 @@ class ShopifySource:
         from ..connectors.shopify.config import ShopifyTargetSettings
         from ..connectors.shopify.inventory import ShopifyReadError, location_levels
 
-        config = self.store.targets().get(self.target)
-        if config is None:
-            raise SnapshotError(f"no target {self.target!r} to read Shopify through")
-        target = TargetIn.model_validate(config[0])
+        target = _target(self.store, self.target)
         settings = ShopifyTargetSettings.model_validate(target.platform)
         token = self.env.get(settings.access_token_env)
         if not token:
@@ -181,6 +178,110 @@ class ShopifySource:
                 line = SnapshotLine(len(lines) + 1, item, settings.location_id, Decimal(0), sku)
                 lines.append(line)
         return Snapshot(now_us, lines)
+
+
+class SquareSource:
+    """IN_STOCK counts at the target's Square locations: the channel's location when the
+    system is compared as a channel, else every mapped enterprise location. Variations
+    Square holds no count for count as 0."""
+
+    origin = "pull"
+
+    def __init__(
+        self,
+        store: Store,
+        target: str,
+        channel: str | None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.target = target
+        self.channel = channel
+        self.env = env if env is not None else os.environ
+
+    def take(self, now_us: int) -> Snapshot:
+        from ..connectors.square.config import SquareTargetSettings
+        from ..connectors.square.counts import SquareReadError, in_stock_counts
+
+        target = _target(self.store, self.target)
+        settings = SquareTargetSettings.model_validate(target.platform)
+        token = self.env.get(settings.access_token_env)
+        if not token:
+            raise SnapshotError(f"environment variable {settings.access_token_env} is not set")
+        if self.channel is not None:
+            if self.channel not in settings.channels:
+                raise SnapshotError(
+                    f"target {self.target!r} maps no Square location to {self.channel!r}"
+                )
+            places: dict[str, str | None] = {settings.channels[self.channel]: None}
+        else:
+            places = {square: code for code, square in settings.locations.items()}
+        skus = {variation: sku for sku, variation in settings.catalog.items()}
+        found: dict[tuple[str, str], Decimal] = {}
+        try:
+            with httpx.Client(timeout=target.timeout_seconds) as client:
+                for c in in_stock_counts(client, target.address, settings, token, list(places)):
+                    found[(c.catalog_object_id, c.location_id)] = c.quantity
+        except SquareReadError as e:
+            raise SnapshotError(str(e)) from e
+        lines: list[SnapshotLine] = []
+        for square in sorted(places):
+            for variation in sorted(skus):
+                lines.append(
+                    SnapshotLine(
+                        len(lines) + 1,
+                        variation,
+                        square,
+                        found.get((variation, square), Decimal(0)),
+                        sku=skus[variation],
+                        location=places[square],
+                    )
+                )
+        return Snapshot(now_us, lines)
+
+
+class OdooSource:
+    """Odoo's on-hand quantity (`stock.quant`) per product and mapped location."""
+
+    origin = "pull"
+
+    def __init__(self, store: Store, target: str, env: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.target = target
+        self.env = env if env is not None else os.environ
+
+    def take(self, now_us: int) -> Snapshot:
+        import asyncio
+
+        from ..connectors.erp.port import ErpRejected, ErpUnavailable
+        from ..connectors.odoo.pull import snapshot
+        from ..connectors.odoo.target import odoo_caller
+
+        target = _target(self.store, self.target)
+        now = from_micros(now_us)
+
+        async def read() -> list[dict[str, Any]]:
+            async with httpx.AsyncClient() as client:
+                odoo, settings = odoo_caller(target, client, self.env)
+                return await snapshot(odoo, settings, self.target, now)
+
+        try:
+            rows = asyncio.run(read())
+        except (ValueError, ErpUnavailable, ErpRejected) as e:
+            raise SnapshotError(f"Odoo: {e}") from e
+        lines = [
+            # Odoo's Internal Reference is its SKU code; its locations are mapped already.
+            SnapshotLine(i, r["sku"], r["location"], Decimal(r["on_hand"]), location=r["location"])
+            for i, r in enumerate(rows, start=1)
+        ]
+        return Snapshot(now_us, lines)
+
+
+def _target(store: Store, name: str) -> TargetIn:
+    config = store.targets().get(name)
+    if config is None:
+        raise SnapshotError(f"no target {name!r} to read the system through")
+    return TargetIn.model_validate(config[0])
 
 
 class EdiSource:
