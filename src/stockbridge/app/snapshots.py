@@ -300,7 +300,12 @@ class EdiSource:
         from ..connectors.edi.config import load_partners
         from ..connectors.edi.state import PartnerState
 
-        partners = load_partners(self.edi_settings)
+        from ..config import ConfigError
+
+        try:
+            partners = load_partners(self.edi_settings)
+        except ConfigError as e:
+            raise SnapshotError(str(e)) from None
         partner = partners.get(self.partner)
         if partner is None:
             raise SnapshotError(f"no EDI partner {self.partner!r}")
