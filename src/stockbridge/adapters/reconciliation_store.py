@@ -7,16 +7,14 @@ a report's "first seen" never disagrees with the drift table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from ..app.ports import NewRun, RunRecord
-from ..domain.model import QUANTITY_PLACES, QUANTITY_SCALE
 from ..domain.reconciliation import Action, Cause, Difference
+from .quantities import qty, qty_or_none, units, units_or_none
 
-_SCALE = Decimal(QUANTITY_SCALE)
 _RUN_COLUMNS = (
     "id, system, origin, policy, snapshot_us, created_us, lines_read, lines_rejected, matched,"
     " differing, drift_units, drift_value, oldest_us, summary"
@@ -25,14 +23,6 @@ _LINE_COLUMNS = (
     "line_no, sku, location, system_sku, system_location, hub_quantity, system_quantity,"
     " difference, unit_cost, value, cause, first_seen_us, action"
 )
-
-
-def _units(q: Decimal | None) -> int | None:
-    return None if q is None else int(q * _SCALE)
-
-
-def _qty(stored: int | None) -> Decimal | None:
-    return None if stored is None else Decimal(int(stored)).scaleb(-QUANTITY_PLACES)
 
 
 def _run(row: Sequence[Any]) -> RunRecord:
@@ -47,28 +37,25 @@ def _run(row: Sequence[Any]) -> RunRecord:
         lines_rejected=row[7],
         matched=row[8],
         differing=row[9],
-        drift_units=_qty(row[10]) or Decimal(0),
-        drift_value=_qty(row[11]) or Decimal(0),
+        drift_units=qty(row[10]),
+        drift_value=qty(row[11]),
         oldest_us=row[12],
         summary=orjson.loads(row[13]),
     )
 
 
 def _line(row: Sequence[Any]) -> Difference:
-    system = _qty(row[6])
-    difference = _qty(row[7])
-    assert system is not None and difference is not None
     return Difference(
         line_no=row[0],
         sku=row[1],
         location=row[2],
         system_sku=row[3],
         system_location=row[4],
-        hub=_qty(row[5]),
-        system=system,
-        difference=difference,
-        unit_cost=_qty(row[8]),
-        value=_qty(row[9]),
+        hub=qty_or_none(row[5]),
+        system=qty(row[6]),
+        difference=qty(row[7]),
+        unit_cost=qty_or_none(row[8]),
+        value=qty_or_none(row[9]),
         cause=Cause(row[10]),
         first_seen_us=row[11],
         action=Action(row[12]),
@@ -131,8 +118,8 @@ class ReconciliationStoreMixin:
                     len(run.rejected),
                     s.matched,
                     s.differing,
-                    _units(s.drift_units),
-                    _units(s.drift_value),
+                    units(s.drift_units),
+                    units(s.drift_value),
                     s.oldest_us,
                     orjson.dumps(
                         {"by_cause": s.by_cause, "rejected": run.rejected, "actions": run.actions}
@@ -153,11 +140,11 @@ class ReconciliationStoreMixin:
                         d.location,
                         d.system_sku,
                         d.system_location,
-                        _units(d.hub),
-                        _units(d.system),
-                        _units(d.difference),
-                        _units(d.unit_cost),
-                        _units(d.value),
+                        units_or_none(d.hub),
+                        units(d.system),
+                        units(d.difference),
+                        units_or_none(d.unit_cost),
+                        units_or_none(d.value),
                         d.cause.value,
                         d.first_seen_us,
                         d.action.value,

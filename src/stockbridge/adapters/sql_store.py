@@ -39,8 +39,6 @@ from ..app.ports import (
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import (
-    QUANTITY_PLACES,
-    QUANTITY_SCALE,
     EventKey,
     Item,
     Location,
@@ -55,25 +53,14 @@ from ..domain.model import (
 )
 from ..domain.pricing import PriceEntry, Promotion, Scope
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
+from .quantities import qty, qty_or_none, units, units_or_none
 from .reconciliation_store import ReconciliationStoreMixin
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
 
 
-_SCALE = Decimal(QUANTITY_SCALE)
-
-
 #: Document kind -> (table, key column) of returns and transfer orders.
 DOCUMENT_TABLES = {"return": ("returns", "return_id"), "transfer": ("transfers", "transfer_id")}
-
-
-def units(q: Decimal) -> int:
-    """Decimal quantity -> integer millionths, the storage form."""
-    return int(q * _SCALE)
-
-
-def qty(stored: int | Decimal | None) -> Decimal:
-    return Decimal(int(stored or 0)).scaleb(-QUANTITY_PLACES)
 
 
 def to_json(value: Any) -> str:
@@ -1208,7 +1195,7 @@ class SqlStore(DeliveryStoreMixin, ReconciliationStoreMixin):
                 conversions={k: Decimal(v) for k, v in orjson.loads(r[4]).items()},
                 safety_stock=qty(r[5]),
                 description=r[6],
-                unit_cost=qty(r[7]) if r[7] is not None else None,
+                unit_cost=qty_or_none(r[7]),
             )
             for r in self.read(
                 "SELECT sku, gtin, base_uom, category, conversions, safety_stock, description, "
@@ -1245,7 +1232,7 @@ class SqlStore(DeliveryStoreMixin, ReconciliationStoreMixin):
                     orjson.dumps({k: str(v) for k, v in i.conversions.items()}).decode(),
                     units(i.safety_stock),
                     i.description,
-                    units(i.unit_cost) if i.unit_cost is not None else None,
+                    units_or_none(i.unit_cost),
                     now_us,
                 )
                 for i in items

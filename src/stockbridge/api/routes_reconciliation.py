@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..app.bootstrap import Hub
 from ..app.keys import Scope
+from ..app.ports import RunRecord
 from ..app.reconciliation import difference_view, run_view
 from ..app.snapshots import SnapshotError, parse_upload
 from ..domain.model import to_micros
@@ -35,6 +37,12 @@ def _instant(value: Any, where: str) -> int:
     if at.tzinfo is None:
         raise invalid_request(f"{where}: the instant needs a UTC offset")
     return to_micros(at)
+
+
+def _with_differences(hub: Hub, record: RunRecord, status: int = 200) -> JsonResponse:
+    lines = hub.reconciliation.lines(record.id)
+    differences = [difference_view(record.system, d, record.created_us) for d in lines]
+    return JsonResponse({**run_view(record), "differences": differences}, status_code=status)
 
 
 def _unreadable(e: SnapshotError) -> Problem:
@@ -112,14 +120,7 @@ async def upload(
     except SnapshotError as e:
         raise _unreadable(e) from None
     record = await run_in_threadpool(hub.reconciliation.run, system, snapshot, "upload")
-    lines = hub.reconciliation.lines(record.id)
-    return JsonResponse(
-        {
-            **run_view(record),
-            "differences": [difference_view(system, d, record.created_us) for d in lines],
-        },
-        status_code=201,
-    )
+    return _with_differences(hub, record, 201)
 
 
 @router.post(
@@ -136,14 +137,7 @@ def pull(system: str, request: Request) -> JsonResponse:
         record = hub.reconciliation.pull(system)
     except SnapshotError as e:
         raise Problem(502, "Snapshot not taken", str(e), kind="snapshot-not-taken") from None
-    lines = hub.reconciliation.lines(record.id)
-    return JsonResponse(
-        {
-            **run_view(record),
-            "differences": [difference_view(system, d, record.created_us) for d in lines],
-        },
-        status_code=201,
-    )
+    return _with_differences(hub, record, 201)
 
 
 @router.get(
@@ -170,15 +164,8 @@ def runs(
     dependencies=_read,
 )
 def run(run_id: int, request: Request) -> JsonResponse:
-    service = hub_of(request).reconciliation
-    record = service.get(run_id)
-    lines = service.lines(run_id)
-    return JsonResponse(
-        {
-            **run_view(record),
-            "differences": [difference_view(record.system, d, record.created_us) for d in lines],
-        }
-    )
+    hub = hub_of(request)
+    return _with_differences(hub, hub.reconciliation.get(run_id))
 
 
 @router.get(

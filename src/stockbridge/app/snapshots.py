@@ -152,9 +152,7 @@ class ShopifySource:
 
         target = _target(self.store, self.target)
         settings = ShopifyTargetSettings.model_validate(target.platform)
-        token = self.env.get(settings.access_token_env)
-        if not token:
-            raise SnapshotError(f"environment variable {settings.access_token_env} is not set")
+        token = _token(self.env, settings.access_token_env)
         skus = {item: sku for sku, item in settings.inventory_items.items()}
         lines: list[SnapshotLine] = []
         seen: set[str] = set()
@@ -205,9 +203,7 @@ class SquareSource:
 
         target = _target(self.store, self.target)
         settings = SquareTargetSettings.model_validate(target.platform)
-        token = self.env.get(settings.access_token_env)
-        if not token:
-            raise SnapshotError(f"environment variable {settings.access_token_env} is not set")
+        token = _token(self.env, settings.access_token_env)
         if self.channel is not None:
             if self.channel not in settings.channels:
                 raise SnapshotError(
@@ -284,6 +280,13 @@ def _target(store: Store, name: str) -> TargetIn:
     return TargetIn.model_validate(config[0])
 
 
+def _token(env: Mapping[str, str], name: str) -> str:
+    token = env.get(name)
+    if not token:
+        raise SnapshotError(f"environment variable {name} is not set")
+    return token
+
+
 class EdiSource:
     """The newest 846 inventory advice an EDI partner sent (kept as observations): its
     on-hand quantity (QTY 17, else 33) per item at the partner's location, as of the
@@ -296,11 +299,10 @@ class EdiSource:
         self.edi_settings = edi_settings
 
     def take(self, now_us: int) -> Snapshot:
+        from ..config import ConfigError
         from ..connectors.edi.apply import ON_HAND
         from ..connectors.edi.config import load_partners
         from ..connectors.edi.state import PartnerState
-
-        from ..config import ConfigError
 
         try:
             partners = load_partners(self.edi_settings)
