@@ -39,7 +39,9 @@ from ..app.ports import (
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import (
+    Event,
     EventKey,
+    EventType,
     Item,
     Location,
     LocationKind,
@@ -86,6 +88,10 @@ _EVENT_COLUMNS = (
     "seq, source, event_id, type, sku, location, counterparty_location, quantity, on_hand_delta,"
     " occurred_us, recorded_us, reservation_id, expires_us, condition, reference, reason,"
     " correlation_id, raw"
+)
+_FOLD_COLUMNS = (
+    "source, event_id, type, sku, location, counterparty_location, quantity, occurred_us,"
+    " reservation_id, expires_us, condition"
 )
 _POSITION_COLUMNS = (
     "sku, location, on_hand, non_sellable, reserved, in_transit, count_us, count_source,"
@@ -1008,20 +1014,38 @@ class SqlStore(DeliveryStoreMixin, ReconciliationStoreMixin):
         )
         return [_stored_event(r) for r in rows]
 
-    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[StoredEvent]:
+    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[Event]:
         # Every event that can move (sku, location): its own, transfers shipped to it, and
-        # the closing events of reservations made here (they may name another place).
+        # the closing events of reservations made here recorded elsewhere. Only the
+        # columns the fold reads: no payloads to parse.
         rows = self.read(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE sku = ? AND location = ? "
+            f"SELECT {_FOLD_COLUMNS} FROM events WHERE sku = ? AND location = ? "
             "AND occurred_us <= ?"
-            f" UNION SELECT {_EVENT_COLUMNS} FROM events WHERE sku = ? "
-            "AND counterparty_location = ? AND type = 'transfer_out' AND occurred_us <= ?"
-            f" UNION SELECT {_EVENT_COLUMNS} FROM events WHERE occurred_us <= ? "
-            "AND reservation_id IN (SELECT reservation_id FROM events WHERE sku = ? "
-            "AND location = ? AND type = 'reserve' AND occurred_us <= ?)",
-            (sku, location, as_of_us, sku, location, as_of_us, as_of_us, sku, location, as_of_us),
+            f" UNION ALL SELECT {_FOLD_COLUMNS} FROM events WHERE sku = ? "
+            "AND counterparty_location = ? AND location <> counterparty_location "
+            "AND type = 'transfer_out' AND occurred_us <= ?"
+            f" UNION ALL SELECT {_FOLD_COLUMNS} FROM events WHERE occurred_us <= ? "
+            "AND NOT (sku = ? AND location = ?) AND reservation_id IN (SELECT reservation_id "
+            "FROM events WHERE sku = ? AND location = ? AND type = 'reserve' "
+            "AND occurred_us <= ?)",
+            (*(sku, location, as_of_us) * 2, as_of_us, *(sku, location) * 2, as_of_us),
         )
-        return [_stored_event(r) for r in rows]
+        return [
+            Event(
+                key=EventKey(r[0], r[1]),
+                type=EventType(r[2]),
+                sku=r[3],
+                location=r[4],
+                quantity=qty(r[6]),
+                occurred_us=r[7],
+                payload_hash="",
+                reservation_id=r[8],
+                expires_us=r[9],
+                condition=r[10],
+                counterparty_location=r[5],
+            )
+            for r in rows
+        ]
 
     def reservation(self, reservation_id: str) -> ReservationRecord | None:
         rows = self.read(

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from ..domain.errors import Reason
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
-from ..domain.model import EventKey, Item, Location, Position, Reservation, Xref
+from ..domain.model import Event, EventKey, Item, Location, Position, Reservation, Xref
 from ..domain.pricing import PriceEntry, Promotion
 from ..domain.reconciliation import Difference, Summary
 
@@ -461,8 +461,9 @@ class Store(Protocol):
 
     def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]: ...
 
-    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[StoredEvent]:
-        """Every event that moves (sku, location) and occurred at or before `as_of_us`."""
+    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[Event]:
+        """Every event that moves (sku, location) and occurred at or before `as_of_us`,
+        with what the ledger fold reads."""
         ...
 
     def reservation(self, reservation_id: str) -> ReservationRecord | None: ...

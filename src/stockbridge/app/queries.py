@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.ledger import fold
-from ..domain.model import ZERO, Event, EventKey, EventType, Position, from_micros
+from ..domain.model import ZERO, Position, from_micros
 from .ingest import MasterCache
 from .ports import Store, StoredEvent
 from .read_cache import PositionCache
@@ -80,26 +80,6 @@ def explain(
     }
 
 
-def replayed(e: StoredEvent) -> Event:
-    """A recorded event as the ledger fold takes it."""
-    return Event(
-        key=EventKey(e.source, e.event_id),
-        type=EventType(e.type),
-        sku=e.sku,
-        location=e.location,
-        quantity=e.quantity,
-        occurred_us=e.occurred_us,
-        payload_hash="",
-        reservation_id=e.reservation_id,
-        expires_us=e.expires_us,
-        condition=e.condition,
-        counterparty_location=e.counterparty_location,
-        reference=e.reference,
-        reason=e.reason,
-        correlation_id=e.correlation_id,
-    )
-
-
 def position_as_of(store: Store, sku: str, location: str, as_of_us: int) -> Position:
     """The position at an instant: the events that occurred by then, folded by the
     ledger's own laws, with reservations expired as they would have been then.
@@ -108,8 +88,7 @@ def position_as_of(store: Store, sku: str, location: str, as_of_us: int) -> Posi
     arrived after it counts (the answer is what the position was, not what the hub
     showed at the time).
     """
-    events = [replayed(e) for e in store.events_as_of(sku, location, as_of_us)]
-    folded = fold(events, as_of_us)
+    folded = fold(store.events_as_of(sku, location, as_of_us), as_of_us)
     return folded.get((sku, location)) or Position(sku, location)
 
 
