@@ -23,6 +23,7 @@ from .definitions import (
     VERSIONS,
     SegmentDef,
 )
+from .sequence import check_sequence
 from .x12 import Group, Interchange, NotX12, Segment, TransactionSet, structure, tokenize
 
 #: AK304 segment syntax error codes.
@@ -30,7 +31,10 @@ SEGMENT_CODES = {
     "1": "unrecognized segment ID",
     "2": "unexpected segment",
     "3": "mandatory segment missing",
+    "4": "loop occurs over maximum times",
+    "5": "segment exceeds maximum use",
     "6": "segment not in defined transaction set",
+    "7": "segment not in proper sequence",
     "8": "segment has data element errors",
 }
 #: AK403 data element syntax error codes.
@@ -334,24 +338,21 @@ def check_set(tset: TransactionSet, functional_id: str) -> SetReport:
         return report
     if FUNCTIONAL_IDS.get(functional_id) not in (None, tset.set_id):
         report.syntax.insert(0, "6")
-    body = tset.body
     positions = {id(s): n for n, s in enumerate(tset.segments, start=1)}
-    if not body or body[0].id != definition.beginning:
-        report.segment_errors.append(SegmentError(definition.beginning, 2, "3"))
-    seen = {s.id for s in body}
     end = len(tset.segments) if tset.se is not None else len(tset.segments) + 1
-    for needed in definition.required:
-        if needed not in seen and needed != definition.beginning:
-            report.segment_errors.append(SegmentError(needed, end, "3"))
+    foreign: set[int] = set()
+    allowed = definition.allowed
     for seg in tset.segments:
         n = positions[id(seg)]
         if seg.id in ("ST", "SE"):
             seg_def = SEGMENTS[seg.id]
         elif not _SEGMENT_ID.match(seg.id) or seg.id not in KNOWN_SEGMENTS:
             report.segment_errors.append(SegmentError(seg.id[:3] or "?", n, "1", (), seg.index))
+            foreign.add(id(seg))
             continue
-        elif seg.id not in definition.allowed:
+        elif seg.id not in allowed:
             report.segment_errors.append(SegmentError(seg.id, n, "6", (), seg.index))
+            foreign.add(id(seg))
             continue
         elif seg.id in LOOSE:
             continue
@@ -360,6 +361,10 @@ def check_set(tset: TransactionSet, functional_id: str) -> SetReport:
         bad = check_elements(seg, seg_def)
         if bad and seg.id not in ("ST", "SE"):
             report.segment_errors.append(SegmentError(seg.id, n, "8", tuple(bad), seg.index))
+    for f in check_sequence(
+        definition, tset.body, lambda x: positions[id(x)], end, lambda x: id(x) in foreign
+    ):
+        report.segment_errors.append(SegmentError(f.segment_id, f.position, f.code, (), f.index))
     report.segment_errors.sort(key=lambda e: e.position)
     if report.segment_errors:
         report.syntax.append("5")
