@@ -461,7 +461,9 @@ TRANSACTION_SETS: dict[str, SetDef] = {
             "Functional Acknowledgment",
             (
                 seg("AK1", required=True),
-                loop("AK2", 999_999, loop("AK3", 999_999, seg("AK4", 99)), seg("AK5", required=True)),
+                loop(
+                    "AK2", 999_999, loop("AK3", 999_999, seg("AK4", 99)), seg("AK5", required=True)
+                ),
                 seg("AK9", required=True),
             ),
         ),

@@ -27,7 +27,7 @@ from typing import Any
 
 from ...app.ports import NewException
 from ...domain.errors import Reason
-from .ack import acknowledgment
+from .ack import acknowledgment, interchange_ack, wants_ta1
 from .apply import APPLY, Context, HubPort
 from .config import PartnerSettings
 from .documents import read_997
@@ -121,6 +121,40 @@ def _write_997(
     return name
 
 
+def _write_ta1(
+    partner: PartnerSettings, state: dict[str, Any], report: InterchangeReport, now: datetime
+) -> str:
+    """An interchange holding only the TA1 that answers an inbound interchange."""
+    interchange, _, _ = take_numbers(state, 0)
+    text = write(
+        partner.hub,
+        partner.warehouse,
+        interchange,
+        [],
+        partner.version,
+        now.astimezone(partner.zone),
+        partner.x12_delimiters(),
+        test=partner.test,
+        notes=[interchange_ack(report)],
+    )
+    name = f"TA1-{interchange:09d}.x12"
+    atomic_write(partner.outbound, name, text.encode())
+    return name
+
+
+def _acknowledge(
+    partner: PartnerSettings,
+    state: dict[str, Any],
+    report: InterchangeReport,
+    reject: bool,
+    now: datetime,
+) -> list[str]:
+    """The TA1 (when asked for, or the envelope is in error) and the 997s of an interchange."""
+    written = [_write_ta1(partner, state, report, now)] if wants_ta1(report) else []
+    ack = _write_997(partner, state, report, reject, now)
+    return written + ([ack] if ack else [])
+
+
 def _close_sent(
     name: str, partner: PartnerSettings, state: dict[str, Any], ctx: Context, tset: Any
 ) -> list[NewException]:
@@ -173,7 +207,7 @@ def _overdue(
             state["documents"].pop(sent["key"], None)
             out.append(
                 NewException(
-                    Reason.TARGET_REJECTED,
+                    Reason.EDI_ACK_OVERDUE,
                     f"{name} has not acknowledged the {sent['set']} for "
                     f"{sent['depositor_order']} (interchange {key}, file {sent['file']}, "
                     f"sent {sent['at']}) within {partner.ack_hours:g} h: no 997",
@@ -204,6 +238,7 @@ def process_file(
     result = FileResult(path.name, "applied")
     result.interchanges = [i.interchange.control for i in report.interchanges]
     errors = report.errors() if not report.ok else []
+    faults = report.faults()
     errors += _identity(partner, report) if report.fatal is None else []
     now = hub.now()
     with store.locked() as state:
@@ -211,21 +246,24 @@ def process_file(
             result.status = "rejected"
             result.errors = errors
             for i in report.interchanges:
-                ack = _write_997(partner, state, i, True, now)
-                if ack:
-                    result.acks.append(ack)
+                result.acks += _acknowledge(partner, state, i, True, now)
             moved = _move(path, partner.error)
             moved.with_name(moved.name + ".errors.txt").write_text("\n".join(errors) + "\n")
             hub.park(
                 [
                     NewException(
-                        Reason.INVALID_EVENT,
+                        Reason.EDI_REJECTED,
                         f"{path.name} refused: {errors[0]}"
                         + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-                        {"partner": name, "file": path.name, "errors": errors},
+                        {
+                            "partner": name,
+                            "file": path.name,
+                            "errors": errors,
+                            "faults": faults,
+                        },
                         name,
                         f"file:{path.name}:{','.join(result.interchanges) or '-'}",
-                        field=errors[0][:200],
+                        field=faults[0]["at"] if faults else None,
                     )
                 ]
             )
@@ -247,9 +285,7 @@ def process_file(
                         APPLY[s.tset.set_id](ctx, s.tset)
                     else:
                         ctx.outcomes.append(f"{s.tset.set_id} {s.tset.control}: not for the hub")
-            ack = _write_997(partner, state, i, False, now)
-            if ack:
-                result.acks.append(ack)
+            result.acks += _acknowledge(partner, state, i, False, now)
             state["received"][i.interchange.control] = {"file": path.name, "at": now.isoformat()}
         if raised:
             hub.park(raised)

@@ -91,6 +91,7 @@ class Warehouse:
         self.control += 1
         body = [
             ["W06", "F", "BROKEN", now.strftime("%Y%m%d"), "X"],
+            ["LX", "1"],
             ["W12", "CC", "1", "1", "0", "EA", "", "SK", "X"],
             ["W03", "1"],
         ]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from .definitions import (
     ELEMENTS,
@@ -208,12 +209,72 @@ class Report:
             self.fatal is None and bool(self.interchanges) and all(i.ok for i in self.interchanges)
         )
 
+    def faults(self) -> list[dict[str, Any]]:
+        """Each error as data, for an exception: where (`at`: segment and element, as
+        W1205), the segment's positions in its set and in the file, and the codes."""
+        if self.fatal is not None:
+            return [_envelope_fault(None, self.fatal)]
+        out = []
+        for i in self.interchanges:
+            control = i.interchange.control.strip()
+            out += [_envelope_fault(control, p) for p in i.problems]
+            for g in i.groups:
+                where = {"interchange": control, "group": g.group.control.strip()}
+                for c in g.syntax:
+                    out.append({**where, "at": "GS", "ak905": c, "message": GROUP_CODES[c]})
+                for s in g.sets:
+                    out += _set_faults({**where, "set": s.tset.control}, s)
+        return out
+
     def errors(self) -> list[str]:
         if self.fatal is not None:
             return [self.fatal.describe()]
         if not self.interchanges:
             return ["no interchange in the file"]
         return [line for i in self.interchanges for line in i.describe()]
+
+
+def _envelope_fault(control: str | None, p: EnvelopeError) -> dict[str, Any]:
+    at = f"{p.segment_id or 'IEA'}{p.element:02d}" if p.element is not None else p.segment_id
+    return {
+        "interchange": control,
+        "at": at or "ISA",
+        "index": p.index,
+        "ta1": p.code,
+        "message": p.message,
+    }
+
+
+def _set_faults(where: dict[str, Any], report: SetReport) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {**where, "at": "SE" if c in ("2", "3", "4") else "ST", "ak502": c, "message": SET_CODES[c]}
+        for c in report.syntax
+        if c != "5"
+    ]
+    for err in report.segment_errors:
+        base = {**where, "segment": err.segment_id, "position": err.position, "index": err.index}
+        if not err.elements:
+            out.append(
+                {
+                    **base,
+                    "at": err.segment_id,
+                    "ak304": err.code,
+                    "message": SEGMENT_CODES[err.code],
+                }
+            )
+        for e in err.elements:
+            out.append(
+                {
+                    **base,
+                    "at": f"{err.segment_id}{e.position:02d}",
+                    "element": e.position,
+                    "ref": e.ref,
+                    "ak304": err.code,
+                    "ak403": e.code,
+                    "message": ELEMENT_CODES[e.code],
+                }
+            )
+    return out
 
 
 # --- elements -----------------------------------------------------------------------------
