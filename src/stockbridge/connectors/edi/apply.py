@@ -204,13 +204,18 @@ def apply_945(ctx: Context, tset: TransactionSet) -> None:
             f"945 {advice.depositor_order}: transfer "
             f"{transfer['transfer_id']} shipment {shipment_id}",
         )
-    record = ctx.hub.store.reservation(advice.depositor_order)
+    held = ref["reservation_id"] if ref is not None and ref.get("kind") == "reservation" else None
+    reservation_id = held or advice.depositor_order
+    record = ctx.hub.store.reservation(reservation_id)
     if record is not None and record.reservation.location == ctx.partner.location:
+        # A reservation released or expired before this shipment stays as it is (the
+        # verdict says so): a duplicate 945 finds it fulfilled already.
         outcome = ctx.hub.submit_command(
-            Close(advice.depositor_order, EventType.FULFIL, reference=shipment_id)
+            Close(reservation_id, EventType.FULFIL, reference=shipment_id)
         )
         ctx.outcomes.append(
-            f"945 {advice.depositor_order}: reservation fulfilled: {outcome.verdict.value}"
+            f"945 {advice.depositor_order}: reservation {reservation_id} fulfilled: "
+            f"{outcome.verdict.value}"
         )
         return None
     return ctx.refuse(

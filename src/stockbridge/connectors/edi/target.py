@@ -29,14 +29,21 @@ from .x12 import GroupOut, SetOut, write
 
 def write_outgoing(
     partner: PartnerSettings, out: Outgoing, key: str, delivery_id: int | None, now: datetime
-) -> str:
+) -> str | None:
     """Write one document as its own interchange; the file name (already written: the
-    name written then)."""
+    name written then), or None when there is nothing to write: a cancellation of a
+    document never sent, or a document cancelled before it was sent."""
     state = PartnerState(partner.state_folder)
+    key = out.key or key
     with state.locked() as data:
         done = data["documents"].get(key)
         if done is not None:
-            return str(done["file"])
+            return str(done["file"]) if done["file"] else None
+        sent = data["documents"].get(out.cancels or "", {}).get("file")
+        void = (out.cancels is not None and not sent) or f"{key}:cancel" in data["documents"]
+        if void:
+            data["documents"][key] = {"file": None, "interchange": None}
+            return None
         interchange, group, first = take_numbers(data)
         text = write(
             partner.hub,
@@ -113,6 +120,8 @@ class X12Target:
             )
         except OSError as e:
             return done(None, f"cannot write to {partner.outbound}: {e}")
+        if name is None:
+            return done(204)
         return done(200, file=str(Path(partner.outbound) / name))
 
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult:
