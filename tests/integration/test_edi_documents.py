@@ -14,7 +14,6 @@ from stockbridge.connectors.edi.apply import HubPort
 from stockbridge.connectors.edi.config import PartnerSettings
 from stockbridge.connectors.edi.outbound import depositor_number, plan
 from stockbridge.connectors.edi.poll import run_pass
-from stockbridge.connectors.edi.state import PartnerState
 
 from ..conftest import event, hub_settings, seed_master
 
@@ -103,15 +102,16 @@ def test_an_unannounced_944_records_receipts(hub: Hub, partner: PartnerSettings)
     assert on_hand(hub, "TEE-M") == 14
 
 
-def test_an_846_is_kept_as_observations_or_applied_as_counts(
+def test_an_846_is_kept_as_a_snapshot_or_applied_as_counts(
     hub: Hub, partner: PartnerSettings
 ) -> None:
     body = ["BIA*00*SI*INV1*20260302*1200", "LIN**VN*TEE-M", "QTY*33*6", "QTY*17*7"]
     drop(partner, "i.x12", interchange(31, "IB", "846", body))
     run_pass("acme", partner, HubPort.of(hub))
-    (seen,) = PartnerState(partner.state_folder).observations()
-    assert seen["sku"] == "TEE-M" and seen["quantities"] == {"33": "6", "17": "7"}
-    assert on_hand(hub, "TEE-M") == 10  # observations never touch the ledger
+    (seen,) = hub.store.latest_warehouse_snapshot("acme")
+    assert (seen.sku, seen.location, seen.quantity) == ("TEE-M", "DC", 7)  # QTY 17, on hand
+    assert seen.quantities == {"33": Decimal(6), "17": Decimal(7)}
+    assert on_hand(hub, "TEE-M") == 10  # a snapshot never touches the ledger
     counting = partner.model_copy(update={"inventory_846": "counts"})
     body[0] = "BIA*00*SI*INV2*20260302*1300"
     drop(partner, "j.x12", interchange(32, "IB", "846", body))

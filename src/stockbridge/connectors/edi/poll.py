@@ -27,6 +27,7 @@ from typing import Any
 
 from ...app.ports import NewException
 from ...domain.errors import Reason
+from ...domain.model import to_micros
 from .ack import acknowledgment, interchange_ack, wants_ta1
 from .apply import APPLY, Context, HubPort
 from .config import PartnerSettings
@@ -289,7 +290,8 @@ def process_file(
             state["received"][i.interchange.control] = {"file": path.name, "at": now.isoformat()}
         if raised:
             hub.park(raised)
-        store.observe(ctx.observations)
+        if ctx.snapshot:
+            hub.store.save_warehouse_snapshot(ctx.snapshot, to_micros(now))
         result.outcomes = ctx.outcomes
         skipped = len(report.interchanges) - len(fresh)
         if skipped:
