@@ -169,3 +169,53 @@ def test_long_hub_ids_become_stable_depositor_numbers() -> None:
     assert depositor_number("O1") == "O1"
     assert depositor_number(long_id) == depositor_number(long_id)
     assert len(depositor_number(long_id)) == 22
+
+
+def test_a_ta1_answers_an_interchange_that_asks_or_whose_envelope_is_bad(
+    hub: Hub, partner: PartnerSettings
+) -> None:
+    body = ["W15*20260302*ADJ9", "W19*AU*-1*EA**VN*TEE-M"]
+    # Given a valid 947 whose sender asks for a TA1 (ISA14 = 1)
+    asking = interchange(71, "AW", "947", body).replace("*0*P*>", "*1*P*>", 1)
+    drop(partner, "a.x12", asking)
+    (f,) = run_pass("acme", partner, HubPort.of(hub)).files
+    # Then it is applied and answered by a TA1 accepting it, and a 997
+    assert f.status == "applied" and [n.split("-")[0] for n in f.acks] == ["TA1", "997"]
+    ta1 = (partner.outbound / f.acks[0]).read_text()
+    assert "TA1*000000071*260302*1405*A*000~" in ta1 and "GS*" not in ta1
+    assert "IEA*0*" in ta1
+    assert on_hand(hub, "TEE-M") == 9
+    # When an interchange's trailer does not match its header (ISA14 = 0)
+    bad = interchange(72, "AW", "947", body).replace("IEA*1*000000072", "IEA*1*000000073")
+    drop(partner, "b.x12", bad)
+    (g,) = run_pass("acme", partner, HubPort.of(hub)).files
+    # Then it is refused and answered by a TA1 rejecting it with note code 001
+    assert g.status == "rejected" and [n.split("-")[0] for n in g.acks] == ["TA1", "997"]
+    assert "TA1*000000072*260302*1405*R*001~" in (partner.outbound / g.acks[0]).read_text()
+    (exc,) = hub.store.exceptions(status="open", source="acme", after_id=0, limit=5)
+    assert exc.reason == "edi_rejected" and exc.field == "IEA02"
+    assert exc.payload["faults"][0]["ta1"] == "001"
+    assert on_hand(hub, "TEE-M") == 9
+
+
+def test_a_rejecting_ta1_from_the_partner_raises_an_exception(
+    hub: Hub, partner: PartnerSettings
+) -> None:
+    from stockbridge.connectors.edi.target import write_outgoing
+
+    posting = {"type": "posting", "movement": "reserve", "document_number": "reservations:C1",
+               "sku": "MUG", "location": "DC", "quantity": "1",
+               "occurred_at": "2026-03-02T09:30:00+00:00", "reservation_id": "C1"}  # fmt: skip
+    out = plan(partner, posting)
+    assert out is not None
+    write_outgoing(partner, out, "reservations:C1", 88, hub.clock.now())
+    # When the warehouse answers the hub's interchange 1 with a TA1 rejecting it
+    text = isa("000000081") + "~TA1*000000001*260302*0930*R*006~IEA*0*000000081~"
+    drop(partner, "ta1.x12", text)
+    (f,) = run_pass("acme", partner, HubPort.of(hub)).files
+    # Then nothing is answered back, and the rejection is an exception naming the 940
+    assert f.status == "applied" and f.acks == []
+    assert f.outcomes == ["TA1 R 006 for interchange 1 (940-000000001.x12)"]
+    (exc,) = hub.store.exceptions(status="open", source="acme", after_id=0, limit=5)
+    assert exc.reason == "target_rejected" and exc.event_id == "88"
+    assert "by TA1: note code 006" in exc.detail

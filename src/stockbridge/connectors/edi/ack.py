@@ -16,8 +16,13 @@ TA1_REQUESTED = "1"
 
 def wants_ta1(report: InterchangeReport) -> bool:
     """A TA1 answers an interchange whose sender asked for one (ISA14 = 1), and one whose
-    envelope is in error whatever it asked: a 997 cannot report the envelope."""
-    return report.interchange.isa.get(14) == TA1_REQUESTED or bool(report.problems)
+    envelope is in error whatever it asked: a 997 cannot report the envelope. An
+    interchange that carries only TA1s is never answered (acknowledgments are not
+    acknowledged)."""
+    ic = report.interchange
+    if ic.notes and not ic.groups:
+        return False
+    return ic.isa.get(14) == TA1_REQUESTED or bool(report.problems)
 
 
 def interchange_ack(report: InterchangeReport) -> list[str]:

@@ -34,7 +34,7 @@ from .config import PartnerSettings
 from .documents import read_997
 from .state import PartnerState, atomic_write, take_numbers
 from .validate import InterchangeReport, Report, check
-from .x12 import GroupOut, SetOut, write
+from .x12 import GroupOut, Segment, SetOut, write
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,28 @@ def _close_sent(
     ]
 
 
+def _close_by_ta1(
+    name: str, state: dict[str, Any], ctx: Context, note: Segment
+) -> list[NewException]:
+    """A TA1 from the partner answers one of the hub's interchanges as a whole."""
+    control, code, why = note.get(1).strip().lstrip("0"), note.get(4), note.get(5)
+    sent = state["sent"].get(control)
+    if sent is None:
+        ctx.outcomes.append(f"TA1 for interchange {note.get(1)}: no such interchange sent")
+        return []
+    ctx.outcomes.append(f"TA1 {code} {why} for interchange {control} ({sent['file']})")
+    if code != "R":
+        return []
+    sent["ack"] = f"TA1 {code}"
+    state["documents"].pop(sent["key"], None)
+    detail = (
+        f"{name} rejected interchange {control} (the {sent['set']} for "
+        f"{sent['depositor_order']}, file {sent['file']}) by TA1: note code {why}"
+    )
+    payload = {"partner": name, "interchange": control, **sent, "ta1": why}
+    return [NewException(Reason.TARGET_REJECTED, detail, payload, name, str(sent["delivery"]))]
+
+
 def _overdue(
     name: str, partner: PartnerSettings, state: dict[str, Any], now: datetime
 ) -> list[NewException]:
@@ -278,6 +300,8 @@ def process_file(
         ctx = Context(name, partner, hub, hub.store.master_data(), state["references"])
         raised: list[NewException] = []
         for i in fresh:
+            for note in i.interchange.notes:
+                raised += _close_by_ta1(name, state, ctx, note)
             for g in i.groups:
                 for s in g.sets:
                     if s.tset.set_id == "997":
