@@ -32,9 +32,10 @@ from .ack import acknowledgment, interchange_ack, wants_ta1
 from .apply import APPLY, Context, HubPort
 from .config import PartnerSettings
 from .documents import read_997
-from .state import PartnerState, atomic_write, take_numbers
+from .state import PartnerState, take_numbers
+from .target import write_interchange
 from .validate import InterchangeReport, Report, check
-from .x12 import GroupOut, Segment, SetOut, write
+from .x12 import GroupOut, Segment, SetOut
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +108,7 @@ def _write_997(
         SetOut("997", (first + n - 1) % 9_999 + 1, acknowledgment(g, reject))
         for n, g in enumerate(groups, start=1)
     ]
-    text = write(
-        partner.hub,
-        partner.warehouse,
-        interchange,
-        [GroupOut("FA", group, sets)],
-        partner.version,
-        now.astimezone(partner.zone),
-        partner.x12_delimiters(),
-        test=partner.test,
-    )
-    name = f"997-{interchange:09d}.x12"
-    atomic_write(partner.outbound, name, text.encode())
-    return name
+    return write_interchange(partner, "997", interchange, [GroupOut("FA", group, sets)], now)
 
 
 def _write_ta1(
@@ -127,20 +116,7 @@ def _write_ta1(
 ) -> str:
     """An interchange holding only the TA1 that answers an inbound interchange."""
     interchange, _, _ = take_numbers(state, 0)
-    text = write(
-        partner.hub,
-        partner.warehouse,
-        interchange,
-        [],
-        partner.version,
-        now.astimezone(partner.zone),
-        partner.x12_delimiters(),
-        test=partner.test,
-        notes=[interchange_ack(report)],
-    )
-    name = f"TA1-{interchange:09d}.x12"
-    atomic_write(partner.outbound, name, text.encode())
-    return name
+    return write_interchange(partner, "TA1", interchange, [], now, [interchange_ack(report)])
 
 
 def _acknowledge(

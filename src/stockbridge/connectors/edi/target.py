@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,32 @@ from .config import PartnerSettings, X12TargetSettings, partner_from_file
 from .outbound import Outgoing, Unsendable, plan
 from .state import PartnerState, atomic_write, take_numbers
 from .x12 import GroupOut, SetOut, write
+
+
+def write_interchange(
+    partner: PartnerSettings,
+    prefix: str,
+    interchange: int,
+    groups: Sequence[GroupOut],
+    now: datetime,
+    notes: Sequence[Sequence[str]] = (),
+) -> str:
+    """Write one interchange from the hub to the partner into its outbound folder, as
+    `PREFIX-<ISA13>.x12`; the file name."""
+    text = write(
+        partner.hub,
+        partner.warehouse,
+        interchange,
+        groups,
+        partner.version,
+        now.astimezone(partner.zone),
+        partner.x12_delimiters(),
+        test=partner.test,
+        notes=notes,
+    )
+    name = f"{prefix}-{interchange:09d}.x12"
+    atomic_write(partner.outbound, name, text.encode())
+    return name
 
 
 def write_outgoing(
@@ -45,18 +71,8 @@ def write_outgoing(
             data["documents"][key] = {"file": None, "interchange": None}
             return None
         interchange, group, first = take_numbers(data)
-        text = write(
-            partner.hub,
-            partner.warehouse,
-            interchange,
-            [GroupOut(out.functional_id, group, [SetOut(out.set_id, first, out.body)])],
-            partner.version,
-            now.astimezone(partner.zone),
-            partner.x12_delimiters(),
-            test=partner.test,
-        )
-        name = f"{out.set_id}-{interchange:09d}.x12"
-        atomic_write(partner.outbound, name, text.encode())
+        groups = [GroupOut(out.functional_id, group, [SetOut(out.set_id, first, out.body)])]
+        name = write_interchange(partner, out.set_id, interchange, groups, now)
         data["documents"][key] = {"file": name, "interchange": interchange}
         data["references"][out.depositor_order] = out.reference
         data["sent"][str(interchange)] = {
