@@ -33,6 +33,7 @@ from ..app.ports import (
     ReservationRecord,
     ReservationRequest,
     SettlementRecord,
+    SnapshotRow,
     StoredEvent,
     TicketRecord,
 )
@@ -1313,6 +1314,78 @@ class SqlStore(DeliveryStoreMixin):
     def channels(self) -> dict[str, dict[str, Any]]:
         rows = self.read("SELECT name, config FROM channels ORDER BY name")
         return {r[0]: orjson.loads(r[1]) for r in rows}
+
+    # --- warehouse snapshots (EDI 846) ------------------------------------------------
+    def save_warehouse_snapshot(self, rows: Sequence[SnapshotRow], now_us: int) -> int:
+        if not rows:
+            return 0
+        # Counted per report (an index range), before and after, in the same transaction.
+        reports = sorted({(r.source, r.reference) for r in rows})
+        count = self.sql(
+            "SELECT COUNT(*) FROM warehouse_snapshots WHERE source = ? AND reference = ?"
+        )
+
+        def stored(cur: Any) -> int:
+            total = 0
+            for report in reports:
+                cur.execute(count, report)
+                total += int(cur.fetchone()[0])
+            return total
+
+        with self._write() as cur:
+            before = stored(cur)
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO warehouse_snapshots (source, reference, sku, location, "
+                    "quantity, quantities, items, as_of_us, recorded_us) "
+                    "VALUES (?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (source, reference, sku, location) DO NOTHING"
+                ),
+                [
+                    (
+                        r.source,
+                        r.reference,
+                        r.sku,
+                        r.location,
+                        units(r.quantity),
+                        orjson.dumps({k: str(v) for k, v in r.quantities.items()}).decode(),
+                        orjson.dumps(dict(r.items)).decode(),
+                        r.as_of_us,
+                        now_us,
+                    )
+                    for r in rows
+                ],
+            )
+            return stored(cur) - before
+
+    def latest_warehouse_snapshot(self, source: str) -> list[SnapshotRow]:
+        latest = self.read(
+            "SELECT reference FROM warehouse_snapshots WHERE source = ? "
+            "ORDER BY as_of_us DESC, recorded_us DESC, reference DESC LIMIT 1",
+            (source,),
+        )
+        if not latest:
+            return []
+        rows = self.read(
+            "SELECT source, reference, sku, location, quantity, quantities, items, as_of_us, "
+            "recorded_us FROM warehouse_snapshots WHERE source = ? AND reference = ? "
+            "ORDER BY sku, location",
+            (source, latest[0][0]),
+        )
+        return [
+            SnapshotRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                qty(r[4]),
+                {k: Decimal(v) for k, v in orjson.loads(r[5]).items()},
+                orjson.loads(r[6]),
+                r[7],
+                r[8],
+            )
+            for r in rows
+        ]
 
     # --- API keys --------------------------------------------------------------------
     def add_api_key(

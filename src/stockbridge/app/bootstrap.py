@@ -214,6 +214,8 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             load_connectors(settings.connectors, os.environ),
             lambda raws: hub.submit(raws),
             lambda command: hub.submit_command(command),
+            store.latest_warehouse_snapshot,
+            settings.edi.get("partners", {}),
         ),
     )
     return hub

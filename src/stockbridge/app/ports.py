@@ -216,6 +216,26 @@ class NewDocumentState:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """One item at one location in a warehouse's report of its own stock (EDI 846)."""
+
+    #: The trading partner that reported it.
+    source: str
+    #: The report's reference: a report sent again is the same snapshot.
+    reference: str
+    sku: str
+    location: str
+    #: Units on hand as the warehouse counts them.
+    quantity: Decimal
+    #: Every quantity reported for the item, by the report's qualifier (QTY01).
+    quantities: Mapping[str, Decimal]
+    #: The item ids the warehouse wrote, by qualifier.
+    items: Mapping[str, str]
+    as_of_us: int
+    recorded_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentStateRecord:
     kind: str
     document_id: str
@@ -465,6 +485,16 @@ class Store(Protocol):
 
     def document_state(self, kind: str, document_id: str) -> DocumentStateRecord | None:
         """A return ("return") or a transfer order ("transfer") as last saved."""
+        ...
+
+    def save_warehouse_snapshot(self, rows: Sequence[SnapshotRow], now_us: int) -> int:
+        """Keep a warehouse's stock report; the rows new to the store (a report sent
+        again adds none)."""
+        ...
+
+    def latest_warehouse_snapshot(self, source: str) -> list[SnapshotRow]:
+        """The rows of a partner's latest report (by its time, then by arrival), by SKU
+        and location; empty when it reported nothing."""
         ...
 
     def settlements(
