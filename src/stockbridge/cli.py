@@ -316,10 +316,10 @@ def exceptions_list(
     hub.close()
     if as_json:
         from .api.problems import dumps
-        from .api.routes_admin import exception_view
+        from .api.routes_exceptions import exception_view
 
         for r in records:
-            sys.stdout.write(dumps(exception_view(r)).decode() + "\n")
+            sys.stdout.write(dumps(exception_view(hub, r)).decode() + "\n")
         return
     table = Table("id", "reason", "source", "event", "seen", "status", "since", "detail")
     for r in records:
