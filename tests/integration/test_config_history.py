@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from stockbridge.app.bootstrap import Hub
-from stockbridge.app.history import HistoryKind
 from stockbridge.app.clock import ManualClock
+from stockbridge.app.history import HistoryKind
 from tests.conftest import LiveServer, seed_master
 
 from .test_api import assert_problem, bearer, client_with
@@ -102,9 +102,7 @@ def test_a_rolled_back_channel_gets_its_target_back_and_targets_hide_their_secre
     assert first["after"]["secret"] is None
 
 
-def test_cross_references_keep_their_versions_and_roll_back(
-    api: httpx.Client, hub: Hub
-) -> None:
+def test_cross_references_keep_their_versions_and_roll_back(api: httpx.Client, hub: Hub) -> None:
     # Given a cross reference seeded, then pointed elsewhere by a bulk upsert
     row = {"source": "pos", "kind": "item", "external_code": "4711"}
     upsert = api.put("/v1/xrefs", json={"xrefs": [{**row, "code": "MUG"}]})
@@ -148,4 +146,3 @@ def test_declared_configuration_is_recorded_once_per_change(hub: Hub) -> None:
         (1, "create", "configuration file"),
     ]
     assert [e.version for e in hub.history.entries(HistoryKind.TARGET, "shop")] == [1]
-

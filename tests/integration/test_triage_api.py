@@ -142,9 +142,7 @@ def test_bulk_ignore_by_filter_needs_a_note_and_reports_what_it_skipped(
 
     # When every open web exception older than an hour is ignored with a note
     no_note = api.post("/v1/exceptions/ignore", json={"filter": {"source": "web"}})
-    both = api.post(
-        "/v1/exceptions/ignore", json={"ids": [ids["p-1"]], "filter": {}, "note": "x"}
-    )
+    both = api.post("/v1/exceptions/ignore", json={"ids": [ids["p-1"]], "filter": {}, "note": "x"})
     response = api.post(
         "/v1/exceptions/ignore",
         json={"filter": {"source": "web", "min_age_seconds": 3600}, "note": "retired items"},
