@@ -35,6 +35,20 @@ def public(kind: str, config: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**config, "secret": "***"}
 
 
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """What a version changed, field by field (`share: 1.0 -> 0.5`), for people to read."""
+    if after is None:
+        return ["deleted"]
+    old = before or {}
+    return [
+        f"{name}: {old[name]!r} -> {after.get(name)!r}"
+        if name in old
+        else f"{name}: {after[name]!r}"
+        for name in sorted(set(old) | set(after))
+        if old.get(name) != after.get(name)
+    ]
+
+
 class HistoryService:
     def __init__(
         self,
