@@ -16,6 +16,7 @@ from ..app.keys import Principal, Scope
 from ..app.ports import ExceptionFilter, ExceptionNote, ExceptionRecord
 from ..app.triage import InvalidMapping, TooManyExceptions
 from ..domain.model import from_micros, to_micros
+from ..domain.triage import Parked, missing_mapping
 from .auth import hub_of, require
 from .problems import JsonResponse, Problem
 from .routes_events import _result
@@ -65,7 +66,17 @@ def exception_view(hub: Hub, r: ExceptionRecord, now_us: int | None = None) -> d
         "age_seconds": max(0, end_us - r.created_us) / 1e6,
         "overdue": hub.triage.overdue(r, now_us),
         "overdue_since": from_micros(r.overdue_us) if r.overdue_us is not None else None,
+        "mapping": _mapping(r),
     }
+
+
+def _mapping(r: ExceptionRecord) -> dict[str, str] | None:
+    """The cross reference that would resolve a mapping exception, less its target code."""
+    missing = missing_mapping(Parked(r.id, r.reason, r.source, r.field, r.payload))
+    if missing is None or r.source is None:
+        return None
+    kind, code = missing
+    return {"source": r.source, "kind": kind.value, "external_code": code}
 
 
 def note_view(n: ExceptionNote) -> dict[str, Any]:

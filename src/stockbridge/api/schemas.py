@@ -139,6 +139,13 @@ class ExceptionOut(BaseModel):
     age_seconds: float = Field(description="How long it has waited (open) or waited (closed).")
     overdue: bool = Field(description="Open past its reason's SLA.")
     overdue_since: datetime | None = Field(None, description="When it was found overdue.")
+    mapping: dict[str, str] | None = Field(
+        None,
+        description=(
+            "For unknown_sku / unknown_location: the source, kind and external code a cross "
+            "reference needs (POST /v1/xrefs/fix with the enterprise code)."
+        ),
+    )
 
 
 class IgnoreIn(BaseModel):

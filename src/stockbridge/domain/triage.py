@@ -71,6 +71,16 @@ def failing_code(exception: Parked) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def missing_mapping(exception: Parked) -> tuple[XrefKind, str] | None:
+    """(kind, the source's code) a cross reference would need to resolve this exception;
+    None when it is not waiting for a mapping."""
+    for kind, reason in MAPPING_REASONS.items():
+        if exception.reason == reason.value:
+            code = failing_code(exception)
+            return (kind, code) if code is not None and exception.source else None
+    return None
+
+
 def resolves(xref: Xref, exception: Parked) -> bool:
     """Whether this cross reference is what the exception was waiting for: same source,
     the reason its kind of code raises, and the very code that failed."""
