@@ -314,27 +314,8 @@ NewerOpt = Annotated[
 ]
 
 
-def _exception_filter(
-    hub: Any,
-    status: str | None,
-    reason: str | None,
-    source: str | None,
-    assignee: str | None = None,
-    older_than: float | None = None,
-    newer_than: float | None = None,
-) -> Any:
-    from .app.ports import ExceptionFilter
-    from .domain.model import to_micros
-
-    now_us = to_micros(hub.clock.now())
-    return ExceptionFilter(
-        status,
-        reason,
-        source,
-        assignee,
-        None if older_than is None else now_us - int(older_than * 3600e6),
-        None if newer_than is None else now_us - int(newer_than * 3600e6),
-    )
+def _hours(hours: float | None) -> float | None:
+    return None if hours is None else hours * 3600
 
 
 @exceptions_app.command("list")
@@ -353,10 +334,19 @@ def exceptions_list(
 ) -> None:
     """List business exceptions, filtered by reason, source, owner and age."""
     from .api.routes_exceptions import exception_view
+    from .app.triage import exception_filter
 
     hub = _hub(config, database)
     try:
-        where = _exception_filter(hub, status, reason, source, assignee, older_than, newer_than)
+        where = exception_filter(
+            hub.clock.now(),
+            status,
+            reason,
+            source,
+            assignee,
+            _hours(older_than),
+            _hours(newer_than),
+        )
         views = [exception_view(hub, r) for r in hub.triage.find(where, 0, limit)]
     finally:
         hub.close()
@@ -542,9 +532,12 @@ def exceptions_ignore(
         raise typer.Exit(2)
 
     def ignore(hub: Any) -> Any:
-        chosen = ids or hub.triage.matching(
-            _exception_filter(hub, "open", reason, source, older_than=older_than)
+        from .app.triage import exception_filter
+
+        where = exception_filter(
+            hub.clock.now(), "open", reason, source, min_age_seconds=_hours(older_than)
         )
+        chosen = ids or hub.triage.matching(where)
         return hub.triage.ignore_many(chosen, note, by)
 
     outcome = _act(config, database, ignore)

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from stockbridge.app.triage import sla_of
+from stockbridge.config import ConfigError, load_settings_from
 from stockbridge.domain.intake import parse_event
 from stockbridge.domain.mapping import MasterData, Parked, map_event
 from stockbridge.domain.model import Xref, XrefKind
@@ -112,3 +114,18 @@ def test_resolution_times_are_summarised_by_reason_nearest_rank() -> None:
     assert (sku.count, sku.median_seconds, sku.p90_seconds, sku.max_seconds) == (10, 300, 540, 600)
     assert stats["conflicting_duplicate"].max_seconds == 0
     assert resolution_stats([]) == {}
+
+
+def test_exception_slas_are_read_from_the_settings_and_checked() -> None:
+    # Given settings with a per-reason SLA, and one naming no reason
+    settings = load_settings_from({"exceptions": {"sla_hours": 12, "sla_hours_by_reason": {
+        "unknown_sku": 0.5}}})  # fmt: skip
+    # Then the SLA is in seconds per reason, the default elsewhere
+    sla = sla_of(settings.exceptions)
+    assert (sla.limit_us("unknown_sku"), sla.limit_us("invalid_event")) == (
+        1800 * 1_000_000,
+        12 * 3600 * 1_000_000,
+    )
+    # And an unknown reason code stops the start, naming it
+    with pytest.raises(ConfigError, match="unknown_colour"):
+        load_settings_from({"exceptions": {"sla_hours_by_reason": {"unknown_colour": 2}}})

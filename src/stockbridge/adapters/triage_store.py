@@ -29,6 +29,9 @@ EXCEPTION_COLUMNS = (
 )
 _HISTORY_COLUMNS = "kind, key, version, action, actor, at_us, before, after, rollback_of"
 _CHUNK = 400
+_NOTE_INSERT = (
+    "INSERT INTO exception_notes (exception_id, kind, author, at_us, text) VALUES (?,?,?,?,?)"
+)
 #: Who wrote configuration when nobody is named (an import from code, a test).
 SYSTEM_ACTOR = "system"
 
@@ -194,28 +197,23 @@ class TriageStoreMixin:
             return
         with self._write() as cur:
             cur.executemany(
-                self.sql(
-                    "INSERT INTO exception_notes (exception_id, kind, author, at_us, text) "
-                    "VALUES (?,?,?,?,?)"
-                ),
+                self.sql(_NOTE_INSERT),
                 [(i, kind, author, now_us, text) for i, kind, author, text in notes],
             )
 
-    def exception_notes(self, exception_id: int) -> list[ExceptionNote]:
+    def _notes(self, where_and_order: str, params: Sequence[Any]) -> list[ExceptionNote]:
         rows = self.read(
             "SELECT id, exception_id, kind, author, at_us, text FROM exception_notes "
-            "WHERE exception_id = ? ORDER BY id",
-            (exception_id,),
+            + where_and_order,
+            params,
         )
         return [ExceptionNote(*r) for r in rows]
 
+    def exception_notes(self, exception_id: int) -> list[ExceptionNote]:
+        return self._notes("WHERE exception_id = ? ORDER BY id", (exception_id,))
+
     def exception_alerts(self, limit: int) -> list[ExceptionNote]:
-        rows = self.read(
-            "SELECT id, exception_id, kind, author, at_us, text FROM exception_notes "
-            "WHERE kind = 'overdue' ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [ExceptionNote(*r) for r in rows]
+        return self._notes("WHERE kind = 'overdue' ORDER BY id DESC LIMIT ?", (limit,))
 
     def mark_overdue(self, cutoffs: Mapping[str, int], now_us: int) -> list[ExceptionRecord]:
         marked: list[ExceptionRecord] = []
@@ -233,11 +231,17 @@ class TriageStoreMixin:
                 ids = [(now_us, r.id) for r in marked]
                 cur.executemany(self.sql("UPDATE exceptions SET overdue_us = ? WHERE id = ?"), ids)
                 cur.executemany(
-                    self.sql(
-                        "INSERT INTO exception_notes (exception_id, kind, author, at_us, text) "
-                        "VALUES (?, 'overdue', 'stockbridge', ?, ?)"
-                    ),
-                    [(r.id, now_us, f"open past its SLA for {r.reason}") for r in marked],
+                    self.sql(_NOTE_INSERT),
+                    [
+                        (
+                            r.id,
+                            "overdue",
+                            "stockbridge",
+                            now_us,
+                            f"open past its SLA for {r.reason}",
+                        )
+                        for r in marked
+                    ],
                 )
         return marked
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from ..app.bootstrap import Hub
 from ..app.keys import Principal, Scope
 from ..app.ports import ExceptionFilter, ExceptionNote, ExceptionRecord
-from ..app.triage import InvalidMapping, TooManyExceptions
+from ..app.triage import InvalidMapping, TooManyExceptions, exception_filter
 from ..domain.model import from_micros, to_micros
 from ..domain.triage import Parked, missing_mapping
 from .auth import hub_of, require
@@ -28,7 +28,6 @@ from .schemas_triage import (
     BulkIgnoreOut,
     EscalateIn,
     ExceptionDetailOut,
-    ExceptionFilterIn,
     MappingFixIn,
     MappingFixOut,
     NoteIn,
@@ -89,38 +88,17 @@ def note_view(n: ExceptionNote) -> dict[str, Any]:
     }
 
 
-def _filter(
-    hub: Hub,
-    *,
-    status: str | None = None,
-    reason: str | None = None,
-    source: str | None = None,
-    assignee: str | None = None,
-    min_age_seconds: float | None = None,
-    max_age_seconds: float | None = None,
-    escalated: bool | None = None,
-) -> ExceptionFilter:
-    if (
-        min_age_seconds is not None
-        and max_age_seconds is not None
-        and min_age_seconds > max_age_seconds
-    ):
+def _filter(hub: Hub, **given: Any) -> ExceptionFilter:
+    """The list's query parameters as a filter; age bounds must not cross."""
+    least, most = given.get("min_age_seconds"), given.get("max_age_seconds")
+    if least is not None and most is not None and least > most:
         raise Problem(
             422,
             "Invalid request",
             "min_age_seconds must not be more than max_age_seconds",
             kind="invalid-request",
         )
-    now_us = to_micros(hub.clock.now())
-    return ExceptionFilter(
-        status,
-        reason,
-        source,
-        assignee,
-        None if min_age_seconds is None else now_us - int(min_age_seconds * 1e6),
-        None if max_age_seconds is None else now_us - int(max_age_seconds * 1e6),
-        escalated,
-    )
+    return exception_filter(hub.clock.now(), **given)
 
 
 @router.get(
@@ -248,12 +226,10 @@ def ignore_many(
             "give either 'ids' or 'filter', not both and not neither",
             kind="invalid-request",
         )
-    if body.ids is not None:
-        ids = body.ids
-    else:
-        f: ExceptionFilterIn = body.filter  # type: ignore[assignment]
+    ids = body.ids or []
+    if body.filter is not None:
         try:
-            ids = hub.triage.matching(_filter(hub, **f.model_dump()))
+            ids = hub.triage.matching(_filter(hub, **body.filter.model_dump()))
         except TooManyExceptions as e:
             raise Problem(422, "Too many exceptions", str(e), kind="too-many-exceptions") from None
     outcome = hub.triage.ignore_many(ids, body.note, principal.name)

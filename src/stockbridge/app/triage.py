@@ -61,6 +61,29 @@ def sla_of(settings: ExceptionSettings) -> ExceptionSla:
     )
 
 
+def exception_filter(
+    now: datetime,
+    status: str | None = None,
+    reason: str | None = None,
+    source: str | None = None,
+    assignee: str | None = None,
+    min_age_seconds: float | None = None,
+    max_age_seconds: float | None = None,
+    escalated: bool | None = None,
+) -> ExceptionFilter:
+    """A filter with age bounds (seconds since first parked) turned into instants."""
+    now_us = to_micros(now)
+    return ExceptionFilter(
+        status,
+        reason,
+        source,
+        assignee,
+        None if min_age_seconds is None else now_us - int(min_age_seconds * 1e6),
+        None if max_age_seconds is None else now_us - int(max_age_seconds * 1e6),
+        escalated,
+    )
+
+
 class TooManyExceptions(StockbridgeError):
     """A bulk action whose filter matches more exceptions than one call may take."""
 
