@@ -12,6 +12,9 @@ import pytest
 
 from stockbridge.app.bootstrap import Hub
 from stockbridge.app.clock import ManualClock
+from stockbridge.app.ports import ExceptionRecord
+from stockbridge.app.triage import OverdueWatch
+from stockbridge.domain.triage import ExceptionSla
 from tests.conftest import LiveServer, event, seed_master
 
 from .test_api import assert_problem, bearer, client_with, post_events
@@ -179,16 +182,19 @@ def test_exceptions_past_their_sla_are_overdue_alerted_once_and_counted(
 ) -> None:
     # Given an unknown location (SLA 24 h by default) and an unknown SKU parked 5 h ago
     post_events(api, event("a", "sale", location="0042"), event("b", "sale", sku="NOPE"))
-    hub.triage.sla = type(hub.triage.sla)(24 * 3600, {"unknown_sku": 4 * 3600})
+    hub.triage.sla = ExceptionSla(24 * 3600, {"unknown_sku": 4 * 3600})
+    alerted: list[list[ExceptionRecord]] = []
+    watch = OverdueWatch(hub.triage, interval=60, on_overdue=alerted.append)
     clock.advance(timedelta(hours=5))
 
     # When the overdue check runs twice
-    first = hub.triage.overdue_exceptions(clock.now())
-    second = hub.triage.overdue_exceptions(clock.now())
+    first = watch.check()
+    second = watch.check()
 
     # Then only the unknown SKU is overdue, alerted once, with an entry in its thread
     assert [r.event_id for r in first] == ["b"]
     assert second == []
+    assert alerted == [first]
     ids = open_ids(api)
     listed = {x["event_id"]: x for x in api.get("/v1/exceptions").json()["exceptions"]}
     assert (listed["b"]["overdue"], listed["a"]["overdue"]) == (True, False)
