@@ -494,7 +494,7 @@ def exceptions_replay(
                 except (CannotReplay, StockbridgeError) as e:
                     err.print(f"[yellow]#{i}: {e}[/yellow]")
         else:
-            outcomes = hub.exceptions.replay_open(reason=reason, source=source)
+            outcomes = hub.exceptions.replay_open(reason=reason, source=source, actor=by)
     finally:
         hub.close()
     _print_replays(outcomes)

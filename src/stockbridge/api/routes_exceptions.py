@@ -43,7 +43,9 @@ _RESOLUTIONS = ("replayed", "mapping_fixed", "accepted", "ignored")
 
 def exception_view(hub: Hub, r: ExceptionRecord, now_us: int | None = None) -> dict[str, Any]:
     now_us = to_micros(hub.clock.now()) if now_us is None else now_us
-    end_us = r.resolved_us if r.resolved_us is not None else now_us
+    # Closed before resolution times were kept: its last update is when it was closed.
+    closed_us = r.resolved_us if r.resolved_us is not None else r.updated_us
+    end_us = now_us if r.status == "open" else closed_us
     return {
         "id": r.id,
         "reason": r.reason,
@@ -121,7 +123,9 @@ def list_exceptions(
     min_age_seconds: float | None = Query(None, ge=0, description="At least this old."),
     max_age_seconds: float | None = Query(None, ge=0, description="At most this old."),
     escalated: bool | None = Query(None, description="Escalated at least once, or never."),
-    overdue: bool | None = Query(None, description="Only overdue (true) or not (false)."),
+    overdue: bool | None = Query(
+        None, description="Only overdue (true) or not (false), applied within the page."
+    ),
     after_id: int = Query(0, ge=0, description="Page on: the last id of the previous page."),
     limit: int = Query(100, ge=1, le=1000),
 ) -> JsonResponse:

@@ -160,7 +160,7 @@ class ExceptionService:
         return ReplayOutcome(self.get(record.id), result)
 
     def replay_open(
-        self, reason: str | None = None, source: str | None = None
+        self, reason: str | None = None, source: str | None = None, actor: str = SYSTEM_ACTOR
     ) -> list[ReplayOutcome]:
         outcomes: list[ReplayOutcome] = []
         after = 0
@@ -173,7 +173,7 @@ class ExceptionService:
             for record in page:
                 after = record.id
                 if record.reason not in _NOT_REPLAYABLE:
-                    outcomes.append(self.replay(record.id))
+                    outcomes.append(self.replay(record.id, actor))
 
     def ignore(self, exception_id: int, note: str, actor: str = SYSTEM_ACTOR) -> ExceptionRecord:
         record = self.get(exception_id)
