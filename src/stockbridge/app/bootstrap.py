@@ -20,6 +20,7 @@ from .dashboard import DashboardService
 from .deliveries import DeliveryService
 from .documents import DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
+from .history import HistoryService
 from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
@@ -32,6 +33,7 @@ from .reconciliation_schedule import ReconciliationSchedule
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
 from .transfers import TransferPolicy
+from .triage import OverdueWatch, TriageService, sla_of
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
@@ -91,6 +93,9 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    triage: TriageService
+    history: HistoryService
+    overdue_watch: OverdueWatch
     reconciliation: ReconciliationService
     reconciliation_schedule: ReconciliationSchedule
     _running: bool = False
@@ -124,12 +129,14 @@ class Hub:
         self.writer.start()
         if self.dispatcher is not None:
             self.dispatcher.start()
+        self.overdue_watch.start()
         self._running = True
         self.reconciliation_schedule.start()
 
     def stop(self) -> None:
         self.reconciliation_schedule.stop()
         self._running = False
+        self.overdue_watch.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.writer.stop()
@@ -195,6 +202,14 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    master_data = MasterDataService(store, clock)
+    exceptions = ExceptionService(
+        store,
+        clock,
+        lambda raws: hub.submit(raws),
+        lambda command: hub.submit_document(command),
+    )
+    triage = TriageService(store, clock, exceptions, master_data, sla_of(settings.exceptions))
     reconciliation = ReconciliationService(
         store,
         clock,
@@ -202,7 +217,6 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         channels,
         settings.reconciliation.systems,
         lambda raws: hub.submit(raws),
-        settings.edi,
     )
     intervals = {
         name: system.interval_seconds
@@ -215,14 +229,9 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         clock=clock,
         ingest=ingest,
         writer=writer,
-        master_data=MasterDataService(store, clock),
+        master_data=master_data,
         keys=KeyService(store, clock, settings.bootstrap_key),
-        exceptions=ExceptionService(
-            store,
-            clock,
-            lambda raws: hub.submit(raws),
-            lambda command: hub.submit_document(command),
-        ),
+        exceptions=exceptions,
         positions=PositionQueries(store, master, cache),
         channels=channels,
         deliveries=deliveries,
@@ -234,7 +243,12 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             load_connectors(settings.connectors, os.environ),
             lambda raws: hub.submit(raws),
             lambda command: hub.submit_command(command),
+            store.latest_warehouse_snapshot,
+            settings.edi.get("partners", {}),
         ),
+        triage=triage,
+        history=HistoryService(store, master_data, channels, deliveries),
+        overdue_watch=OverdueWatch(triage, settings.exceptions.overdue_check_seconds),
         reconciliation=reconciliation,
         reconciliation_schedule=ReconciliationSchedule(intervals, reconciliation.pull),
     )

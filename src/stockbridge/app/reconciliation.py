@@ -77,7 +77,6 @@ class ReconciliationService:
         channels: ChannelService,
         systems: Mapping[str, ReconciliationSystemSettings],
         submit: Callable[[Sequence[Any]], BatchResult],
-        edi_settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -85,7 +84,6 @@ class ReconciliationService:
         self.channels = channels
         self.systems = dict(systems)
         self.submit = submit
-        self.edi_settings = edi_settings or {}
 
     def system(self, name: str) -> ReconciliationSystemSettings:
         system = self.systems.get(name)
@@ -108,7 +106,7 @@ class ReconciliationService:
             return OdooSource(self.store, system.target)
         if system.kind == "edi":
             assert system.partner is not None
-            return EdiSource(system.partner, self.edi_settings)
+            return EdiSource(self.store, system.partner)
         raise SnapshotError(f"system {name!r} is reconciled from uploaded files only")
 
     # --- running ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..domain.errors import StockbridgeError
-from ..domain.model import MAX_BASE_QUANTITY, from_micros, to_micros
+from ..domain.model import MAX_BASE_QUANTITY, from_micros
 from ..domain.reconciliation import SnapshotLine
 from .master import ImportFileError, csv_rows
 from .ports import Store
@@ -288,54 +287,27 @@ def _token(env: Mapping[str, str], name: str) -> str:
 
 
 class EdiSource:
-    """The newest 846 inventory advice an EDI partner sent (kept as observations): its
+    """The newest 846 inventory advice an EDI partner sent, as the store keeps it: its
     on-hand quantity (QTY 17, else 33) per item at the partner's location, as of the
     advice's own date."""
 
     origin = "edi"
 
-    def __init__(self, partner: str, edi_settings: Mapping[str, Any]) -> None:
+    def __init__(self, store: Store, partner: str) -> None:
+        self.store = store
         self.partner = partner
-        self.edi_settings = edi_settings
 
     def take(self, now_us: int) -> Snapshot:
-        from ..config import ConfigError
-        from ..connectors.edi.apply import ON_HAND
-        from ..connectors.edi.config import load_partners
-        from ..connectors.edi.state import PartnerState
-
-        try:
-            partners = load_partners(self.edi_settings)
-        except ConfigError as e:
-            raise SnapshotError(str(e)) from None
-        partner = partners.get(self.partner)
-        if partner is None:
-            raise SnapshotError(f"no EDI partner {self.partner!r}")
-        rows = PartnerState(partner.state_folder).observations()
+        rows = self.store.latest_warehouse_snapshot(self.partner)
         if not rows:
             raise SnapshotError(f"partner {self.partner!r} has sent no 846 inventory advice yet")
-        newest = rows[-1]["reference"]
-        advice = [r for r in rows if r.get("reference") == newest]
-        taken_us = to_micros(datetime.fromisoformat(advice[0]["as_of"]))
-        lines: list[SnapshotLine] = []
-        for r in advice:
-            quantities = r.get("quantities") or {}
-            qualifier = next((q for q in ON_HAND if q in quantities), None)
-            if qualifier is None:
-                continue
-            # The observation's SKU is the partner's item code when it mapped to none:
-            # cross references (or the item master) decide.
-            code = r.get("sku") or next(iter((r.get("items") or {}).values()), "")
-            lines.append(
-                SnapshotLine(
-                    len(lines) + 1,
-                    str(code),
-                    str(r["location"]),
-                    Decimal(quantities[qualifier]),
-                    location=r.get("location"),
-                )
-            )
-        return Snapshot(taken_us, lines)
+        lines = [
+            # The row's SKU is the partner's item code when it mapped to none: cross
+            # references (or the item master) decide.
+            SnapshotLine(i, r.sku, r.location, r.quantity, location=r.location)
+            for i, r in enumerate(rows, start=1)
+        ]
+        return Snapshot(rows[0].as_of_us, lines)
 
 
 def snapshot_path(path: Path) -> tuple[bytes, str]:

@@ -45,6 +45,11 @@ class Reason(StrEnum):
     SHORT_RECEIPT = "short_receipt"
     #: A system's stock differs from the ledger at a reconciliation (hub vs system).
     RECONCILIATION_DRIFT = "reconciliation_drift"
+    #: An EDI file refused whole by its checks (the segment and element at fault named).
+    EDI_REJECTED = "edi_rejected"
+    #: An EDI interchange the hub sent that its trading partner has not acknowledged (997)
+    #: within the agreed time.
+    EDI_ACK_OVERDUE = "edi_ack_overdue"
 
 
 @dataclass(frozen=True, slots=True)
