@@ -11,9 +11,9 @@ from ..app.master import MasterKind
 from ..app.ports import ExceptionRecord
 from ..domain.model import from_micros
 from .auth import hub_of, require
-from .problems import JsonResponse
+from .problems import JsonResponse, responses
 from .routes_events import _result
-from .schemas import ExceptionOut, IgnoreIn, ImportReportOut
+from .schemas import AfterId, ExceptionOut, ExceptionsOut, IgnoreIn, ImportReportOut, RowId
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require(Scope.ADMIN))])
 
@@ -52,7 +52,10 @@ def _register_upsert(kind: MasterKind, summary: str, schema: str) -> None:
         summary=summary,
         description=_MASTER_DOC,
         response_class=JsonResponse,
-        responses={200: {"model": ImportReportOut}},
+        responses={
+            200: {"model": ImportReportOut},
+            207: {"model": ImportReportOut, "description": "Some rows were rejected"},
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -91,14 +94,14 @@ def exception_view(r: ExceptionRecord) -> dict[str, Any]:
     tags=["exceptions"],
     summary="Business exceptions waiting or worked",
     response_class=JsonResponse,
-    responses={200: {"model": list[ExceptionOut]}},
+    responses={200: {"model": ExceptionsOut}},
 )
 def list_exceptions(
     request: Request,
     status: str | None = Query(None, pattern="^(open|resolved|ignored)$"),
     reason: str | None = None,
     source: str | None = None,
-    after_id: int = Query(0, ge=0, description="Page on: the last id of the previous page."),
+    after_id: AfterId = 0,
     limit: int = Query(100, ge=1, le=1000),
 ) -> JsonResponse:
     records = hub_of(request).store.exceptions(
@@ -113,7 +116,7 @@ def list_exceptions(
     response_class=JsonResponse,
     responses={200: {"model": ExceptionOut}},
 )
-def get_exception(exception_id: int, request: Request) -> JsonResponse:
+def get_exception(exception_id: RowId, request: Request) -> JsonResponse:
     return JsonResponse(exception_view(hub_of(request).exceptions.get(exception_id)))
 
 
@@ -122,8 +125,9 @@ def get_exception(exception_id: int, request: Request) -> JsonResponse:
     tags=["exceptions"],
     summary="Run the kept event through ingest again, after fixing its cause",
     response_class=JsonResponse,
+    responses=responses(409),
 )
-def replay_exception(exception_id: int, request: Request) -> JsonResponse:
+def replay_exception(exception_id: RowId, request: Request) -> JsonResponse:
     outcome = hub_of(request).exceptions.replay(exception_id)
     return JsonResponse(
         {"exception": exception_view(outcome.exception), "result": _result(outcome.result)}
@@ -135,6 +139,7 @@ def replay_exception(exception_id: int, request: Request) -> JsonResponse:
     tags=["exceptions"],
     summary="Close an exception without replaying it",
     response_class=JsonResponse,
+    responses=responses(409),
 )
-def ignore_exception(exception_id: int, body: IgnoreIn, request: Request) -> JsonResponse:
+def ignore_exception(exception_id: RowId, body: IgnoreIn, request: Request) -> JsonResponse:
     return JsonResponse(exception_view(hub_of(request).exceptions.ignore(exception_id, body.note)))

@@ -10,6 +10,7 @@ from ..app.keys import Scope
 from ..app.targets import TargetIn
 from .auth import hub_of, require
 from .problems import JsonResponse
+from .schemas import AfterId, RowId
 
 router = APIRouter(prefix="/v1", tags=["delivery"], dependencies=[Depends(require(Scope.ADMIN))])
 
@@ -68,7 +69,7 @@ def list_deliveries(
     state: str | None = Query(
         None, pattern="^(pending|in_flight|delivered|dead|rejected|superseded)$"
     ),
-    after_id: int = Query(0, ge=0),
+    after_id: AfterId = 0,
     limit: int = Query(100, ge=1, le=1000),
 ) -> JsonResponse:
     rows = hub_of(request).store.deliveries(
@@ -82,7 +83,7 @@ def list_deliveries(
     summary="A delivery with every attempt",
     response_class=JsonResponse,
 )
-def get_delivery(delivery_id: int, request: Request) -> JsonResponse:
+def get_delivery(delivery_id: RowId, request: Request) -> JsonResponse:
     hub = hub_of(request)
     delivery = hub.deliveries.get(delivery_id)
     return JsonResponse(delivery_view(delivery, hub.store.attempts(delivery_id)))
@@ -93,7 +94,7 @@ def get_delivery(delivery_id: int, request: Request) -> JsonResponse:
     summary="Send a dead or rejected delivery again, with a fresh retry budget",
     response_class=JsonResponse,
 )
-def replay(delivery_id: int, request: Request) -> JsonResponse:
+def replay(delivery_id: RowId, request: Request) -> JsonResponse:
     return JsonResponse(delivery_view(hub_of(request).deliveries.replay(delivery_id)))
 
 
