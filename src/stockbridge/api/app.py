@@ -14,6 +14,7 @@ from . import (
     metrics,
     problems,
     routes_admin,
+    routes_audit,
     routes_channels,
     routes_dashboard,
     routes_delivery,
@@ -25,6 +26,7 @@ from . import (
     routes_returns,
     routes_webhooks,
 )
+from .body_limit import BodyLimit
 from .deprecation import DeprecationHeaders, Deprecations
 from .openapi import build as build_openapi
 from .problems import JsonResponse
@@ -55,10 +57,12 @@ def create_app(
     app.state.hub = hub
     deprecations = deprecations or Deprecations()
     app.add_middleware(DeprecationHeaders, deprecations=deprecations)
+    app.add_middleware(BodyLimit, max_bytes=hub.settings.server.max_body_bytes)
     problems.install(app)
     app.include_router(routes_events.router)
     app.include_router(routes_positions.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_audit.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
     app.include_router(routes_documents.router)

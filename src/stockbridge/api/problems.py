@@ -117,7 +117,9 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        title = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(
+            exc.status_code, "HTTP error"
+        )
         return problem_response(
             request,
             Problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)),

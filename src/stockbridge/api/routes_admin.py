@@ -10,7 +10,7 @@ from ..app.keys import Scope
 from ..app.master import MasterKind
 from ..app.ports import ExceptionRecord
 from ..domain.model import from_micros
-from .auth import hub_of, require
+from .auth import audit, hub_of, require
 from .problems import JsonResponse, responses
 from .routes_events import _result
 from .schemas import AfterId, ExceptionOut, ExceptionsOut, IgnoreIn, ImportReportOut, RowId
@@ -30,6 +30,12 @@ def _upsert(request: Request, kind: MasterKind, body: Any) -> JsonResponse:
             kind="invalid-request",
         )
     report = hub_of(request).master_data.import_list(kind, rows)
+    audit(
+        request,
+        f"{kind.value}.upsert",
+        (kind.value, "*"),
+        {"received": report.received, "upserted": report.upserted, "rejected": len(report.errors)},
+    )
     return JsonResponse(report.as_dict(), status_code=200 if not report.errors else 207)
 
 
@@ -129,6 +135,12 @@ def get_exception(exception_id: RowId, request: Request) -> JsonResponse:
 )
 def replay_exception(exception_id: RowId, request: Request) -> JsonResponse:
     outcome = hub_of(request).exceptions.replay(exception_id)
+    audit(
+        request,
+        "exception.replay",
+        ("exception", str(exception_id)),
+        {"status": outcome.result.status.value},
+    )
     return JsonResponse(
         {"exception": exception_view(outcome.exception), "result": _result(outcome.result)}
     )
@@ -142,4 +154,6 @@ def replay_exception(exception_id: RowId, request: Request) -> JsonResponse:
     responses=responses(409),
 )
 def ignore_exception(exception_id: RowId, body: IgnoreIn, request: Request) -> JsonResponse:
-    return JsonResponse(exception_view(hub_of(request).exceptions.ignore(exception_id, body.note)))
+    record = hub_of(request).exceptions.ignore(exception_id, body.note)
+    audit(request, "exception.ignore", ("exception", str(exception_id)), {"note": body.note})
+    return JsonResponse(exception_view(record))

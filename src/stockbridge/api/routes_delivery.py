@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from ..app.deliveries import delivery_view
 from ..app.keys import Scope
 from ..app.targets import TargetIn
-from .auth import hub_of, require
+from .auth import audit, hub_of, require
 from .problems import JsonResponse
 from .schemas import AfterId, RowId
 
@@ -27,6 +27,7 @@ class DeadLetterReplayIn(BaseModel):
 )
 def put_target(name: str, body: TargetIn, request: Request) -> JsonResponse:
     target = hub_of(request).deliveries.put_target(name, body.model_dump(mode="json"))
+    audit(request, "target.put", ("target", name), {"kind": target.public().get("kind")})
     return JsonResponse({"name": name, **target.public()})
 
 
@@ -46,6 +47,7 @@ def list_targets(request: Request) -> JsonResponse:
 )
 def pause(name: str, request: Request) -> JsonResponse:
     hub_of(request).deliveries.set_paused(name, True)
+    audit(request, "target.pause", ("target", name))
     return JsonResponse({"name": name, "paused": True})
 
 
@@ -56,6 +58,7 @@ def pause(name: str, request: Request) -> JsonResponse:
 )
 def resume(name: str, request: Request) -> JsonResponse:
     hub_of(request).deliveries.set_paused(name, False)
+    audit(request, "target.resume", ("target", name))
     return JsonResponse({"name": name, "paused": False})
 
 
@@ -95,7 +98,9 @@ def get_delivery(delivery_id: RowId, request: Request) -> JsonResponse:
     response_class=JsonResponse,
 )
 def replay(delivery_id: RowId, request: Request) -> JsonResponse:
-    return JsonResponse(delivery_view(hub_of(request).deliveries.replay(delivery_id)))
+    delivery = hub_of(request).deliveries.replay(delivery_id)
+    audit(request, "delivery.replay", ("delivery", str(delivery_id)))
+    return JsonResponse(delivery_view(delivery))
 
 
 @router.post(
@@ -105,4 +110,10 @@ def replay(delivery_id: RowId, request: Request) -> JsonResponse:
 )
 def replay_dead_letters(body: DeadLetterReplayIn, request: Request) -> JsonResponse:
     count = hub_of(request).deliveries.replay_dead_letters(body.target, body.since, body.until)
+    audit(
+        request,
+        "dead_letters.replay",
+        ("target", body.target or "*"),
+        {**body.model_dump(mode="json"), "requeued": count},
+    )
     return JsonResponse({"requeued": count})

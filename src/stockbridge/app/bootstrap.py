@@ -13,6 +13,7 @@ from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
 from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
+from .audit import AuditLog
 from .channels import ChannelService
 from .clock import SystemClock
 from .connectors import ConnectorService, load_connectors
@@ -22,6 +23,7 @@ from .documents import DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
 from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
+from .limits import RateLimiter
 from .master import MasterDataService
 from .ports import Clock, Store
 from .pricing import PricingService
@@ -80,6 +82,8 @@ class Hub:
     writer: Writer
     master_data: MasterDataService
     keys: KeyService
+    audit: AuditLog
+    limits: RateLimiter
     exceptions: ExceptionService
     positions: PositionQueries
     channels: ChannelService
@@ -189,6 +193,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    audit = AuditLog(store, clock)
     hub = Hub(
         settings=settings,
         store=store,
@@ -196,7 +201,11 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         ingest=ingest,
         writer=writer,
         master_data=MasterDataService(store, clock),
-        keys=KeyService(store, clock, settings.bootstrap_key),
+        keys=KeyService(store, clock, settings.bootstrap_key, audit),
+        audit=audit,
+        limits=RateLimiter(
+            clock, settings.server.key_rate_per_second, settings.server.key_rate_burst
+        ),
         exceptions=ExceptionService(
             store,
             clock,
