@@ -99,7 +99,11 @@ def serve(
     from .runtime import tune_gc
 
     settings = _settings(config, database, **{"server.host": host, "server.port": port})
-    logs.configure(settings.logging.level, settings.logging.json_logs)
+    logs.configure(
+        settings.logging.level,
+        settings.logging.json_logs,
+        secrets=logs.secret_values(settings, os.environ),
+    )
     hub = bootstrap(settings)
     try:
         hub.declare()

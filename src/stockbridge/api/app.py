@@ -27,6 +27,7 @@ from . import (
     routes_webhooks,
 )
 from .body_limit import BodyLimit
+from .context import RequestContext
 from .deprecation import DeprecationHeaders, Deprecations
 from .openapi import build as build_openapi
 from .problems import JsonResponse
@@ -58,6 +59,8 @@ def create_app(
     deprecations = deprecations or Deprecations()
     app.add_middleware(DeprecationHeaders, deprecations=deprecations)
     app.add_middleware(BodyLimit, max_bytes=hub.settings.server.max_body_bytes)
+    # Outermost: the correlation id is in the context of everything logged below.
+    app.add_middleware(RequestContext)
     problems.install(app)
     app.include_router(routes_events.router)
     app.include_router(routes_positions.router)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -41,6 +42,7 @@ async def _admit(request: Request, presented: str) -> Principal:
     if principal is None:
         raise Problem(401, "Unauthorized", "the API key is unknown or revoked", headers=_CHALLENGE)
     request.state.principal = principal
+    structlog.contextvars.bind_contextvars(api_key=principal.name)
     wait = hub.limits.wait(principal)
     if wait > 0:
         rate, _ = principal.rate or hub.limits.default
