@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from enum import StrEnum
@@ -83,6 +84,13 @@ def _hub(config: Path | None, database: str | None) -> Any:
     return bootstrap(_settings(config, database))
 
 
+def _audit(hub: Any, action: str, subject: tuple[str, str], detail: Any = None) -> None:
+    """Keep an administrative action done on the command line in the audit log."""
+    from .app.audit import CLI_ACTOR
+
+    hub.audit.record(CLI_ACTOR, action, subject, detail)
+
+
 @app.command()
 def serve(
     config: ConfigOpt = None,
@@ -99,7 +107,11 @@ def serve(
     from .runtime import tune_gc
 
     settings = _settings(config, database, **{"server.host": host, "server.port": port})
-    logs.configure(settings.logging.level, settings.logging.json_logs)
+    logs.configure(
+        settings.logging.level,
+        settings.logging.json_logs,
+        secrets=logs.secret_values(settings, os.environ),
+    )
     hub = bootstrap(settings)
     try:
         hub.declare()
@@ -145,6 +157,12 @@ def import_master(
             err.print(f"[red]{path}: {e}[/red]")
             failed = True
             continue
+        _audit(
+            hub,
+            f"{report.kind.value}.upsert",
+            (report.kind.value, "*"),
+            {"file": str(path), "upserted": report.upserted, "rejected": len(report.errors)},
+        )
         console.print(
             f"{path}: {report.kind.value}: {report.upserted} upserted, "
             f"{len(report.errors)} rejected"
@@ -256,19 +274,48 @@ def keys_create(
     scope: Annotated[
         list[str], typer.Option("--scope", "-s", help="events:write, positions:read or admin.")
     ] = ["admin"],  # noqa: B006 - typer reads the default, never mutates it
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Bind the key to this source (repeat for more)."),
+    ] = None,
+    location: Annotated[
+        list[str] | None,
+        typer.Option("--location", help="Bind the key to this location (repeat for more)."),
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", help="Bind the key to this channel (repeat for more)."),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Requests per second this key may make.")
+    ] = None,
+    burst: Annotated[
+        int | None, typer.Option(help="Requests at once above the rate (default: 2 x rate).")
+    ] = None,
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Create an API key. The key is printed once; only its hash is kept."""
+    """Create an API key. The key is printed once; only its hash is kept.
+
+    A key bound to sources, locations or channels is refused (403) for any other.
+    """
+    from .domain.access import Binding
+
+    binding = Binding.of(
+        {"sources": source or [], "locations": location or [], "channels": channel or []}
+    )
+    limit = (rate, burst or max(1, math.ceil(2 * rate))) if rate is not None else None
     hub = _hub(config, database)
     try:
-        key, record = hub.keys.create(name, scope)
+        key, record = hub.keys.create(name, scope, binding=binding, rate=limit)
     except ValueError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     finally:
         hub.close()
     err.print(f"created key #{record.id} '{record.name}' with scopes {' '.join(record.scopes)}")
+    for dimension, values in record.bindings.items():
+        err.print(f"  bound to {dimension}: {', '.join(values)}")
     print(key)
 
 
@@ -278,13 +325,15 @@ def keys_list(config: ConfigOpt = None, database: DatabaseOpt = None) -> None:
     from .domain.model import from_micros
 
     hub = _hub(config, database)
-    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    table = Table("id", "name", "prefix", "scopes", "bound to", "rate", "created", "revoked")
     for k in hub.store.api_keys():
         table.add_row(
             str(k.id),
             k.name,
             k.prefix + "…",
             " ".join(k.scopes),
+            "\n".join(f"{d}: {', '.join(v)}" for d, v in k.bindings.items()),
+            f"{k.rate_per_second:g}/s burst {k.rate_burst}" if k.rate_per_second else "",
             from_micros(k.created_us).isoformat(timespec="seconds"),
             from_micros(k.revoked_us).isoformat(timespec="seconds") if k.revoked_us else "",
         )
@@ -295,10 +344,8 @@ def keys_list(config: ConfigOpt = None, database: DatabaseOpt = None) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: int, config: ConfigOpt = None, database: DatabaseOpt = None) -> None:
     """Revoke an API key by id."""
-    from .domain.model import to_micros
-
     hub = _hub(config, database)
-    done = hub.store.revoke_api_key(key_id, to_micros(hub.clock.now()))
+    done = hub.keys.revoke(key_id)
     hub.close()
     if not done:
         err.print(f"[red]no key #{key_id}[/red]")
@@ -494,10 +541,13 @@ def exceptions_replay(
             for i in ids:
                 try:
                     outcomes.append(hub.exceptions.replay(i, by))
+                    _audit(hub, "exception.replay", ("exception", str(i)))
                 except (CannotReplay, StockbridgeError) as e:
                     err.print(f"[yellow]#{i}: {e}[/yellow]")
         else:
             outcomes = hub.exceptions.replay_open(reason=reason, source=source, actor=by)
+            for o in outcomes:
+                _audit(hub, "exception.replay", ("exception", str(o.exception.id)))
     finally:
         hub.close()
     _print_replays(outcomes)
@@ -541,7 +591,10 @@ def exceptions_ignore(
             hub.clock.now(), "open", reason, source, min_age_seconds=_hours(older_than)
         )
         chosen = ids or hub.triage.matching(where)
-        return hub.triage.ignore_many(chosen, note, by)
+        outcome = hub.triage.ignore_many(chosen, note, by)
+        for r in outcome.done:
+            _audit(hub, "exception.ignore", ("exception", str(r.id)), {"note": note})
+        return outcome
 
     outcome = _act(config, database, ignore)
     for s in outcome.skipped:
@@ -625,12 +678,58 @@ def mappings_rollback(
 
     def rollback(hub: Any) -> Any:
         try:
-            return hub.history.rollback(HistoryKind(kind.value), key, to, by)
+            entry = hub.history.rollback(HistoryKind(kind.value), key, to, by)
         except CannotRollback as e:
             raise StockbridgeError(str(e)) from None
+        _audit(
+            hub,
+            f"{kind.value}.rollback",
+            (kind.value, key),
+            {"to_version": to, "new_version": entry.version},
+        )
+        return entry
 
     entry = _act(config, database, rollback)
     console.print(f"{kind.value} {key}: version {to} re-applied as version {entry.version}")
+
+
+@app.command("audit")
+def audit(
+    actor: Annotated[str | None, typer.Option(help="Key name, or 'cli'.")] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. key.create, target.pause.")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 instant (at or after).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 instant (before).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """The audit log: administrative actions and refused requests, oldest first."""
+    from .domain.model import from_micros, to_micros
+
+    since_at, until_at = _when(since, "--since"), _when(until, "--until")
+    hub = _hub(config, database)
+    try:
+        entries = hub.store.audit_entries(
+            actor=actor,
+            action=action,
+            since_us=to_micros(since_at) if since_at else None,
+            until_us=to_micros(until_at) if until_at else None,
+            limit=limit,
+        )
+    finally:
+        hub.close()
+    table = Table("id", "at", "actor", "action", "subject", "outcome", "detail")
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            from_micros(e.at_us).isoformat(timespec="seconds"),
+            e.actor,
+            e.action,
+            f"{e.subject_kind} {e.subject_key}",
+            "[red]refused[/red]" if e.outcome == "refused" else e.outcome,
+            ", ".join(f"{k}={v}" for k, v in e.detail.items()),
+        )
+    console.print(table)
 
 
 # --- deliveries ------------------------------------------------------------------------------
@@ -836,6 +935,7 @@ def deliveries_replay(
             try:
                 before = hub.deliveries.get(delivery_id)
                 after = hub.deliveries.replay(delivery_id)
+                _audit(hub, "delivery.replay", ("delivery", str(delivery_id)))
             except StockbridgeError as e:
                 err.print(f"[red]{e}[/red]")
                 unknown = True
@@ -917,6 +1017,7 @@ def deliveries_replay_dead(
             )
         )
         requeued = hub.deliveries.replay_dead_letters(target, since_at, until_at)
+        _audit(hub, "dead_letters.replay", ("target", target or "*"), {"requeued": requeued})
     finally:
         hub.close()
     console.print(f"{requeued} of {matched} dead letter(s) requeued")
@@ -971,6 +1072,7 @@ def _pause(name: str, paused: bool, config: Path | None, database: str | None) -
     hub = _hub(config, database)
     try:
         hub.deliveries.set_paused(name, paused)
+        _audit(hub, "target.pause" if paused else "target.resume", ("target", name))
     except StockbridgeError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(1) from None

@@ -40,8 +40,13 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    #: Largest request body accepted, in bytes.
+    #: Largest request body accepted, in bytes (413 past it, on any route).
     max_body_bytes: int = Field(4_000_000, ge=1024)
+    #: Requests per second each API key may make, unless the key has a rate of its own
+    #: (`stockbridge keys create --rate`); 0: unlimited. Past it: 429 with Retry-After.
+    key_rate_per_second: float = Field(0.0, ge=0)
+    #: Requests a key may make at once above its rate, after a quiet spell.
+    key_rate_burst: int = Field(100, ge=1)
     #: SKUs whose positions the server keeps in memory for reads (least recently used go).
     position_cache_skus: int = Field(50_000, ge=1)
 

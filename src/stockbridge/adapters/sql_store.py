@@ -19,10 +19,12 @@ import orjson
 
 from ..app.ports import (
     ApiKeyRecord,
+    AuditEntry,
     ChannelState,
     DocumentStateRecord,
     ExceptionRecord,
     LedgerChanges,
+    NewApiKey,
     NewDelivery,
     NewDocumentState,
     NewException,
@@ -220,8 +222,27 @@ def _stored_event(row: Sequence[Any]) -> StoredEvent:
     )
 
 
+_API_KEY_COLUMNS = (
+    "id, name, prefix, scopes, created_us, revoked_us, bindings, rate_per_second, rate_burst"
+)
+
+
 def _api_key(row: Sequence[Any]) -> ApiKeyRecord:
-    return ApiKeyRecord(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5])
+    return ApiKeyRecord(
+        row[0],
+        row[1],
+        row[2],
+        tuple(row[3].split()),
+        row[4],
+        row[5],
+        orjson.loads(row[6]),
+        row[7],
+        row[8],
+    )
+
+
+def _audit(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(row[1], row[2], row[3], row[4], row[5], row[6], orjson.loads(row[7]), row[0])
 
 
 class SqlIngestTransaction:
@@ -1375,29 +1396,34 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ReconciliationStoreMixin):
         ]
 
     # --- API keys --------------------------------------------------------------------
-    def add_api_key(
-        self, name: str, key_hash: str, prefix: str, scopes: Sequence[str], now_us: int
-    ) -> ApiKeyRecord:
+    def add_api_key(self, key: NewApiKey, now_us: int) -> ApiKeyRecord:
         self.write(
-            "INSERT INTO api_keys (name, key_hash, prefix, scopes, created_us) VALUES (?,?,?,?,?)",
-            (name, key_hash, prefix, " ".join(scopes), now_us),
+            "INSERT INTO api_keys (name, key_hash, prefix, scopes, created_us, bindings, "
+            "rate_per_second, rate_burst) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                key.name,
+                key.key_hash,
+                key.prefix,
+                " ".join(key.scopes),
+                now_us,
+                orjson.dumps(key.bindings).decode(),
+                key.rate_per_second,
+                key.rate_burst,
+            ),
         )
-        record = self.api_key_by_hash(key_hash)
+        record = self.api_key_by_hash(key.key_hash)
         assert record is not None
         return record
 
     def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         rows = self.read(
-            "SELECT id, name, prefix, scopes, created_us, revoked_us FROM api_keys "
-            "WHERE key_hash = ?",
+            f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?",
             (key_hash,),
         )
         return _api_key(rows[0]) if rows else None
 
     def api_keys(self) -> list[ApiKeyRecord]:
-        rows = self.read(
-            "SELECT id, name, prefix, scopes, created_us, revoked_us FROM api_keys ORDER BY id"
-        )
+        rows = self.read(f"SELECT {_API_KEY_COLUMNS} FROM api_keys ORDER BY id")
         return [_api_key(r) for r in rows]
 
     def revoke_api_key(self, key_id: int, now_us: int) -> bool:
@@ -1407,6 +1433,50 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ReconciliationStoreMixin):
         )
         rows = self.read("SELECT revoked_us FROM api_keys WHERE id = ?", (key_id,))
         return bool(rows) and rows[0][0] is not None
+
+    # --- audit log -------------------------------------------------------------------
+    def add_audit(self, entry: AuditEntry) -> None:
+        self.write(
+            "INSERT INTO audit_log (at_us, actor, action, subject_kind, subject_key, outcome, "
+            "detail) VALUES (?,?,?,?,?,?,?)",
+            (
+                entry.at_us,
+                entry.actor,
+                entry.action,
+                entry.subject_kind,
+                entry.subject_key,
+                entry.outcome,
+                orjson.dumps(entry.detail).decode(),
+            ),
+        )
+
+    def audit_entries(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [after_id]
+        for clause, value in (
+            ("actor = ?", actor),
+            ("action = ?", action),
+            ("at_us >= ?", since_us),
+            ("at_us < ?", until_us),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        rows = self.read(
+            "SELECT id, at_us, actor, action, subject_kind, subject_key, outcome, detail "
+            f"FROM audit_log WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            (*params, limit),
+        )
+        return [_audit(r) for r in rows]
 
 
 def migration_files(dialect: str) -> list[tuple[int, str]]:

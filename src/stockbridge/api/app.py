@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 
 from .. import __version__
 from ..app.bootstrap import Hub
@@ -15,6 +14,7 @@ from . import (
     metrics,
     problems,
     routes_admin,
+    routes_audit,
     routes_channels,
     routes_dashboard,
     routes_delivery,
@@ -28,12 +28,17 @@ from . import (
     routes_reservations,
     routes_returns,
     routes_webhooks,
-    schemas,
 )
+from .body_limit import BodyLimit
+from .context import RequestContext
+from .deprecation import DeprecationHeaders, Deprecations
+from .openapi import build as build_openapi
 from .problems import JsonResponse
 
 
-def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
+def create_app(
+    hub: Hub, *, manage_hub: bool = True, deprecations: Deprecations | None = None
+) -> FastAPI:
     """The API over a hub. With `manage_hub`, the app starts and stops the hub's writer."""
 
     @asynccontextmanager
@@ -54,12 +59,18 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
         default_response_class=JsonResponse,
     )
     app.state.hub = hub
+    deprecations = deprecations or Deprecations()
+    app.add_middleware(DeprecationHeaders, deprecations=deprecations)
+    app.add_middleware(BodyLimit, max_bytes=hub.settings.server.max_body_bytes)
+    # Outermost: the correlation id is in the context of everything logged below.
+    app.add_middleware(RequestContext)
     problems.install(app)
     app.include_router(routes_events.router)
     app.include_router(routes_positions.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_exceptions.router)
     app.include_router(routes_history.router)
+    app.include_router(routes_audit.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
     app.include_router(routes_documents.router)
@@ -85,18 +96,9 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
         )
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        doc = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes
-        )
-        components = doc.setdefault("components", {}).setdefault("schemas", {})
-        for model in (schemas.IngestRequest, schemas.ItemsIn, schemas.LocationsIn, schemas.XrefsIn):
-            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(schema.pop("$defs", {}))
-            components[model.__name__] = schema
-        app.openapi_schema = doc
-        return doc
+        if not app.openapi_schema:
+            app.openapi_schema = build_openapi(app, deprecations)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -10,7 +10,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from ..app.channels import InvalidChannel
 from ..app.deliveries import InvalidTarget
@@ -21,6 +21,30 @@ from ..domain.errors import NotFound, StoreUnavailable
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://stockbridge.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: RFC 9457 members every problem carries; problems add their own (errors, limit...).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def problem_content() -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for problems only this route answers (409, say)."""
+    return {s: {"description": "Problem", "content": problem_content()} for s in statuses}
 
 
 def _default(value: Any) -> Any:
@@ -38,7 +62,9 @@ def dumps(content: Any) -> bytes:
     return orjson.dumps(content, default=_default)
 
 
-class JsonResponse(Response):
+class JsonResponse(JSONResponse):
+    """JSON rendered by orjson; a JSONResponse so OpenAPI documents its declared model."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
@@ -46,7 +72,7 @@ class JsonResponse(Response):
 
 
 class ProblemResponse(JsonResponse):
-    media_type = "application/problem+json"
+    media_type = PROBLEM_MEDIA_TYPE
 
 
 class Problem(Exception):
@@ -91,7 +117,9 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        title = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(
+            exc.status_code, "HTTP error"
+        )
         return problem_response(
             request,
             Problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)),

@@ -10,25 +10,15 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from fastapi import Request
 
-from .auth import hub_of
 from .problems import Problem
 
 T = TypeVar("T")
 
 
 async def raw_body(request: Request) -> bytes:
-    """The request body, refused with a 413 past `server.max_body_bytes`.
-
-    The declared length is checked first so an oversized upload is refused unread; the
-    read body is checked again because the header may be missing or wrong.
-    """
-    limit = hub_of(request).settings.server.max_body_bytes
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise Problem(413, "Request too large", f"the body exceeds {limit} bytes")
-    return body
+    """The request body; past `server.max_body_bytes` the BodyLimit middleware has
+    already answered 413 (declared length) or stops the read with one (streamed)."""
+    return await request.body()
 
 
 async def json_body(request: Request, *, empty_ok: bool = False) -> Any:

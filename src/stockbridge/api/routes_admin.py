@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from ..app.keys import Principal, Scope
 from ..app.master import MasterKind
 from ..app.ports import ConfigChange
-from .auth import hub_of, require
+from .auth import audit, hub_of, require
 from .problems import JsonResponse
 from .schemas import ImportReportOut
 
@@ -29,6 +29,12 @@ def _upsert(request: Request, kind: MasterKind, body: Any, actor: str) -> JsonRe
             kind="invalid-request",
         )
     report = hub_of(request).master_data.import_list(kind, rows, ConfigChange(actor))
+    audit(
+        request,
+        f"{kind.value}.upsert",
+        (kind.value, "*"),
+        {"received": report.received, "upserted": report.upserted, "rejected": len(report.errors)},
+    )
     return JsonResponse(report.as_dict(), status_code=200 if not report.errors else 207)
 
 
@@ -55,7 +61,10 @@ def _register_upsert(kind: MasterKind, summary: str, schema: str) -> None:
         summary=summary,
         description=_MASTER_DOC,
         response_class=JsonResponse,
-        responses={200: {"model": ImportReportOut}},
+        responses={
+            200: {"model": ImportReportOut},
+            207: {"model": ImportReportOut, "description": "Some rows were rejected"},
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,

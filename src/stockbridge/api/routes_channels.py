@@ -11,7 +11,7 @@ from ..app.keys import Principal, Scope
 from ..app.ports import ConfigChange
 from ..app.routing import ChannelIn
 from ..domain.availability import ChannelAvailability
-from .auth import hub_of, require
+from .auth import audit, check_names, enforce_names, hub_of, require
 from .problems import JsonResponse
 
 router = APIRouter(prefix="/v1", tags=["channels"])
@@ -51,6 +51,7 @@ def put_channel(
     channel = hub_of(request).channels.put(
         name, body.model_dump(mode="json"), ConfigChange(principal.name)
     )
+    audit(request, "channel.put", ("channel", name))
     return JsonResponse({"name": name, **channel.model_dump(mode="json")})
 
 
@@ -90,6 +91,7 @@ def get_channel(name: str, request: Request) -> JsonResponse:
     dependencies=[Depends(require(Scope.POSITIONS_READ))],
 )
 async def availability(channel: str, sku: str, request: Request) -> JsonResponse:
+    await enforce_names(request, {"path.channel": ("channel", channel)})
     # Served from the position cache: cheaper on the event loop than via the thread pool.
     return JsonResponse(_availability(hub_of(request).channels.availability(channel, sku)))
 
@@ -111,6 +113,15 @@ def heartbeats(
         raise Problem(
             422, "Invalid request", "the body must hold a 'heartbeats' list", kind="invalid-request"
         )
+    check_names(
+        request,
+        {
+            f"heartbeats[{i}].{dimension}": (dimension, beat.get(dimension))
+            for i, beat in enumerate(beats)
+            if isinstance(beat, dict)
+            for dimension in ("source", "location")
+        },
+    )
     return JsonResponse({"results": hub_of(request).channels.heartbeats(beats)})
 
 

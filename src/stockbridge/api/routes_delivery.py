@@ -9,8 +9,9 @@ from ..app.deliveries import delivery_view
 from ..app.keys import Principal, Scope
 from ..app.ports import ConfigChange
 from ..app.targets import TargetIn
-from .auth import hub_of, require
+from .auth import audit, hub_of, require
 from .problems import JsonResponse
+from .schemas import AfterId, RowId
 
 admin = require(Scope.ADMIN)
 router = APIRouter(prefix="/v1", tags=["delivery"], dependencies=[Depends(admin)])
@@ -32,6 +33,7 @@ def put_target(
     target = hub_of(request).deliveries.put_target(
         name, body.model_dump(mode="json"), ConfigChange(principal.name)
     )
+    audit(request, "target.put", ("target", name), {"kind": target.public().get("kind")})
     return JsonResponse({"name": name, **target.public()})
 
 
@@ -51,6 +53,7 @@ def list_targets(request: Request) -> JsonResponse:
 )
 def pause(name: str, request: Request) -> JsonResponse:
     hub_of(request).deliveries.set_paused(name, True)
+    audit(request, "target.pause", ("target", name))
     return JsonResponse({"name": name, "paused": True})
 
 
@@ -61,6 +64,7 @@ def pause(name: str, request: Request) -> JsonResponse:
 )
 def resume(name: str, request: Request) -> JsonResponse:
     hub_of(request).deliveries.set_paused(name, False)
+    audit(request, "target.resume", ("target", name))
     return JsonResponse({"name": name, "paused": False})
 
 
@@ -74,7 +78,7 @@ def list_deliveries(
     state: str | None = Query(
         None, pattern="^(pending|in_flight|delivered|dead|rejected|superseded)$"
     ),
-    after_id: int = Query(0, ge=0),
+    after_id: AfterId = 0,
     limit: int = Query(100, ge=1, le=1000),
 ) -> JsonResponse:
     rows = hub_of(request).store.deliveries(
@@ -88,7 +92,7 @@ def list_deliveries(
     summary="A delivery with every attempt",
     response_class=JsonResponse,
 )
-def get_delivery(delivery_id: int, request: Request) -> JsonResponse:
+def get_delivery(delivery_id: RowId, request: Request) -> JsonResponse:
     hub = hub_of(request)
     delivery = hub.deliveries.get(delivery_id)
     return JsonResponse(delivery_view(delivery, hub.store.attempts(delivery_id)))
@@ -99,8 +103,10 @@ def get_delivery(delivery_id: int, request: Request) -> JsonResponse:
     summary="Send a dead or rejected delivery again, with a fresh retry budget",
     response_class=JsonResponse,
 )
-def replay(delivery_id: int, request: Request) -> JsonResponse:
-    return JsonResponse(delivery_view(hub_of(request).deliveries.replay(delivery_id)))
+def replay(delivery_id: RowId, request: Request) -> JsonResponse:
+    delivery = hub_of(request).deliveries.replay(delivery_id)
+    audit(request, "delivery.replay", ("delivery", str(delivery_id)))
+    return JsonResponse(delivery_view(delivery))
 
 
 @router.post(
@@ -110,4 +116,10 @@ def replay(delivery_id: int, request: Request) -> JsonResponse:
 )
 def replay_dead_letters(body: DeadLetterReplayIn, request: Request) -> JsonResponse:
     count = hub_of(request).deliveries.replay_dead_letters(body.target, body.since, body.until)
+    audit(
+        request,
+        "dead_letters.replay",
+        ("target", body.target or "*"),
+        {**body.model_dump(mode="json"), "requeued": count},
+    )
     return JsonResponse({"requeued": count})

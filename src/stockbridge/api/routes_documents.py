@@ -14,10 +14,14 @@ from fastapi import APIRouter, Depends, Request
 
 from ..app.documents import (
     NOT_FOUND,
+    CancelCommand,
     DocStatus,
     DocumentCommand,
     DocumentResult,
+    FulfilCommand,
     Malformed,
+    OrderCommand,
+    TicketCommand,
     invalid_ticket,
     parse_cancel,
     parse_fulfil,
@@ -27,10 +31,13 @@ from ..app.documents import (
 from ..app.ingest import AnyDocument
 from ..app.keys import Scope
 from ..app.ports import DocumentStateRecord, OrderRecord
+from ..app.returns import ReturnCommand
+from ..app.transfers import TransferCommand
+from ..domain.access import refused_names
 from ..domain.errors import Reason
 from ..domain.model import from_micros
 from ..domain.tickets import settlement_number
-from .auth import hub_of, require
+from .auth import enforce_binding, enforce_names, hub_of, principal_of, require
 from .problems import JsonResponse, Problem
 from .requests import answer_of, invalid_request, json_body, with_reason
 
@@ -44,7 +51,31 @@ def _malformed(bad: Malformed, what: str) -> Problem:
     return invalid_request(f"{what}: {field} {message}", errors=bad.errors)
 
 
+def document_names(command: AnyDocument) -> dict[str, tuple[str, object]]:
+    """The sources, locations and channels a document names, for the key's binding."""
+    if isinstance(command, TicketCommand):
+        location = command.ticket.location if command.ticket else None
+        return {"source": ("source", command.source), "location": ("location", location)}
+    if isinstance(command, OrderCommand | FulfilCommand | CancelCommand):
+        return {"channel": ("channel", command.channel)}
+    if isinstance(command, ReturnCommand):
+        ret = command.ret
+        return {"source": ("source", ret.source), "location": ("location", ret.location)}
+    if isinstance(command, TransferCommand):
+        return {"source": ("source", command.transfer.source)}
+    return {}
+
+
 async def _apply(request: Request, command: AnyDocument) -> DocumentResult:
+    named = document_names(command)
+    if isinstance(command, TransferCommand):
+        # Either end of a transfer may create it: the store that ships or the one that
+        # receives; a key bound to neither is refused.
+        ends = (command.transfer.from_location, command.transfer.to_location)
+        allowed = principal_of(request).binding.locations
+        if allowed and not allowed.intersection(ends):
+            named["from_location"] = ("location", ends[0])
+    await enforce_names(request, named)
     return await answer_of(hub_of(request).writer.submit_document(command))
 
 
@@ -161,6 +192,17 @@ async def post_tickets(request: Request) -> JsonResponse:
             commands.append(
                 invalid_ticket(raw, parsed) if isinstance(parsed, Malformed) else parsed
             )
+        binding = principal_of(request).binding
+        await enforce_binding(
+            request,
+            [
+                refusal
+                for i, command in enumerate(commands)
+                for refusal in refused_names(
+                    binding, {f"tickets[{i}].{w}": n for w, n in document_names(command).items()}
+                )
+            ],
+        )
         writer = hub_of(request).writer
         futures = [answer_of(writer.submit_document(c)) for c in commands]
         results = await asyncio.gather(*futures)

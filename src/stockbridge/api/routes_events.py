@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from ..app.ingest import BatchRejected, BatchResult, EventResult
+from ..app.bootstrap import Hub
+from ..app.ingest import BatchRejected, BatchResult, EventResult, decode_batch
 from ..app.keys import Scope
+from ..domain.access import refused_events
 from ..domain.model import from_micros
-from .auth import hub_of, require
+from .auth import enforce_binding, enforce_names, hub_of, principal_of, require
 from .problems import JsonResponse, Problem
 from .requests import answer_of, raw_body, with_reason
 from .schemas import IngestResponse
@@ -39,7 +42,8 @@ def render(batch: BatchResult) -> dict[str, Any]:
     description=(
         "Up to 1,000 events. Each is judged alone: one result per event, in order, with "
         "status accepted, duplicate or exception (with a reason code). Answered after the "
-        "batch is durably committed."
+        "batch is durably committed. A key bound to sources or locations has the whole "
+        "batch refused (403, nothing applied) when any event names another."
     ),
     openapi_extra=_INGEST_BODY,
     responses={200: {"model": IngestResponse}},
@@ -50,7 +54,19 @@ async def post_events(request: Request) -> JsonResponse:
     hub = hub_of(request)
     body = await raw_body(request)
     most = hub.settings.ingest.max_events_per_request
-    result = await answer_of(hub.writer.submit_body(body, most))
+    binding = principal_of(request).binding
+    result: BatchResult | BatchRejected
+    if binding.sources or binding.locations:
+        # A bound key's batch is read here, to check each event before any is applied;
+        # unbound keys leave the parsing to the writer, off the event loop.
+        decoded = decode_batch(body, most)
+        if isinstance(decoded, BatchRejected):
+            result = decoded
+        else:
+            await enforce_binding(request, refused_events(binding, decoded))
+            result = await answer_of(hub.writer.submit(decoded))
+    else:
+        result = await answer_of(hub.writer.submit_body(body, most))
     if isinstance(result, BatchRejected):
         problem = Problem(result.status, result.title, result.detail, kind=result.kind)
         if result.status == 413:
@@ -67,8 +83,12 @@ async def post_events(request: Request) -> JsonResponse:
     response_class=JsonResponse,
     dependencies=[Depends(require(Scope.POSITIONS_READ))],
 )
-def get_event(source: str, event_id: str, request: Request) -> JsonResponse:
-    hub = hub_of(request)
+async def get_event(source: str, event_id: str, request: Request) -> JsonResponse:
+    await enforce_names(request, {"path.source": ("source", source)})
+    return await run_in_threadpool(_event_view, hub_of(request), source, event_id)
+
+
+def _event_view(hub: Hub, source: str, event_id: str) -> JsonResponse:
     stored = hub.store.event(source, event_id)
     if stored is not None:
         return JsonResponse(

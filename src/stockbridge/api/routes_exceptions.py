@@ -17,12 +17,13 @@ from ..app.ports import ExceptionFilter, ExceptionNote, ExceptionRecord
 from ..app.triage import InvalidMapping, TooManyExceptions, exception_filter
 from ..domain.model import from_micros, to_micros
 from ..domain.triage import Parked, missing_mapping
-from .auth import hub_of, require
-from .problems import JsonResponse, Problem
+from .auth import audit, hub_of, require
+from .problems import JsonResponse, Problem, responses
 from .routes_events import _result
-from .schemas import ExceptionOut, IgnoreIn
+from .schemas import AfterId, ExceptionOut, ExceptionsOut, IgnoreIn, RowId
 from .schemas_triage import (
-    AlertOut,
+    MAX_AGE_SECONDS,
+    AlertsOut,
     AssignIn,
     BulkIgnoreIn,
     BulkIgnoreOut,
@@ -32,6 +33,7 @@ from .schemas_triage import (
     MappingFixOut,
     NoteIn,
     NoteOut,
+    NotesOut,
     TriageSummaryOut,
 )
 
@@ -112,7 +114,7 @@ def _filter(hub: Hub, **given: Any) -> ExceptionFilter:
         "overdue (open past its reason's SLA). Pages by id with `after_id`."
     ),
     response_class=JsonResponse,
-    responses={200: {"model": list[ExceptionOut]}},
+    responses={200: {"model": ExceptionsOut}},
 )
 def list_exceptions(
     request: Request,
@@ -120,13 +122,17 @@ def list_exceptions(
     reason: str | None = None,
     source: str | None = None,
     assignee: str | None = None,
-    min_age_seconds: float | None = Query(None, ge=0, description="At least this old."),
-    max_age_seconds: float | None = Query(None, ge=0, description="At most this old."),
+    min_age_seconds: float | None = Query(
+        None, ge=0, le=MAX_AGE_SECONDS, description="At least this old."
+    ),
+    max_age_seconds: float | None = Query(
+        None, ge=0, le=MAX_AGE_SECONDS, description="At most this old."
+    ),
     escalated: bool | None = Query(None, description="Escalated at least once, or never."),
     overdue: bool | None = Query(
         None, description="Only overdue (true) or not (false), applied within the page."
     ),
-    after_id: int = Query(0, ge=0, description="Page on: the last id of the previous page."),
+    after_id: AfterId = 0,
     limit: int = Query(100, ge=1, le=1000),
 ) -> JsonResponse:
     hub = hub_of(request)
@@ -195,7 +201,7 @@ def summary(
     summary="Exceptions found open past their SLA, newest first",
     description="One entry per exception, raised the first time it is found overdue.",
     response_class=JsonResponse,
-    responses={200: {"model": list[AlertOut]}},
+    responses={200: {"model": AlertsOut}},
 )
 def alerts(request: Request, limit: int = Query(100, ge=1, le=1000)) -> JsonResponse:
     found = hub_of(request).triage.alerts(limit)
@@ -237,6 +243,12 @@ def ignore_many(
         except TooManyExceptions as e:
             raise Problem(422, "Too many exceptions", str(e), kind="too-many-exceptions") from None
     outcome = hub.triage.ignore_many(ids, body.note, principal.name)
+    audit(
+        request,
+        "exception.ignore_many",
+        ("exception", "*"),
+        {"note": body.note, "ignored": len(outcome.done), "skipped": len(outcome.skipped)},
+    )
     return JsonResponse(
         {
             "ignored": [r.id for r in outcome.done],
@@ -251,7 +263,7 @@ def ignore_many(
     response_class=JsonResponse,
     responses={200: {"model": ExceptionDetailOut}},
 )
-def get_exception(exception_id: int, request: Request) -> JsonResponse:
+def get_exception(exception_id: RowId, request: Request) -> JsonResponse:
     hub = hub_of(request)
     record = hub.exceptions.get(exception_id)
     notes = hub.triage.thread(exception_id)
@@ -262,12 +274,19 @@ def get_exception(exception_id: int, request: Request) -> JsonResponse:
     "/exceptions/{exception_id}/replay",
     summary="Run the kept event through ingest again, after fixing its cause",
     response_class=JsonResponse,
+    responses=responses(409),
 )
 def replay_exception(
-    exception_id: int, request: Request, principal: Principal = Depends(admin)
+    exception_id: RowId, request: Request, principal: Principal = Depends(admin)
 ) -> JsonResponse:
     hub = hub_of(request)
     outcome = hub.exceptions.replay(exception_id, principal.name)
+    audit(
+        request,
+        "exception.replay",
+        ("exception", str(exception_id)),
+        {"status": outcome.result.status.value},
+    )
     return JsonResponse(
         {"exception": exception_view(hub, outcome.exception), "result": _result(outcome.result)}
     )
@@ -277,25 +296,25 @@ def replay_exception(
     "/exceptions/{exception_id}/ignore",
     summary="Close an exception without replaying it",
     response_class=JsonResponse,
-    responses={200: {"model": ExceptionOut}},
+    responses={200: {"model": ExceptionOut}, **responses(409)},
 )
 def ignore_exception(
-    exception_id: int, body: IgnoreIn, request: Request, principal: Principal = Depends(admin)
+    exception_id: RowId, body: IgnoreIn, request: Request, principal: Principal = Depends(admin)
 ) -> JsonResponse:
     hub = hub_of(request)
-    return JsonResponse(
-        exception_view(hub, hub.exceptions.ignore(exception_id, body.note, principal.name))
-    )
+    record = hub.exceptions.ignore(exception_id, body.note, principal.name)
+    audit(request, "exception.ignore", ("exception", str(exception_id)), {"note": body.note})
+    return JsonResponse(exception_view(hub, record))
 
 
 @router.post(
     "/exceptions/{exception_id}/assign",
     summary="Give an open exception to someone, or back to the pool (null)",
     response_class=JsonResponse,
-    responses={200: {"model": ExceptionOut}},
+    responses={200: {"model": ExceptionOut}, **responses(409)},
 )
 def assign(
-    exception_id: int, body: AssignIn, request: Request, principal: Principal = Depends(admin)
+    exception_id: RowId, body: AssignIn, request: Request, principal: Principal = Depends(admin)
 ) -> JsonResponse:
     hub = hub_of(request)
     return JsonResponse(
@@ -307,9 +326,9 @@ def assign(
     "/exceptions/{exception_id}/notes",
     summary="An exception's thread: notes and every action taken, oldest first",
     response_class=JsonResponse,
-    responses={200: {"model": list[NoteOut]}},
+    responses={200: {"model": NotesOut}},
 )
-def notes(exception_id: int, request: Request) -> JsonResponse:
+def notes(exception_id: RowId, request: Request) -> JsonResponse:
     return JsonResponse(
         {"notes": [note_view(n) for n in hub_of(request).triage.thread(exception_id)]}
     )
@@ -320,10 +339,10 @@ def notes(exception_id: int, request: Request) -> JsonResponse:
     summary="Add a note to an exception's thread",
     status_code=201,
     response_class=JsonResponse,
-    responses={201: {"model": NoteOut}},
+    responses={201: {"model": NoteOut}, **responses(409)},
 )
 def add_note(
-    exception_id: int, body: NoteIn, request: Request, principal: Principal = Depends(admin)
+    exception_id: RowId, body: NoteIn, request: Request, principal: Principal = Depends(admin)
 ) -> JsonResponse:
     note = hub_of(request).triage.note(exception_id, body.text, principal.name)
     return JsonResponse(note_view(note), status_code=201)
@@ -333,10 +352,10 @@ def add_note(
     "/exceptions/{exception_id}/escalate",
     summary="Escalate an open exception one level",
     response_class=JsonResponse,
-    responses={200: {"model": ExceptionOut}},
+    responses={200: {"model": ExceptionOut}, **responses(409)},
 )
 def escalate(
-    exception_id: int,
+    exception_id: RowId,
     request: Request,
     body: EscalateIn | None = None,
     principal: Principal = Depends(admin),
@@ -378,6 +397,12 @@ def fix_mapping(
                 {"row": x.row, "field": x.field, "message": x.message} for x in e.report.errors
             ],
         ) from None
+    audit(
+        request,
+        "xrefs.fix",
+        ("xrefs", "*"),
+        {"xrefs": len(fix.xrefs), "resolved": len(fix.resolved)},
+    )
     return JsonResponse(
         {
             "xrefs": len(fix.xrefs),

@@ -11,9 +11,9 @@ from ..app.history import CannotRollback, HistoryKind, public
 from ..app.keys import Principal, Scope
 from ..app.ports import HistoryEntry
 from ..domain.model import from_micros
-from .auth import hub_of, require
+from .auth import audit, hub_of, require
 from .problems import JsonResponse, Problem
-from .schemas_triage import HistoryOut, RollbackIn
+from .schemas_triage import HistoryListOut, HistoryOut, RollbackIn
 
 admin = require(Scope.ADMIN)
 router = APIRouter(prefix="/v1", tags=["history"], dependencies=[Depends(admin)])
@@ -41,7 +41,7 @@ def history_view(e: HistoryEntry) -> dict[str, Any]:
     "/history/{kind}",
     summary="The latest configuration changes of a kind, newest first",
     response_class=JsonResponse,
-    responses={200: {"model": list[HistoryOut]}},
+    responses={200: {"model": HistoryListOut}},
 )
 def recent(
     kind: HistoryKind, request: Request, limit: int = Query(100, ge=1, le=1000)
@@ -55,7 +55,7 @@ def recent(
     summary="Every version of one cross reference, channel or target, newest first",
     description=f"{_KEYS} A target's signing secret is shown as ***.",
     response_class=JsonResponse,
-    responses={200: {"model": list[HistoryOut]}},
+    responses={200: {"model": HistoryListOut}},
 )
 def versions(
     kind: HistoryKind,
@@ -91,4 +91,10 @@ def rollback(
         entry = hub_of(request).history.rollback(kind, key, body.version, principal.name)
     except CannotRollback as e:
         raise Problem(409, "Cannot roll back", str(e), kind="cannot-roll-back") from None
+    audit(
+        request,
+        f"{kind.value}.rollback",
+        (kind.value, key),
+        {"to_version": body.version, "new_version": entry.version},
+    )
     return JsonResponse(history_view(entry))

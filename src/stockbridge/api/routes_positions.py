@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from ..app.keys import Scope
 from ..app.queries import PositionView
 from ..domain.model import to_micros
-from .auth import hub_of, require
+from .auth import check_names, enforce_names, hub_of, principal_of, require
 from .problems import JsonResponse, Problem
 from .schemas import PositionOut, SkuPositionsOut
 
@@ -49,6 +49,10 @@ def sku_positions(sku: str, request: Request) -> JsonResponse:
     views = hub.positions.positions(sku)
     if not views and not hub.positions.known(sku):
         raise Problem(404, "Not found", f"unknown SKU {sku!r}")
+    # A key bound to locations sees its own, and totals over them only.
+    allowed = principal_of(request).binding.locations
+    if allowed:
+        views = [v for v in views if v.location in allowed]
     totals = {f: sum((getattr(v, f) for v in views), Decimal(0)) for f in _FIELDS}
     return JsonResponse({"sku": sku, "locations": [_view(v) for v in views], "totals": totals})
 
@@ -69,6 +73,7 @@ async def position(
         "from the events that occurred by that instant.",
     ),
 ) -> JsonResponse:
+    await enforce_names(request, {"path.location": ("location", location)})
     hub = hub_of(request)
     if as_of is not None:
         if as_of.tzinfo is None:
@@ -98,6 +103,7 @@ def history(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
 ) -> JsonResponse:
+    check_names(request, {"path.location": ("location", location)})
     hub = hub_of(request)
     view = hub.positions.position(sku, location)
     if view is None:

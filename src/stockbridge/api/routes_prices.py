@@ -42,6 +42,7 @@ def _import(request: Request, kind: PricingKind, body: Any) -> JsonResponse:
     summary="Import price book entries",
     description=_IMPORT_DOC,
     response_class=JsonResponse,
+    responses={207: {"description": "Some rows were rejected; the others are stored"}},
     dependencies=[Depends(require(Scope.ADMIN))],
 )
 def put_prices(
@@ -72,6 +73,7 @@ def put_prices(
     summary="Import promotions",
     description=_IMPORT_DOC,
     response_class=JsonResponse,
+    responses={207: {"description": "Some rows were rejected; the others are stored"}},
     dependencies=[Depends(require(Scope.ADMIN))],
 )
 def put_promotions(

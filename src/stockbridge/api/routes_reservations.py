@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from ..app.keys import Scope
 from ..app.reservations import Close, Outcome, ReservationView, Reserve, Verdict
 from ..domain.model import EventType, from_micros, to_micros
-from .auth import hub_of, require
+from .auth import enforce_names, hub_of, require
 from .problems import JsonResponse, Problem
 from .requests import answer_of, invalid_request
 from .schemas import CloseIn, ReservationIn, ReservationOut
@@ -105,6 +105,14 @@ async def reserve(body: ReservationIn, request: Request) -> JsonResponse:
             "give exactly one of location or channel",
             errors=[{"field": "body.location", "message": "exactly one of location or channel"}],
         )
+    await enforce_names(
+        request,
+        {
+            "body.location": ("location", body.location),
+            "body.channel": ("channel", body.channel),
+            "body.source": ("source", body.source),
+        },
+    )
     command = Reserve(
         reservation_id=body.reservation_id,
         sku=body.sku,

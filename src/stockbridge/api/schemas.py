@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..app.master import ItemRow, LocationRow, XrefRow
 from ..app.reservations import DEFAULT_SOURCE
 from ..domain.model import MAX_BASE_QUANTITY, EventType
+
+#: Ids are 64-bit in both stores; a larger number is a bad request, not a lookup.
+MAX_ROW_ID = 2**63 - 1
+#: A stored row's id in a path (a delivery, an exception...).
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+#: Page on: the last id of the previous page.
+AfterId = Annotated[
+    int, Query(ge=0, le=MAX_ROW_ID, description="Page on: the last id of the previous page.")
+]
 
 
 class EventIn(BaseModel):
@@ -147,6 +157,10 @@ class ExceptionOut(BaseModel):
             "reference needs (POST /v1/xrefs/fix with the enterprise code)."
         ),
     )
+
+
+class ExceptionsOut(BaseModel):
+    exceptions: list[ExceptionOut]
 
 
 class IgnoreIn(BaseModel):

@@ -13,6 +13,10 @@ from .schemas import ExceptionOut
 Note = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
+#: Ages are bounded (a century) so an instant can always be computed from them.
+MAX_AGE_SECONDS = 100 * 366 * 86_400
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,8 +41,8 @@ class ExceptionFilterIn(_In):
     reason: str | None = None
     source: str | None = None
     assignee: str | None = None
-    min_age_seconds: float | None = Field(None, ge=0)
-    max_age_seconds: float | None = Field(None, ge=0)
+    min_age_seconds: float | None = Field(None, ge=0, le=MAX_AGE_SECONDS)
+    max_age_seconds: float | None = Field(None, ge=0, le=MAX_AGE_SECONDS)
 
 
 class BulkIgnoreIn(_In):
@@ -136,3 +140,15 @@ class HistoryOut(BaseModel):
 
 class RollbackIn(_In):
     version: int = Field(ge=1, description="The version to re-apply.")
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+
+
+class NotesOut(BaseModel):
+    notes: list[NoteOut]
+
+
+class HistoryListOut(BaseModel):
+    history: list[HistoryOut]

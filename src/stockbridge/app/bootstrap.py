@@ -13,6 +13,7 @@ from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
 from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
+from .audit import AuditLog
 from .channels import ChannelService
 from .clock import SystemClock
 from .connectors import ConnectorService, load_connectors
@@ -23,6 +24,7 @@ from .exceptions import ExceptionService
 from .history import HistoryService
 from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
+from .limits import RateLimiter
 from .master import MasterDataService
 from .ports import Clock, Store
 from .pricing import PricingService
@@ -84,6 +86,8 @@ class Hub:
     writer: Writer
     master_data: MasterDataService
     keys: KeyService
+    audit: AuditLog
+    limits: RateLimiter
     exceptions: ExceptionService
     positions: PositionQueries
     channels: ChannelService
@@ -210,6 +214,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         lambda command: hub.submit_document(command),
     )
     triage = TriageService(store, clock, exceptions, master_data, sla_of(settings.exceptions))
+    audit = AuditLog(store, clock)
     reconciliation = ReconciliationService(
         store,
         clock,
@@ -230,7 +235,11 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         ingest=ingest,
         writer=writer,
         master_data=master_data,
-        keys=KeyService(store, clock, settings.bootstrap_key),
+        keys=KeyService(store, clock, settings.bootstrap_key, audit),
+        audit=audit,
+        limits=RateLimiter(
+            clock, settings.server.key_rate_per_second, settings.server.key_rate_burst
+        ),
         exceptions=exceptions,
         positions=PositionQueries(store, master, cache),
         channels=channels,

@@ -19,7 +19,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..domain.model import Item, Location, LocationKind, Xref, XrefKind, to_micros
+from ..domain.model import (
+    MAX_BASE_QUANTITY,
+    Item,
+    Location,
+    LocationKind,
+    Xref,
+    XrefKind,
+    to_micros,
+)
 from .ports import Clock, ConfigChange, Store
 
 
@@ -39,7 +47,7 @@ class ItemRow(_Row):
     base_uom: str = Field("EA", min_length=1, max_length=20)
     conversions: dict[str, Decimal] = Field(default_factory=dict)
     category: str | None = None
-    safety_stock: Decimal = Field(Decimal(0), ge=0)
+    safety_stock: Decimal = Field(Decimal(0), ge=0, le=MAX_BASE_QUANTITY, allow_inf_nan=False)
     description: str | None = None
     unit_cost: Decimal | None = Field(None, ge=0)
 
@@ -71,7 +79,8 @@ class LocationRow(_Row):
     kind: LocationKind = LocationKind.STORE
     timezone: str = "UTC"
     name: str | None = None
-    freshness_sla_seconds: float | None = Field(None, gt=0)
+    #: At most a year: longer is no freshness promise at all.
+    freshness_sla_seconds: float | None = Field(None, gt=0, le=366 * 86_400)
 
     @field_validator("timezone")
     @classmethod

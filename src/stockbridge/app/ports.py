@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -189,6 +189,36 @@ class ApiKeyRecord:
     scopes: tuple[str, ...]
     created_us: int
     revoked_us: int | None
+    #: {"sources": [...], "locations": [...], "channels": [...]}; absent lists: unbound.
+    bindings: dict[str, list[str]] = field(default_factory=dict)
+    #: Requests per second and burst; None: only the server-wide default applies.
+    rate_per_second: float | None = None
+    rate_burst: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    name: str
+    key_hash: str
+    prefix: str
+    scopes: Sequence[str]
+    bindings: dict[str, list[str]]
+    rate_per_second: float | None
+    rate_burst: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One administrative action, or one refused request, as the audit log keeps it."""
+
+    at_us: int
+    actor: str
+    action: str
+    subject_kind: str
+    subject_key: str
+    outcome: str  # "ok" or "refused"
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -751,9 +781,7 @@ class Store(Protocol):
     ) -> list[int]: ...
 
     # API keys
-    def add_api_key(
-        self, name: str, key_hash: str, prefix: str, scopes: Sequence[str], now_us: int
-    ) -> ApiKeyRecord: ...
+    def add_api_key(self, key: NewApiKey, now_us: int) -> ApiKeyRecord: ...
 
     def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
 
@@ -785,3 +813,19 @@ class Store(Protocol):
     def latest_reconciliations(self) -> list[RunRecord]: ...
 
     def reconciliation_lines(self, run_id: int) -> list[Difference]: ...
+
+    # Audit log
+    def add_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_entries(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Entries in id order, filtered; `after_id` pages on."""
+        ...

@@ -16,11 +16,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import structlog
 
 from ..app.ports import Clock, Delivery, Finished, Store
 from ..app.targets import TargetIn
@@ -99,6 +100,28 @@ class StepResult:
 
     def wake(self, at_us: int) -> None:
         self.next_us = at_us if self.next_us is None else min(self.next_us, at_us)
+
+
+def delivery_context(target: str, group: Sequence[Delivery]) -> dict[str, Any]:
+    """What log records of one send carry: the target, the delivery ids, the events that
+    caused them and the correlation ids those events came with (DESIGN §9)."""
+    correlation: set[str] = set()
+    for d in group:
+        if isinstance(d.payload, dict):
+            one = d.payload.get("correlation_id")
+            correlation.update([one] if isinstance(one, str) else [])
+            many = d.payload.get("correlation_ids")
+            correlation.update(c for c in many or () if isinstance(c, str))
+    context: dict[str, Any] = {
+        "target": target,
+        "delivery_id": group[0].id if len(group) == 1 else [d.id for d in group],
+        "causes": [c for d in group for c in d.causes][:10],
+    }
+    if correlation:
+        context["correlation_id"] = (
+            sorted(correlation)[0] if len(correlation) == 1 else sorted(correlation)
+        )
+    return context
 
 
 class Dispatcher:
@@ -337,7 +360,25 @@ class Dispatcher:
         group: list[Delivery],
         gate: asyncio.Semaphore,
     ) -> list[Finished]:
-        """One request: a single delivery, or several availability pushes together."""
+        """One request: a single delivery, or several availability pushes together, with
+        the target, the deliveries and their correlation ids in the log context."""
+        with structlog.contextvars.bound_contextvars(**delivery_context(st.name, group)):
+            finished = await self._send(st, target, group, gate)
+            first = finished[0]
+            if first.state != "delivered":
+                log.warning(
+                    "delivery attempt failed",
+                    extra={"state": first.state, "status": first.status, "error": first.error},
+                )
+            return finished
+
+    async def _send(
+        self,
+        st: TargetState,
+        target: Target,
+        group: list[Delivery],
+        gate: asyncio.Semaphore,
+    ) -> list[Finished]:
         async with gate:
             await self._take_token(st)
             if not st.breaker.allow(self.monotonic()):
