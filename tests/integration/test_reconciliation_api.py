@@ -18,6 +18,7 @@ from stockbridge.api.app import create_app
 from stockbridge.app.bootstrap import Hub, bootstrap
 from stockbridge.app.clock import ManualClock
 from stockbridge.app.master import MasterKind
+from stockbridge.domain.access import Binding
 
 from ..conftest import ADMIN_KEY, START, LiveServer, event, hub_settings, seed_master
 
@@ -217,6 +218,20 @@ def test_uploads_that_cannot_be_reconciled_are_refused_with_a_reason(
         headers={"Authorization": f"Bearer {key}"},
     )
     assert r.status_code == 403
+    # A key bound to the warehouse's source may reconcile the warehouse, not the ERP
+    wms_key, _ = recon_hub.keys.create(
+        "wms", ["reconcile", "positions:read"], binding=Binding(sources=frozenset({"wms"}))
+    )
+    as_wms = {"Authorization": f"Bearer {wms_key}"}
+    body = {"as_of": "2026-03-02T10:00:00Z", "lines": []}
+    r = httpx.post(
+        f"{api.base_url}/v1/reconciliations", json={**body, "system": "erp"}, headers=as_wms
+    )
+    assert r.status_code == 403 and r.json()["type"].endswith("outside-binding")
+    r = httpx.post(
+        f"{api.base_url}/v1/reconciliations", json={**body, "system": "wms"}, headers=as_wms
+    )
+    assert r.status_code == 201, r.text
 
 
 def test_positions_as_of_an_instant(api: httpx.Client) -> None:

@@ -16,8 +16,8 @@ from ..app.ports import RunRecord
 from ..app.reconciliation import difference_view, run_view
 from ..app.snapshots import SnapshotError, parse_upload
 from ..domain.model import to_micros
-from .auth import hub_of, require
-from .problems import JsonResponse, Problem
+from .auth import check_names, enforce_names, hub_of, require
+from .problems import JsonResponse, Problem, responses
 from .requests import invalid_request, raw_body
 from .schemas import ReconciliationOut, ReconciliationRunsOut, ReconciliationSystemsOut
 
@@ -87,7 +87,7 @@ def systems(request: Request) -> JsonResponse:
         "field in `errors`; every other row is compared with the ledger as of `as_of`."
     ),
     response_class=JsonResponse,
-    responses={201: {"model": ReconciliationOut}},
+    responses={201: {"model": ReconciliationOut}, **responses(404)},
     status_code=201,
     dependencies=_write,
 )
@@ -109,6 +109,8 @@ async def upload(
             as_of = data.get("as_of", as_of)
     if not isinstance(system, str) or not system:
         raise invalid_request("system: name the system the snapshot is from")
+    # A key bound to sources may reconcile the systems of those names only.
+    await enforce_names(request, {"system": ("source", system)})
     if system not in hub.reconciliation.systems:
         known = ", ".join(sorted(hub.reconciliation.systems)) or "none declared"
         raise Problem(404, "Not found", f"no reconciliation system {system!r} (known: {known})")
@@ -127,11 +129,12 @@ async def upload(
     "/{system}/pull",
     summary="Pull a snapshot from the system itself and reconcile it",
     response_class=JsonResponse,
-    responses={201: {"model": ReconciliationOut}},
+    responses={201: {"model": ReconciliationOut}, **responses(502)},
     status_code=201,
     dependencies=_write,
 )
 def pull(system: str, request: Request) -> JsonResponse:
+    check_names(request, {"path.system": ("source", system)})
     hub = hub_of(request)
     try:
         record = hub.reconciliation.pull(system)
@@ -144,7 +147,7 @@ def pull(system: str, request: Request) -> JsonResponse:
     "",
     summary="Reconciliation runs, newest first",
     response_class=JsonResponse,
-    responses={200: {"model": ReconciliationRunsOut}},
+    responses={200: {"model": ReconciliationRunsOut}, **responses(404)},
     dependencies=_read,
 )
 def runs(
@@ -152,6 +155,7 @@ def runs(
     system: str | None = Query(None),
     limit: int = Query(50, ge=1, le=500),
 ) -> JsonResponse:
+    check_names(request, {"system": ("source", system)})
     found = hub_of(request).reconciliation.runs(system, limit)
     return JsonResponse({"runs": [run_view(r) for r in found]})
 
@@ -165,7 +169,9 @@ def runs(
 )
 def run(run_id: int, request: Request) -> JsonResponse:
     hub = hub_of(request)
-    return _with_differences(hub, hub.reconciliation.get(run_id))
+    record = hub.reconciliation.get(run_id)
+    check_names(request, {"system": ("source", record.system)})
+    return _with_differences(hub, record)
 
 
 @router.get(
@@ -176,7 +182,9 @@ def run(run_id: int, request: Request) -> JsonResponse:
     dependencies=_read,
 )
 def report(run_id: int, request: Request) -> Response:
-    text = hub_of(request).reconciliation.report_csv(run_id)
+    service = hub_of(request).reconciliation
+    check_names(request, {"system": ("source", service.get(run_id).system)})
+    text = service.report_csv(run_id)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",

@@ -49,7 +49,7 @@ class ItemRow(_Row):
     category: str | None = None
     safety_stock: Decimal = Field(Decimal(0), ge=0, le=MAX_BASE_QUANTITY, allow_inf_nan=False)
     description: str | None = None
-    unit_cost: Decimal | None = Field(None, ge=0)
+    unit_cost: Decimal | None = Field(None, ge=0, le=MAX_BASE_QUANTITY, allow_inf_nan=False)
 
     @field_validator("conversions")
     @classmethod
