@@ -1008,6 +1008,13 @@ class SqlStore(DeliveryStoreMixin):
         )
         return _stored_event(rows[0]) if rows else None
 
+    def events_by_correlation(self, correlation_id: str, limit: int) -> list[StoredEvent]:
+        rows = self.read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE correlation_id = ? ORDER BY seq LIMIT ?",
+            (correlation_id, limit),
+        )
+        return [_stored_event(r) for r in rows]
+
     def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]:
         rows = self.read(
             f"SELECT {_EVENT_COLUMNS} FROM ("

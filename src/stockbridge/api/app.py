@@ -24,10 +24,12 @@ from . import (
     routes_prices,
     routes_reservations,
     routes_returns,
+    routes_trace,
     routes_webhooks,
     schemas,
 )
 from .problems import JsonResponse
+from .tracing import TracingMiddleware
 
 
 def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
@@ -52,6 +54,8 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     )
     app.state.hub = hub
     problems.install(app)
+    if hub.tracing.enabled:
+        app.add_middleware(TracingMiddleware, tracing=hub.tracing)
     app.include_router(routes_events.router)
     app.include_router(routes_positions.router)
     app.include_router(routes_admin.router)
@@ -63,6 +67,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_prices.router)
     app.include_router(routes_returns.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_trace.router)
     app.include_router(routes_dashboard.router())
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")

@@ -13,6 +13,7 @@ from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
 from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
+from ..tracing import Tracing
 from .channels import ChannelService
 from .clock import SystemClock
 from .connectors import ConnectorService, load_connectors
@@ -29,6 +30,7 @@ from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
+from .trace import TraceQueries
 from .transfers import TransferPolicy
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
@@ -89,6 +91,8 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    traces: TraceQueries
+    tracing: Tracing
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -136,12 +140,19 @@ class Hub:
 
     def close(self) -> None:
         self.stop()
+        self.tracing.shutdown()
         self.store.close()
 
 
-def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | None = None) -> Hub:
+def bootstrap(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    tracing: Tracing | None = None,
+) -> Hub:
     """Wire a hub. An injected store or clock (tests, simulation) keeps the writer in this
-    process, where they live."""
+    process, where they live; an injected tracing (tests) replaces the configured one."""
     if store is not None or clock is not None:
         settings = settings.with_overrides(**{"ingest.writer": "thread"})
     clock = clock or SystemClock()
@@ -151,6 +162,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     tickets = ticket_policy(settings.tickets)
     returns = return_policy(settings.returns)
     transfers = TransferPolicy(settings.transfers.short_receipt)
+    tracing = tracing or Tracing.from_settings(settings.tracing)
     ingest = IngestService(
         store,
         clock,
@@ -159,6 +171,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         tickets=tickets,
         returns=returns,
         transfers=transfers,
+        tracing=tracing,
     )
     writer: Writer
     if settings.ingest.writer == "process":
@@ -170,6 +183,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             tickets=tickets,
             returns=returns,
             transfers=transfers,
+            tracing=settings.tracing,
         )
     else:
         writer = GroupCommitWriter(
@@ -183,6 +197,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             clock,
             poll_interval=settings.delivery.poll_interval_seconds,
             lease_seconds=settings.delivery.lease_seconds,
+            tracing=tracing,
         )
         if settings.delivery.enabled
         else None
@@ -215,5 +230,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             lambda raws: hub.submit(raws),
             lambda command: hub.submit_command(command),
         ),
+        traces=TraceQueries(store),
+        tracing=tracing,
     )
     return hub
