@@ -125,8 +125,9 @@
 
   function path(by, scope, id) {
     const lookup = LOOKUPS[by];
-    if (!lookup.params) return "v1/trace/" + encodeURIComponent(id);
-    return "v1/trace?" + new URLSearchParams(lookup.params(scope, id)).toString();
+    // The page lives at /dashboard/trace; the API at /v1.
+    if (!lookup.params) return "../v1/trace/" + encodeURIComponent(id);
+    return "../v1/trace?" + new URLSearchParams(lookup.params(scope, id)).toString();
   }
 
   function relabel() {
