@@ -16,8 +16,9 @@ import pytest
 from stockbridge.adapters.sql_store import SqlStore
 from stockbridge.app.bootstrap import Hub
 from stockbridge.domain.correlation import (
-    generated_correlation_id,
+    event_correlation_id,
     parse_traceparent,
+    trace_id_for,
     traceparent_for,
 )
 
@@ -46,11 +47,16 @@ def system(store: SqlStore, shop: Receiver, erp: Receiver) -> Iterator[tuple[Hub
     """A hub pushing the `web` channel (store S1) to `shop` and posting to `erp`."""
     hub, server = start_hub(store)
     with admin_client(server) as client:
-        put_target(client, "shop", shop.url + "/inventory")
-        put_target(client, "erp", erp.url + "/postings", postings=True)
-        r = client.put("/v1/channels/web", json={"locations": {"S1": 0}, "target": "shop"})
-        assert r.status_code == 200, r.text
+        connect(client, shop.url, erp.url)
         yield hub, client
+
+
+def connect(client: httpx.Client, shop_url: str, erp_url: str) -> None:
+    """The `web` channel (store S1) pushed to `shop_url`, postings to `erp_url`."""
+    put_target(client, "shop", shop_url + "/inventory")
+    put_target(client, "erp", erp_url + "/postings", postings=True)
+    r = client.put("/v1/channels/web", json={"locations": {"S1": 0}, "target": "shop"})
+    assert r.status_code == 200, r.text
 
 
 def drained(hub: Hub) -> None:
@@ -136,8 +142,10 @@ def test_an_event_sent_without_a_correlation_id_gets_a_stable_one(
     drained(hub)
     # Then its trace is under the id derived from its source and event id
     trace = trace_of(client, "/v1/trace", source="pos", event_id="r9")
-    made = generated_correlation_id("pos", "r9")
-    assert trace["correlation_id"] == made == trace["trace_id"]
+    made = event_correlation_id("pos", "r9")
+    assert trace["correlation_id"] == made == "event:pos:r9"
+    assert trace["trace_id"] == trace_id_for(made)
+    assert trace_of(client, f"/v1/trace/{made}")["events"] == trace["events"]
     assert [e["event_id"] for e in trace["events"]] == ["r9"]
     assert {(d["target"], d["kind"]) for d in trace["deliveries"]} == {
         ("shop", "availability"),

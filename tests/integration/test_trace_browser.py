@@ -14,10 +14,11 @@ import pytest
 
 from stockbridge.app.bootstrap import open_store
 
-from .conftest import SECRET, admin_client, put_target, settled, start_hub, wait_for
+from .conftest import SECRET, admin_client, settled, start_hub, wait_for
 from .receiver import Receiver
 from .test_dashboard_browser import CHROMIUM, WAIT_MS, require_browser
 from .test_tickets_orders_api import ticket
+from .test_trace import connect
 
 
 @pytest.fixture
@@ -29,10 +30,7 @@ def traced(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
         with Receiver(secret=SECRET, seed=4) as receiver:
             hub, server = start_hub(store)
             with admin_client(server) as admin:
-                put_target(admin, "shop", receiver.url + "/inventory")
-                put_target(admin, "erp", receiver.url + "/postings", postings=True)
-                r = admin.put("/v1/channels/web", json={"locations": {"S1": 0}, "target": "shop"})
-                assert r.status_code == 200, r.text
+                connect(admin, receiver.url, receiver.url)
                 assert admin.post("/v1/tickets", json=ticket()).json()["status"] == "accepted"
                 wait_for(hub, lambda: settled(hub), "deliveries to drain")
                 key, _ = hub.keys.create("operations", ["positions:read"])

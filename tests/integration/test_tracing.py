@@ -21,7 +21,7 @@ from stockbridge.api.app import create_app
 from stockbridge.app.bootstrap import Hub, bootstrap, open_store
 from stockbridge.config import TracingSettings
 from stockbridge.domain.correlation import (
-    generated_correlation_id,
+    event_correlation_id,
     parse_traceparent,
     traceparent_for,
 )
@@ -108,7 +108,7 @@ def test_one_event_makes_linked_spans_from_request_to_connector_call(
     send = one(spans, "deliver shop")
     assert [link.context.span_id for link in send.links] == [ingest.context.span_id]
     assert dict(send.attributes or {})["stockbridge.correlation_id"] == (
-        generated_correlation_id("pos", "r1")
+        event_correlation_id("pos", "r1")
     )
     # And the connector's HTTP call is a client span under the send
     call = one(spans, "HTTP POST")
@@ -118,7 +118,7 @@ def test_one_event_makes_linked_spans_from_request_to_connector_call(
     # And the target got that call's span as its traceparent, with the correlation id
     (pushed,) = shop.applied
     assert ids(pushed.headers["traceparent"]) == ids_of(call)
-    assert pushed.headers["x-correlation-id"] == generated_correlation_id("pos", "r1")
+    assert pushed.headers["x-correlation-id"] == event_correlation_id("pos", "r1")
 
 
 def test_tracing_off_records_no_span_context_and_sends_the_derived_traceparent(
@@ -140,7 +140,7 @@ def test_tracing_off_records_no_span_context_and_sends_the_derived_traceparent(
     assert delivery.traceparent is None
     # And the target got the traceparent derived from the correlation id and the delivery
     (pushed,) = shop.applied
-    made = generated_correlation_id("pos", "r1")
+    made = event_correlation_id("pos", "r1")
     assert pushed.headers["traceparent"] == traceparent_for(made, str(delivery.id))
     assert pushed.headers["x-correlation-id"] == made
 

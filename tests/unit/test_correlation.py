@@ -7,7 +7,8 @@ import re
 import pytest
 
 from stockbridge.domain.correlation import (
-    generated_correlation_id,
+    event_correlation_id,
+    event_of_correlation_id,
     parse_traceparent,
     primary_correlation_id,
     span_id_for,
@@ -21,21 +22,34 @@ from stockbridge.domain.model import Event, Item, Location
 W3C = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 
 
-def test_a_generated_correlation_id_is_the_same_for_the_same_event() -> None:
-    made = generated_correlation_id("pos", "e1")
-    assert made == generated_correlation_id("pos", "e1")
-    assert re.fullmatch(r"[0-9a-f]{32}", made)
-    assert made != generated_correlation_id("pos", "e2")
-    assert made != generated_correlation_id("web", "e1")
+def test_an_event_sent_without_a_correlation_id_gets_one_from_its_key() -> None:
+    made = event_correlation_id("pos", "e1")
+    assert made == "event:pos:e1" == event_correlation_id("pos", "e1")
+    assert event_of_correlation_id(made) == ("pos", "e1")
+
+
+@pytest.mark.parametrize(
+    ("source", "event_id"),
+    [("a:b", "c"), ("a", "b:c"), ("50%", "x"), ("%3A", "y"), ("pos", "ticket:T1:1")],
+)
+def test_the_source_and_event_id_are_told_apart_whatever_they_hold(
+    source: str, event_id: str
+) -> None:
+    assert event_of_correlation_id(event_correlation_id(source, event_id)) == (source, event_id)
 
 
 def test_the_source_and_event_id_cannot_be_confused_by_where_they_split() -> None:
-    assert generated_correlation_id("a:b", "c") != generated_correlation_id("a", "b:c")
+    assert event_correlation_id("a:b", "c") != event_correlation_id("a", "b:c")
+
+
+@pytest.mark.parametrize("other", ["ticket:pos:T1", "event:", "event:pos", "event::e1", "x"])
+def test_other_correlation_ids_name_no_event(other: str) -> None:
+    assert event_of_correlation_id(other) is None
 
 
 def test_a_trace_id_shaped_correlation_id_is_its_own_trace_id() -> None:
-    made = generated_correlation_id("pos", "e1")
-    assert trace_id_for(made) == made
+    sent = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_for(sent) == sent
 
 
 @pytest.mark.parametrize(
@@ -99,7 +113,7 @@ def _mapped(raw: dict[str, object]) -> Event:
     return mapped
 
 
-def test_mapping_keeps_the_source_id_or_makes_one_from_the_event_key() -> None:
+def test_an_event_is_traced_by_the_source_id_or_one_from_its_key() -> None:
     raw = {
         "event_id": "e1",
         "source": "pos",
@@ -109,5 +123,7 @@ def test_mapping_keeps_the_source_id_or_makes_one_from_the_event_key() -> None:
         "quantity": 1,
         "occurred_at": "2026-03-02T09:00:00+00:00",
     }
-    assert _mapped(raw).correlation_id == generated_correlation_id("pos", "e1")
-    assert _mapped({**raw, "correlation_id": "basket-7"}).correlation_id == "basket-7"
+    plain = _mapped(raw)
+    assert (plain.correlation_id, plain.correlation) == (None, "event:pos:e1")
+    sent = _mapped({**raw, "correlation_id": "basket-7"})
+    assert (sent.correlation_id, sent.correlation) == ("basket-7", "basket-7")

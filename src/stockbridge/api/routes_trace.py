@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 
 from ..app.keys import Scope
 from ..app.trace import Trace
@@ -20,64 +16,8 @@ router = APIRouter(
 )
 
 
-class LedgerEffectOut(BaseModel):
-    sku: str
-    location: str
-    on_hand_delta: Decimal
-    in_transit_delta: Decimal
-    superseded_by_count: bool
-
-
-class TraceEventOut(BaseModel):
-    source: str
-    event_id: str
-    type: str
-    sku: str
-    location: str
-    quantity: Decimal
-    reference: str | None
-    occurred_at: datetime
-    recorded_at: datetime
-    occurred_to_recorded_ms: float
-    effects: list[LedgerEffectOut]
-
-
-class TraceAttemptOut(BaseModel):
-    at: datetime
-    status: int | None
-    verdict: str
-    duration_ms: float
-    error: str | None
-    queued_to_attempt_ms: float | None
-
-
-class TraceDeliveryOut(BaseModel):
-    id: int
-    target: str
-    kind: str
-    key: str
-    idempotency_key: str
-    state: str
-    events: list[str]
-    created_at: datetime
-    delivered_at: datetime | None
-    recorded_to_queued_ms: float | None
-    queued_to_delivered_ms: float | None
-    occurred_to_delivered_ms: float | None
-    attempts: list[TraceAttemptOut]
-
-
-class TraceOut(BaseModel):
-    correlation_id: str
-    trace_id: str
-    events: list[TraceEventOut]
-    deliveries: list[TraceDeliveryOut]
-    complete: bool
-    truncated: bool
-
-
 _RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"model": TraceOut},
+    200: {"model": Trace},
     404: {"description": "Nothing is known under that id (problem+json)"},
 }
 

@@ -615,7 +615,7 @@ def _position_messages(entries: Sequence[Entry], changed: set[PositionKey]) -> l
                 "positions": sorted(changed),
                 "event_count": len(entries),
                 "events": [str(e.key) for e in causes],
-                "correlation_ids": sorted({e.correlation_id for e in causes if e.correlation_id}),
+                "correlation_ids": sorted({e.correlation for e in causes}),
             },
         )
     ]

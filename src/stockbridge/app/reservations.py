@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 
 from ..domain.availability import ChannelPolicy, channel_availability
-from ..domain.correlation import generated_correlation_id
 from ..domain.errors import NotFound
 from ..domain.intake import InvalidEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
@@ -216,8 +215,7 @@ def _event(raw: dict[str, Any]) -> tuple[Event, bytes] | InvalidEvent:
         reservation_id=parsed.reservation_id,
         expires_us=parsed.expires_us,
         reference=parsed.reference,
-        correlation_id=parsed.correlation_id
-        or generated_correlation_id(parsed.key.source, parsed.key.event_id),
+        correlation_id=parsed.correlation_id,
     )
     return event, parsed.canonical
 

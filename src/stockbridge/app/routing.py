@@ -220,9 +220,7 @@ def plan_pushes(
             continue
         priority = 0 if value == 0 else 1 if before is not None and (value < before) else 2
         events = by_sku.get(sku, [])[:MAX_CAUSES]
-        correlations = tuple(
-            sorted({e.event.correlation_id for e in events if e.event.correlation_id})
-        )
+        correlations = tuple(sorted({e.event.correlation for e in events}))
         deliveries.append(
             NewDelivery(
                 target=routing.channel_target[channel],
@@ -270,7 +268,7 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
             "condition": e.condition,
             "reference": e.reference,
             "reason": e.reason,
-            "correlation_id": e.correlation_id,
+            "correlation_id": e.correlation,
         }
         for target in routing.posting_targets:
             out.append(
@@ -283,7 +281,7 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
                     payload=document,
                     priority=2,
                     causes=[str(e.key)],
-                    correlation_ids=(e.correlation_id,) if e.correlation_id else (),
+                    correlation_ids=(e.correlation,),
                 )
             )
     return out

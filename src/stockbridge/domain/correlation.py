@@ -1,10 +1,10 @@
 """Correlation ids and W3C trace context, derived without I/O.
 
-An event keeps the correlation id its source gave it. When the source gave none, the hub
-makes one from the event's identity (source, event id): a resent event gets the same id,
-whichever writer process or retry records it, so nothing has to be remembered between
-attempts. Generated ids are 32 lowercase hex digits, the shape of a W3C trace id, so a
-trace started from an event and the hub's own headers line up.
+An event keeps the correlation id its source gave it. When the source gave none, its id
+is derived from the event's identity: `event:{source}:{event_id}`. A resent event gets
+the same id whichever writer process or retry records it, nothing has to be stored for
+it (the ledger keeps only ids a source sent, so the hot ingest path indexes nothing new),
+and a trace can be found from the id alone through the event's own key.
 """
 
 from __future__ import annotations
@@ -12,26 +12,41 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import unquote
 
 #: W3C Trace Context version 00: version-traceid-parentid-flags.
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+EVENT_PREFIX = "event:"
 
 
-def generated_correlation_id(source: str, event_id: str) -> str:
-    """The correlation id made at ingest for an event its source sent without one."""
-    # The unit separator cannot occur in either part's meaning: "a:b"+"c" != "a"+":bc".
-    digest = hashlib.blake2b(f"{source}\x1f{event_id}".encode(), digest_size=16).hexdigest()
-    return digest if digest != _ZERO_TRACE else "1" * 32
+def event_correlation_id(source: str, event_id: str) -> str:
+    """The correlation id of an event its source sent without one.
+
+    `%` and `:` in the source are percent-encoded, so the id names one event only.
+    """
+    if ":" in source or "%" in source:
+        source = source.replace("%", "%25").replace(":", "%3A")
+    return f"{EVENT_PREFIX}{source}:{event_id}"
+
+
+def event_of_correlation_id(correlation_id: str) -> tuple[str, str] | None:
+    """(source, event id) of an id made by `event_correlation_id`; None for any other."""
+    if not correlation_id.startswith(EVENT_PREFIX):
+        return None
+    source, colon, event_id = correlation_id[len(EVENT_PREFIX) :].partition(":")
+    if not (source and colon and event_id):
+        return None
+    return unquote(source), event_id
 
 
 def trace_id_for(correlation_id: str) -> str:
     """The W3C trace id a correlation id travels under.
 
-    A correlation id already shaped as a trace id (every generated one) is used as it is;
-    any other text is hashed to one, so the same correlation id always gives the same
+    A correlation id already shaped as a trace id (a source may send one) is used as it
+    is; any other text is hashed to one, so the same correlation id always gives the same
     trace id.
     """
     if _HEX32.match(correlation_id) and correlation_id != _ZERO_TRACE:

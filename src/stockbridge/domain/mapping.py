@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .correlation import generated_correlation_id
 from .errors import Reason
 from .intake import ParsedEvent
 from .model import MAX_BASE_QUANTITY, QUANTITY_PLACES, Event, Item, Location, Xref, XrefKind
@@ -116,6 +115,5 @@ def map_event(parsed: ParsedEvent, md: MasterData) -> Event | Parked:
         counterparty_location=counterparty,
         reference=parsed.reference,
         reason=parsed.reason,
-        correlation_id=parsed.correlation_id
-        or generated_correlation_id(parsed.key.source, parsed.key.event_id),
+        correlation_id=parsed.correlation_id,
     )
