@@ -84,7 +84,7 @@ def find_trace(
         if source is None:
             raise Problem(422, "Invalid request", "an event lookup needs its source")
         correlation_id = traces.of_event(source, event_id)
-        missing = f"no event {event_id!r} from source {source!r} carries a correlation id"
+        missing = f"no event {event_id!r} from source {source!r}"
     if correlation_id is None:
         raise Problem(404, "Not found", missing)
     return _answer(request, correlation_id)

@@ -225,7 +225,8 @@ class TraceQueries:
 
     # --- what a trace can be found by ------------------------------------------------------
     def of_event(self, source: str, event_id: str) -> str | None:
-        """The correlation id an event carries; None for an unknown event."""
+        """The correlation id an event carries (its source's or the one from its key);
+        None for an unknown event."""
         event = self.store.event(source, event_id)
         return event.correlation_id if event is not None else None
 
