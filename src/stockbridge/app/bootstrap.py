@@ -21,6 +21,7 @@ from .dashboard import DashboardService
 from .deliveries import DeliveryService
 from .documents import DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
+from .history import HistoryService
 from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
@@ -32,6 +33,7 @@ from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
 from .trace import TraceQueries
 from .transfers import TransferPolicy
+from .triage import OverdueWatch, TriageService, sla_of
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
@@ -93,6 +95,9 @@ class Hub:
     connectors: ConnectorService
     traces: TraceQueries
     tracing: Tracing
+    triage: TriageService
+    history: HistoryService
+    overdue_watch: OverdueWatch
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -124,10 +129,12 @@ class Hub:
         self.writer.start()
         if self.dispatcher is not None:
             self.dispatcher.start()
+        self.overdue_watch.start()
         self._running = True
 
     def stop(self) -> None:
         self._running = False
+        self.overdue_watch.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.writer.stop()
@@ -204,20 +211,23 @@ def bootstrap(
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    master_data = MasterDataService(store, clock)
+    exceptions = ExceptionService(
+        store,
+        clock,
+        lambda raws: hub.submit(raws),
+        lambda command: hub.submit_document(command),
+    )
+    triage = TriageService(store, clock, exceptions, master_data, sla_of(settings.exceptions))
     hub = Hub(
         settings=settings,
         store=store,
         clock=clock,
         ingest=ingest,
         writer=writer,
-        master_data=MasterDataService(store, clock),
+        master_data=master_data,
         keys=KeyService(store, clock, settings.bootstrap_key),
-        exceptions=ExceptionService(
-            store,
-            clock,
-            lambda raws: hub.submit(raws),
-            lambda command: hub.submit_document(command),
-        ),
+        exceptions=exceptions,
         positions=PositionQueries(store, master, cache),
         channels=channels,
         deliveries=deliveries,
@@ -229,8 +239,13 @@ def bootstrap(
             load_connectors(settings.connectors, os.environ),
             lambda raws: hub.submit(raws),
             lambda command: hub.submit_command(command),
+            store.latest_warehouse_snapshot,
+            settings.edi.get("partners", {}),
         ),
         traces=TraceQueries(store),
         tracing=tracing,
+        triage=triage,
+        history=HistoryService(store, master_data, channels, deliveries),
+        overdue_watch=OverdueWatch(triage, settings.exceptions.overdue_check_seconds),
     )
     return hub
