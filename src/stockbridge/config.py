@@ -161,6 +161,17 @@ class LoggingSettings(_Section):
     json_logs: bool = Field(True, alias="json")
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry spans of requests, ingest transactions and deliveries; off by default."""
+
+    enabled: bool = False
+    #: OTLP over HTTP (protobuf) traces endpoint, e.g. http://collector:4318/v1/traces.
+    otlp_endpoint: str = Field("http://127.0.0.1:4318/v1/traces", pattern=r"^https?://")
+    service_name: str = Field("stockbridge", min_length=1)
+    #: Share of traces recorded (a caller's sampled traceparent is always followed).
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -171,6 +182,7 @@ class Settings(_Section):
     tickets: TicketSettings = TicketSettings()
     returns: ReturnSettings = ReturnSettings()
     transfers: TransferSettings = TransferSettings()
+    tracing: TracingSettings = TracingSettings()
     exceptions: ExceptionSettings = ExceptionSettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)

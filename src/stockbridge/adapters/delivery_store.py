@@ -15,7 +15,8 @@ from ..app.ports import Delivery, Finished, NewDelivery
 
 _DELIVERY_COLUMNS = (
     "id, target, kind, key, idempotency_key, payload, priority, state, attempts, coalesced, "
-    "next_attempt_us, created_us, updated_us, delivered_us, last_status, last_error, causes"
+    "next_attempt_us, created_us, updated_us, delivered_us, last_status, last_error, causes, "
+    "traceparent"
 )
 
 
@@ -38,6 +39,7 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         row[14],
         row[15],
         orjson.loads(row[16]),
+        row[17],
     )
 
 
@@ -53,7 +55,8 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
     prices = [r for r in rows if r.kind == "price"]
     columns = (
         "INSERT INTO deliveries (target, kind, key, idempotency_key, payload, priority, state, "
-        "next_attempt_us, created_us, updated_us, causes) VALUES (?,?,?,?,?,?,'pending',?,?,?,?)"
+        "next_attempt_us, created_us, updated_us, causes, traceparent) "
+        "VALUES (?,?,?,?,?,?,'pending',?,?,?,?,?)"
     )
 
     def values(r: NewDelivery) -> tuple[Any, ...]:
@@ -68,6 +71,7 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
             now_us,
             now_us,
             orjson.dumps(r.causes).decode(),
+            r.traceparent,
         )
 
     if pushes:
@@ -77,9 +81,19 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
                 "kind = 'availability' DO UPDATE SET payload = excluded.payload, "
                 "priority = excluded.priority, idempotency_key = excluded.idempotency_key, "
                 "coalesced = deliveries.coalesced + 1, updated_us = excluded.updated_us, "
-                "causes = excluded.causes"
+                "causes = excluded.causes, traceparent = excluded.traceparent"
             ),
             [values(r) for r in pushes],
+        )
+        # The pending push of each (target, key) is unique (the partial index of 0003):
+        # the ids of a push coalesced into it join those already there.
+        cur.executemany(
+            sql(
+                "INSERT INTO delivery_correlations (correlation_id, delivery_id) "
+                "SELECT CAST(? AS TEXT), id FROM deliveries WHERE target = ? AND key = ? "
+                "AND kind = 'availability' AND state = 'pending' ON CONFLICT DO NOTHING"
+            ),
+            [(c, r.target, r.key) for r in pushes for c in r.correlation_ids],
         )
     if prices:
         cur.executemany(
@@ -89,8 +103,24 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
             ),
             [(now_us, r.target, r.key) for r in prices],
         )
-    if postings:
-        cur.executemany(sql(columns), [values(r) for r in postings])
+    named = [r for r in postings if r.correlation_ids]
+    if named:
+        # One statement each, for the id to file the correlation ids under.
+        links: list[tuple[str, int]] = []
+        for r in named:
+            cur.execute(sql(columns + " RETURNING id"), values(r))
+            delivery_id = cur.fetchone()[0]
+            links.extend((c, delivery_id) for c in r.correlation_ids)
+        cur.executemany(
+            sql(
+                "INSERT INTO delivery_correlations (correlation_id, delivery_id) VALUES (?,?) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            links,
+        )
+    unnamed = [r for r in postings if not r.correlation_ids]
+    if unnamed:
+        cur.executemany(sql(columns), [values(r) for r in unnamed])
 
 
 class DeliveryStoreMixin:
@@ -357,15 +387,43 @@ class DeliveryStoreMixin:
         return _delivery(rows[0]) if rows else None
 
     def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
+        return self.attempts_of([delivery_id])[delivery_id]
+
+    # --- traces -----------------------------------------------------------------------------
+    def deliveries_by_correlation(self, correlation_id: str, limit: int) -> list[Delivery]:
+        """Deliveries queued for events of this correlation id, oldest first."""
+        columns = ", ".join(f"d.{c.strip()}" for c in _DELIVERY_COLUMNS.split(","))
         rows = self.read(
-            "SELECT at_us, status, duration_ms, error, verdict FROM delivery_attempts "
-            "WHERE delivery_id = ? ORDER BY id",
-            (delivery_id,),
+            f"SELECT {columns} FROM delivery_correlations c "
+            "JOIN deliveries d ON d.id = c.delivery_id WHERE c.correlation_id = ? "
+            "ORDER BY d.id LIMIT ?",
+            (correlation_id, limit),
         )
-        return [
-            {"at_us": r[0], "status": r[1], "duration_ms": r[2], "error": r[3], "verdict": r[4]}
-            for r in rows
-        ]
+        return [_delivery(r) for r in rows]
+
+    def attempts_of(self, delivery_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Attempts of several deliveries (delivery id -> attempts in order)."""
+        out: dict[int, list[dict[str, Any]]] = {i: [] for i in delivery_ids}
+        ids = sorted(out)
+        for start in range(0, len(ids), 400):
+            chunk = ids[start : start + 400]
+            rows = self.read(
+                "SELECT delivery_id, at_us, status, duration_ms, error, verdict "
+                f"FROM delivery_attempts WHERE delivery_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY delivery_id, id",
+                chunk,
+            )
+            for r in rows:
+                out[r[0]].append(
+                    {
+                        "at_us": r[1],
+                        "status": r[2],
+                        "duration_ms": r[3],
+                        "error": r[4],
+                        "verdict": r[5],
+                    }
+                )
+        return out
 
     def requeue(self, ids: Sequence[int], now_us: int) -> int:
         """Dead or rejected deliveries back to pending, with a fresh retry budget.

@@ -39,6 +39,7 @@ from ..app.ports import (
     StoredEvent,
     TicketRecord,
 )
+from ..domain.correlation import event_correlation_id, event_of_correlation_id
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import (
@@ -223,7 +224,8 @@ def _stored_event(row: Sequence[Any]) -> StoredEvent:
         condition=row[13],
         reference=row[14],
         reason=row[15],
-        correlation_id=row[16],
+        # Stored only when the source sent one; otherwise derived from the key.
+        correlation_id=row[16] or event_correlation_id(row[1], row[2]),
         raw=orjson.loads(row[17]),
     )
 
@@ -1010,6 +1012,23 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin):
             (source, event_id),
         )
         return _stored_event(rows[0]) if rows else None
+
+    def events_by_correlation(self, correlation_id: str, limit: int) -> list[StoredEvent]:
+        """Events carrying this correlation id: sent with it (the partial index of 0013),
+        or, for an id derived from an event's key, that event if it was sent without one."""
+        rows = self.read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE correlation_id = ? ORDER BY seq LIMIT ?",
+            (correlation_id, limit),
+        )
+        key = event_of_correlation_id(correlation_id)
+        if key is not None:
+            rows += self.read(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE source = ? AND event_id = ? "
+                "AND correlation_id IS NULL",
+                key,
+            )
+            rows.sort(key=lambda r: r[0])
+        return [_stored_event(r) for r in rows[:limit]]
 
     def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]:
         rows = self.read(

@@ -13,6 +13,7 @@ from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
 from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
+from ..tracing import Tracing
 from .audit import AuditLog
 from .channels import ChannelService
 from .clock import SystemClock
@@ -32,6 +33,7 @@ from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
+from .trace import TraceQueries
 from .transfers import TransferPolicy
 from .triage import OverdueWatch, TriageService, sla_of
 from .writer import GroupCommitWriter
@@ -95,6 +97,8 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    traces: TraceQueries
+    tracing: Tracing
     triage: TriageService
     history: HistoryService
     overdue_watch: OverdueWatch
@@ -147,12 +151,19 @@ class Hub:
 
     def close(self) -> None:
         self.stop()
+        self.tracing.shutdown()
         self.store.close()
 
 
-def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | None = None) -> Hub:
+def bootstrap(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    tracing: Tracing | None = None,
+) -> Hub:
     """Wire a hub. An injected store or clock (tests, simulation) keeps the writer in this
-    process, where they live."""
+    process, where they live; an injected tracing (tests) replaces the configured one."""
     if store is not None or clock is not None:
         settings = settings.with_overrides(**{"ingest.writer": "thread"})
     clock = clock or SystemClock()
@@ -162,6 +173,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     tickets = ticket_policy(settings.tickets)
     returns = return_policy(settings.returns)
     transfers = TransferPolicy(settings.transfers.short_receipt)
+    tracing = tracing or Tracing.from_settings(settings.tracing)
     ingest = IngestService(
         store,
         clock,
@@ -170,6 +182,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         tickets=tickets,
         returns=returns,
         transfers=transfers,
+        tracing=tracing,
     )
     writer: Writer
     if settings.ingest.writer == "process":
@@ -181,6 +194,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             tickets=tickets,
             returns=returns,
             transfers=transfers,
+            tracing=settings.tracing,
         )
     else:
         writer = GroupCommitWriter(
@@ -194,6 +208,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             clock,
             poll_interval=settings.delivery.poll_interval_seconds,
             lease_seconds=settings.delivery.lease_seconds,
+            tracing=tracing,
         )
         if settings.delivery.enabled
         else None
@@ -236,6 +251,8 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             store.latest_warehouse_snapshot,
             settings.edi.get("partners", {}),
         ),
+        traces=TraceQueries(store),
+        tracing=tracing,
         triage=triage,
         history=HistoryService(store, master_data, channels, deliveries),
         overdue_watch=OverdueWatch(triage, settings.exceptions.overdue_check_seconds),

@@ -52,6 +52,7 @@ from ..domain.tickets import (
     check_balance,
     day_closed,
     settlement_document,
+    ticket_correlation_id,
     ticket_document,
     ticket_document_number,
     ticket_events,
@@ -451,8 +452,19 @@ class Desk(Protocol):
 
 
 def _postings(
-    targets: Sequence[str], key: str, number: str, payload: dict[str, Any], causes: list[str]
+    targets: Sequence[str],
+    key: str,
+    number: str,
+    payload: dict[str, Any],
+    events: Sequence[dict[str, Any]],
+    correlation_ids: Sequence[str] = (),
 ) -> list[NewDelivery]:
+    """A document's posting to each target, naming the events and correlation ids behind
+    it (the document's own, its events', and any given)."""
+    ids = {e["correlation_id"] for e in events if e.get("correlation_id")}
+    ids.update(correlation_ids)
+    if payload.get("correlation_id"):
+        ids.add(payload["correlation_id"])
     return [
         NewDelivery(
             target=t,
@@ -462,14 +474,11 @@ def _postings(
             idempotency_key=number,
             payload=payload,
             priority=2,
-            causes=causes,
+            causes=[f"{e['source']}/{e['event_id']}" for e in events],
+            correlation_ids=tuple(sorted(ids)),
         )
         for t in targets
     ]
-
-
-def _causes(events: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['source']}/{e['event_id']}" for e in events]
 
 
 class DocumentDesk:
@@ -544,7 +553,7 @@ class DocumentDesk:
         self.plan.events.extend(events)
         for number, payload in documents:
             self.plan.deliveries.extend(
-                _postings(self.targets, f"{kind}:{document_id}", number, payload, _causes(events))
+                _postings(self.targets, f"{kind}:{document_id}", number, payload, events)
             )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -690,9 +699,7 @@ class DocumentDesk:
         self.plan.events.extend(events)
         self.plan.accepted_refs.append((ticket.source, f"ticket:{ticket.ticket_number}"))
         if posting == PER_TICKET:
-            self.plan.deliveries.extend(
-                _postings(self.targets, number, number, document, _causes(events))
-            )
+            self.plan.deliveries.extend(_postings(self.targets, number, number, document, events))
         return DocumentResult("ticket", ref, DocStatus.ACCEPTED, document_number=number)
 
     # --- orders ---------------------------------------------------------------------------
@@ -713,7 +720,7 @@ class DocumentDesk:
                 f"order:{key[0]}:{key[1]}",
                 doc.document_number,
                 doc.payload,
-                _causes(decision.events),
+                decision.events,
             )
         )
 
@@ -859,7 +866,15 @@ def plan_settlement(
         seq,
         [(s, n) for s, n, _ in tickets],
         document,
-        _postings(posting_targets, f"settlement:{store}", number, document, []),
+        # The settlement answers for each of its tickets: a ticket's trace reaches it.
+        _postings(
+            posting_targets,
+            f"settlement:{store}",
+            number,
+            document,
+            [],
+            [ticket_correlation_id(s, n) for s, n, _ in tickets],
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import ZERO, Event, EventKey, EventType, to_micros
+from ..tracing import Tracing
 from .documents import (
     DOCUMENT_COMMANDS,
     DocumentCommand,
@@ -32,7 +33,7 @@ from .documents import (
     is_closed,
     plan_settlement,
 )
-from .ports import Clock, NewException, OutboxMessage, Store
+from .ports import Clock, NewDelivery, NewException, OutboxMessage, Store
 from .reservations import COMMANDS, Command, CommandBatch, Outcome
 from .returns import RETURN_COMMANDS, GradeCommand, ReturnCommand, ReturnDesk, ReturnPolicy
 from .routing import (
@@ -221,9 +222,11 @@ class IngestService:
         tickets: TicketPolicy | None = None,
         returns: ReturnPolicy | None = None,
         transfers: TransferPolicy | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        self.tracing = tracing or Tracing()
         self.master = master or MasterCache(store)
         self.change_feed_retention_us = int(change_feed_retention_seconds * 1_000_000)
         self.tickets = tickets or TicketPolicy()
@@ -248,20 +251,28 @@ class IngestService:
         ledger events, in one transaction."""
         return [r for r in self.run_group(documents) if isinstance(r, DocumentResult)]
 
-    def run_group(self, items: Sequence[WriterItem]) -> list[Answer]:
+    def run_group(
+        self, items: Sequence[WriterItem], parents: Sequence[str | None] = ()
+    ) -> list[Answer]:
         """Apply client batches, reservation commands, tickets and order commands in one
         transaction (group commit), answering each in order.
 
         If the shared transaction fails, each item is retried alone so one item's
-        trouble is not another's.
+        trouble is not another's. `parents` are the `traceparent`s of the requests
+        behind the items: the transaction's span links to each.
         """
-        try:
-            return self._ingest(items)[0]
-        except Exception:
-            if len(items) == 1:
-                raise
-            log.exception("group commit failed; retrying its %d items one by one", len(items))
-            return [self._ingest([b])[0][0] for b in items]
+        with self.tracing.span(
+            "ingest transaction",
+            links=self.tracing.links(parents),
+            attributes={"stockbridge.items": len(items)},
+        ):
+            try:
+                return self._ingest(items)[0]
+            except Exception:
+                if len(items) == 1:
+                    raise
+                log.exception("group commit failed; retrying its %d items one by one", len(items))
+                return [self._ingest([b])[0][0] for b in items]
 
     def expire_reservations(self) -> int:
         """Release reservations past their expiry; returns how many were released."""
@@ -497,7 +508,7 @@ class IngestService:
                 )
                 tx.save_channel_values(kept, now_us)
                 deliveries = pushes + deliveries
-            tx.enqueue_deliveries(deliveries, now_us)
+            tx.enqueue_deliveries(self._traced(deliveries), now_us)
 
         batch_answers = iter(
             [BatchResult([r for r in rs if r is not None]) for rs in call.results[: len(batches)]]
@@ -513,6 +524,13 @@ class IngestService:
             for item in items
         ]
         return answers, len(due)
+
+    def _traced(self, deliveries: list[NewDelivery]) -> list[NewDelivery]:
+        """Deliveries stamped with the transaction span's context, when tracing is on."""
+        if not self.tracing.enabled or not deliveries:
+            return deliveries
+        parent = self.tracing.traceparent()
+        return [replace(d, traceparent=parent) for d in deliveries]
 
     @staticmethod
     def _sort(
@@ -598,7 +616,7 @@ def _position_messages(entries: Sequence[Entry], changed: set[PositionKey]) -> l
                 "positions": sorted(changed),
                 "event_count": len(entries),
                 "events": [str(e.key) for e in causes],
-                "correlation_ids": sorted({e.correlation_id for e in causes if e.correlation_id}),
+                "correlation_ids": sorted({e.correlation for e in causes}),
             },
         )
     ]

@@ -234,6 +234,10 @@ class NewDelivery:
     causes: list[str]
     #: Not sent before this instant (µs since the epoch); None: as soon as possible.
     not_before_us: int | None = None
+    #: The correlation ids of the events behind it: how a trace finds the delivery.
+    correlation_ids: tuple[str, ...] = ()
+    #: W3C trace context of the ingest span that queued it (only when tracing is on).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +259,8 @@ class Delivery:
     last_status: int | None
     last_error: str | None
     causes: list[str]
+    #: W3C trace context of the ingest span that queued it, when tracing was on.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -734,6 +740,19 @@ class Store(Protocol):
     def delivery(self, delivery_id: int) -> Delivery | None: ...
 
     def attempts(self, delivery_id: int) -> list[dict[str, Any]]: ...
+
+    # traces
+    def events_by_correlation(self, correlation_id: str, limit: int) -> list[StoredEvent]:
+        """Events carrying this correlation id, oldest recorded first."""
+        ...
+
+    def deliveries_by_correlation(self, correlation_id: str, limit: int) -> list[Delivery]:
+        """Deliveries queued for events of this correlation id, oldest first."""
+        ...
+
+    def attempts_of(self, delivery_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """`attempts` of several deliveries at once (delivery id -> attempts in order)."""
+        ...
 
     def requeue(self, ids: Sequence[int], now_us: int) -> int: ...
 

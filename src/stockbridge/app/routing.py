@@ -233,6 +233,7 @@ def plan_pushes(
             continue
         priority = 0 if value == 0 else 1 if before is not None and (value < before) else 2
         events = by_sku.get(sku, [])[:MAX_CAUSES]
+        correlations = tuple(sorted({e.event.correlation for e in events}))
         deliveries.append(
             NewDelivery(
                 target=routing.channel_target[channel],
@@ -247,12 +248,11 @@ def plan_pushes(
                     "computed_at": from_micros(now_us).isoformat(),
                     # The events behind this value (the first ones when there are many).
                     "events": [str(e.event.key) for e in events],
-                    "correlation_ids": sorted(
-                        {e.event.correlation_id for e in events if e.event.correlation_id}
-                    ),
+                    "correlation_ids": list(correlations),
                 },
                 priority=priority,
                 causes=[str(e.event.key) for e in events],
+                correlation_ids=correlations,
             )
         )
     return deliveries, kept
@@ -290,7 +290,7 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
             "condition": e.condition,
             "reference": e.reference,
             "reason": e.reason,
-            "correlation_id": e.correlation_id,
+            "correlation_id": e.correlation,
             "reservation_id": e.reservation_id,
         }
         for target in targets:
@@ -304,6 +304,7 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
                     payload=document,
                     priority=2,
                     causes=[str(e.key)],
+                    correlation_ids=(e.correlation,),
                 )
             )
     return out

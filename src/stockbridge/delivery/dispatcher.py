@@ -22,15 +22,18 @@ from typing import Any
 
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 
 from ..app.ports import Clock, Delivery, Finished, Store
 from ..app.targets import TargetIn
 from ..connectors.registry import Target, build_target
 from ..connectors.webhook import SendResult
 from ..domain.model import to_micros
+from ..tracing import Tracing
 from .bucket import TokenBucket
 from .circuit import CircuitBreaker
 from .policy import RetryPolicy, Verdict, classify, next_delay
+from .trace_headers import TracedTransport, sending
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +138,10 @@ class Dispatcher:
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing()
         self.clock = clock
         self.poll_interval = poll_interval
         self.lease_us = int(lease_seconds * 1_000_000)
@@ -185,7 +190,9 @@ class Dispatcher:
 
     # --- the loop ------------------------------------------------------------------------
     async def _main(self) -> None:
-        async with httpx.AsyncClient(transport=self.transport) as client:
+        # Every connector's calls go through it: correlation headers and a span each.
+        transport = TracedTransport(self.transport or httpx.AsyncHTTPTransport(), self.tracing)
+        async with httpx.AsyncClient(transport=transport) as client:
             workers: dict[str, asyncio.Task[None]] = {}
             while not self._stop.is_set():
                 try:
@@ -389,13 +396,7 @@ class Dispatcher:
                 ]
             st.in_flight += 1
             try:
-                if len(group) == 1:
-                    result = await target.send(group[0])
-                else:
-                    result = await target.send_batch(group)
-            except Exception as e:  # a failed attempt, never a lost delivery
-                log.exception("sending %s to %s failed", [d.id for d in group], st.name)
-                result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
+                result = await self._request(st, target, group)
             finally:
                 st.in_flight -= 1
         first = self._judge(st, group[0], result)
@@ -425,6 +426,38 @@ class Dispatcher:
                 )
             )
         return out
+
+    async def _request(self, st: TargetState, target: Target, group: list[Delivery]) -> SendResult:
+        """One request, in a span linked to the ingest spans that queued its deliveries,
+        with the correlation id on its log lines and outbound headers."""
+        with (
+            sending(group) as current,
+            structlog.contextvars.bound_contextvars(
+                correlation_id=current.correlation_id, delivery_id=current.delivery_ref
+            ),
+            self.tracing.span(
+                f"deliver {st.name}",
+                kind=SpanKind.PRODUCER,
+                links=self.tracing.links([d.traceparent for d in group]),
+                attributes={
+                    "stockbridge.target": st.name,
+                    "stockbridge.delivery_ids": [d.id for d in group],
+                    "stockbridge.kind": group[0].kind,
+                    "stockbridge.correlation_id": current.correlation_id or "",
+                },
+            ) as span,
+        ):
+            try:
+                if len(group) == 1:
+                    result = await target.send(group[0])
+                else:
+                    result = await target.send_batch(group)
+            except Exception as e:  # a failed attempt, never a lost delivery
+                log.exception("sending %s to %s failed", [d.id for d in group], st.name)
+                result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
+            if result.status is not None:
+                span.set_attribute("http.response.status_code", result.status)
+            return result
 
     def _judge(self, st: TargetState, delivery: Delivery, result: SendResult) -> Finished:
         """What an attempt's result means: the state to store, and when to try again."""
