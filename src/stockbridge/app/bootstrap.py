@@ -13,6 +13,7 @@ from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
 from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
+from .canaries import CanaryService
 from .channels import ChannelService
 from .clock import SystemClock
 from .connectors import ConnectorService, load_connectors
@@ -23,12 +24,14 @@ from .exceptions import ExceptionService
 from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
+from .monitor import Monitor
 from .ports import Clock, Store
 from .pricing import PricingService
 from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
+from .slas import SlaService
 from .transfers import TransferPolicy
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
@@ -89,6 +92,9 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    slas: SlaService
+    canaries: CanaryService
+    monitor: Monitor
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -121,8 +127,10 @@ class Hub:
         if self.dispatcher is not None:
             self.dispatcher.start()
         self._running = True
+        self.monitor.start()
 
     def stop(self) -> None:
+        self.monitor.stop()
         self._running = False
         if self.dispatcher is not None:
             self.dispatcher.stop()
@@ -189,6 +197,14 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    slas = SlaService(store, clock, settings.slas)
+    canaries = CanaryService(store, clock, master, settings.canaries, lambda raws: hub.submit(raws))
+    monitor = Monitor(
+        slas,
+        settings.slas.evaluate_interval_seconds,
+        canaries if settings.canaries.enabled else None,
+        settings.canaries.interval_seconds,
+    )
     hub = Hub(
         settings=settings,
         store=store,
@@ -215,5 +231,8 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             lambda raws: hub.submit(raws),
             lambda command: hub.submit_command(command),
         ),
+        slas=slas,
+        canaries=canaries,
+        monitor=monitor,
     )
     return hub

@@ -28,6 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, parse_event
 from ..domain.mapping import MasterData, Parked, map_event
+from ..domain.model import to_micros
 from ..domain.orders import (
     Cancellation,
     Decision,
@@ -42,6 +43,7 @@ from ..domain.orders import (
     state_from_json,
     state_to_json,
 )
+from ..domain.slas import Workflow
 from ..domain.tickets import (
     Discount,
     TaxLine,
@@ -451,7 +453,13 @@ class Desk(Protocol):
 
 
 def _postings(
-    targets: Sequence[str], key: str, number: str, payload: dict[str, Any], causes: list[str]
+    targets: Sequence[str],
+    key: str,
+    number: str,
+    payload: dict[str, Any],
+    causes: list[str],
+    workflow: Workflow | None = None,
+    occurred_us: int | None = None,
 ) -> list[NewDelivery]:
     return [
         NewDelivery(
@@ -463,6 +471,8 @@ def _postings(
             payload=payload,
             priority=2,
             causes=causes,
+            workflow=workflow,
+            occurred_us=occurred_us,
         )
         for t in targets
     ]
@@ -470,6 +480,11 @@ def _postings(
 
 def _causes(events: Sequence[dict[str, Any]]) -> list[str]:
     return [f"{e['source']}/{e['event_id']}" for e in events]
+
+
+def _earliest(events: Sequence[dict[str, Any]]) -> int | None:
+    """When the first of a document's events occurred: its SLA clock's start."""
+    return min((to_micros(datetime.fromisoformat(e["occurred_at"])) for e in events), default=None)
 
 
 class DocumentDesk:
@@ -542,9 +557,18 @@ class DocumentDesk:
             kind, document_id, payload_hash, state["status"], state, received
         )
         self.plan.events.extend(events)
+        workflow = Workflow.RETURN_TO_ERP if kind == "return" else None
         for number, payload in documents:
             self.plan.deliveries.extend(
-                _postings(self.targets, f"{kind}:{document_id}", number, payload, _causes(events))
+                _postings(
+                    self.targets,
+                    f"{kind}:{document_id}",
+                    number,
+                    payload,
+                    _causes(events),
+                    workflow,
+                    _earliest(events),
+                )
             )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -691,7 +715,15 @@ class DocumentDesk:
         self.plan.accepted_refs.append((ticket.source, f"ticket:{ticket.ticket_number}"))
         if posting == PER_TICKET:
             self.plan.deliveries.extend(
-                _postings(self.targets, number, number, document, _causes(events))
+                _postings(
+                    self.targets,
+                    number,
+                    number,
+                    document,
+                    _causes(events),
+                    Workflow.TICKET_TO_ERP,
+                    to_micros(ticket.occurred_at),
+                )
             )
         return DocumentResult("ticket", ref, DocStatus.ACCEPTED, document_number=number)
 
@@ -714,6 +746,8 @@ class DocumentDesk:
                 doc.document_number,
                 doc.payload,
                 _causes(decision.events),
+                Workflow.ORDER_TO_ERP,
+                _earliest(decision.events),
             )
         )
 

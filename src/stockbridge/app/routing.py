@@ -17,6 +17,7 @@ from ..domain.availability import ChannelPolicy, StaleRule, channel_value, contr
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import ZERO, EventType, Position, from_micros
+from ..domain.slas import CANARY_SOURCE, Workflow, push_workflow
 from .ports import ChannelState, NewDelivery
 from .targets import TargetIn
 
@@ -240,6 +241,8 @@ def plan_pushes(
                 },
                 priority=priority,
                 causes=[str(e.event.key) for e in events],
+                workflow=push_workflow((e.event.key.source, e.event.type) for e in events),
+                occurred_us=min((e.event.occurred_us for e in events), default=None),
             )
         )
     return deliveries, kept
@@ -252,7 +255,8 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
     out: list[NewDelivery] = []
     for entry in entries:
         e = entry.event
-        if e.type not in POSTED:
+        # Canaries prove the path to the channels; the ERP never sees them.
+        if e.type not in POSTED or e.key.source == CANARY_SOURCE:
             continue
         document = {
             "type": "posting",
@@ -281,6 +285,8 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
                     payload=document,
                     priority=2,
                     causes=[str(e.key)],
+                    workflow=Workflow.RETURN_TO_ERP if e.type is EventType.RETURN else None,
+                    occurred_us=e.occurred_us,
                 )
             )
     return out

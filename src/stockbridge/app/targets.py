@@ -52,6 +52,9 @@ class TargetIn(BaseModel):
     concurrency: int = Field(4, ge=1, le=64)
     #: Whether this target receives ERP postings (inventory and sales movements).
     postings: bool = False
+    #: Whether this target receives SLA breach and recovery alerts (`alert` deliveries,
+    #: JSON bodies of type `sla_breach` / `sla_recovered`); webhook targets only.
+    alerts: bool = False
     #: Availability pushes per request: above 1 they go as one `availability_batch` body,
     #: as platforms' bulk inventory endpoints take them. Postings always go one by one.
     batch_size: int = Field(1, ge=1, le=250)
@@ -64,6 +67,8 @@ class TargetIn(BaseModel):
     def _platform_settings(self) -> TargetIn:
         if self.url is None and self.kind not in FILE_KINDS:
             raise ValueError(f"url: a {self.kind} target needs the address it sends to")
+        if self.alerts and self.kind != "webhook":
+            raise ValueError("alerts: only a webhook target receives alerts")
         if self.kind == "webhook":
             if self.platform:
                 raise ValueError("platform settings are for platform targets, not webhooks")

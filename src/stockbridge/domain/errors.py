@@ -43,6 +43,8 @@ class Reason(StrEnum):
     OVER_RECEIPT = "over_receipt"
     #: A transfer closed with shipped units never received (in transit remainder).
     SHORT_RECEIPT = "short_receipt"
+    #: A workflow's deliveries fell below their SLA objective (open until it recovers).
+    SLA_BREACH = "sla_breach"
 
 
 @dataclass(frozen=True, slots=True)
