@@ -24,6 +24,7 @@ from . import (
     routes_prices,
     routes_reservations,
     routes_returns,
+    routes_slas,
     routes_webhooks,
     schemas,
 )
@@ -62,6 +63,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
     app.include_router(routes_returns.router)
+    app.include_router(routes_slas.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_dashboard.router())
 
