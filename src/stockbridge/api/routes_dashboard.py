@@ -21,6 +21,8 @@ ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "slas.html": "text/html; charset=utf-8",
+    "slas.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {
@@ -41,7 +43,7 @@ def _load_assets() -> dict[str, bytes]:
 
 
 def router() -> APIRouter:
-    """The page, its two files, and `/v1/dashboard/*`. Reads the files once, here."""
+    """The pages, their files, and `/v1/dashboard/*`. Reads the files once, here."""
     assets = _load_assets()
     routes = APIRouter()
 
@@ -59,6 +61,8 @@ def router() -> APIRouter:
     page("/dashboard", "index.html")
     page("/dashboard/dashboard.css", "dashboard.css")
     page("/dashboard/dashboard.js", "dashboard.js")
+    page("/dashboard/slas", "slas.html")
+    page("/dashboard/slas.js", "slas.js")
 
     read = [Depends(require(Scope.POSITIONS_READ))]
 
