@@ -17,7 +17,7 @@ from stockbridge.app.clock import ManualClock
 from stockbridge.app.ports import Finished, NewDelivery
 from stockbridge.domain.model import to_micros
 from stockbridge.domain.slas import Objective, Transition, compliance
-from tests.conftest import ADMIN_KEY, START, LiveServer, hub_settings
+from tests.conftest import ADMIN_KEY, START, LiveServer, hub_settings, seed_master
 
 S = 1_000_000
 T0 = to_micros(START)
@@ -170,3 +170,42 @@ def test_slas_endpoint_reports_each_workflow(sla_hub: Hub, clock: ManualClock) -
     assert sales["target_seconds"] == 10 and sales["objective"] == 0.9
     assert slas["ticket_to_erp"]["compliance"] is None
     assert slas["ticket_to_erp"]["meeting_objective"] is True
+
+
+def test_canaries_reach_the_channel_and_stay_out_of_business_figures(
+    store: SqlStore, clock: ManualClock
+) -> None:
+    hub = bootstrap(
+        hub_settings(**{"delivery.enabled": False, "canaries": {"enabled": True}}),
+        store=store,
+        clock=clock,
+    )
+    try:
+        seed_master(hub)
+        # Given a channel fed by S1 and S2 whose target also takes ERP postings
+        hub.deliveries.put_target("shop", {"url": "http://127.0.0.1:9/hook", "postings": True})
+        hub.channels.put("web", {"locations": {"S2": 0, "S1": 0}, "target": "shop"})
+        # When the canary runs twice, its push delivered in between
+        first = hub.canaries.run()
+        assert deliver_all(store, T0 + S) == 1
+        clock.advance(timedelta(seconds=60))
+        second = hub.canaries.run()
+        assert deliver_all(store, T0 + 61 * S) == 1
+        # Then each run counted the canary item at the channel's first location, 1 then 2
+        assert [r.status.value for r in first.results + second.results] == ["accepted"] * 2
+        assert store.position("STOCKBRIDGE-CANARY", "S1").on_hand == 2  # type: ignore[union-attr]
+        # And each queued a canary push to the channel, none an ERP posting
+        pushes = store.deliveries(target="shop", kind="availability")
+        assert [(p.workflow, p.payload["available"]) for p in pushes] == [
+            ("canary", "1"),
+            ("canary", "2"),
+        ]
+        assert [p.occurred_us for p in pushes] == [T0, T0 + 60 * S]
+        assert store.deliveries(target="shop", kind="posting") == []
+        # And S1 has not been heard from: a canary is no sign of life from a store
+        assert "S1" not in store.liveness()
+        # And the canary SLA sees both pushes met
+        canary = next(s for s in hub.slas.report() if s.objective.workflow == "canary")
+        assert (canary.compliance.met, canary.compliance.missed) == (2, 0)
+    finally:
+        hub.stop()
