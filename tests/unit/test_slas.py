@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from stockbridge.app.slas import objectives
+from stockbridge.app.targets import TargetIn
 from stockbridge.config import ConfigError, Settings, load_settings_from
 from stockbridge.domain.model import EventType
 from stockbridge.domain.slas import (
@@ -99,3 +101,9 @@ def test_sla_settings_are_checked_and_name_the_key() -> None:
         load_settings_from({"slas": {"return_to_erp": {"target_seconds": 60, "objective": 1.5}}})
     with pytest.raises(ConfigError, match=r"slas\.ticket_to_pos"):
         load_settings_from({"slas": {"ticket_to_pos": {"target_seconds": 60}}})
+
+
+def test_only_a_webhook_target_takes_alerts() -> None:
+    assert TargetIn.model_validate({"url": "https://ops.example.com/hook", "alerts": True}).alerts
+    with pytest.raises(ValidationError, match="only a webhook target receives alerts"):
+        TargetIn.model_validate({"kind": "csv", "alerts": True})
