@@ -6,17 +6,30 @@ write lock (SQLite) or `FOR UPDATE SKIP LOCKED` (PostgreSQL), never by tailing a
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from ..app.ports import Delivery, Finished, NewDelivery
+from ..domain.slas import LATENCY_BUCKETS, latency_bucket
+
+#: An attempt's outcome as counted, from the state it left the delivery in.
+ATTEMPT_OUTCOMES = {"pending": "retry", "superseded": "retry"}
+#: Counter rows per key: concurrent writers (PostgreSQL) rarely wait on each other's row.
+COUNTER_SHARDS = 8
+
+
+def counter_shard() -> int:
+    return os.getpid() % COUNTER_SHARDS
+
 
 _DELIVERY_COLUMNS = (
     "id, target, kind, key, idempotency_key, payload, priority, state, attempts, coalesced, "
     "next_attempt_us, created_us, updated_us, delivered_us, last_status, last_error, causes, "
-    "traceparent"
+    "traceparent, workflow, occurred_us"
 )
 
 
@@ -40,6 +53,8 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         row[15],
         orjson.loads(row[16]),
         row[17],
+        row[18],
+        row[19],
     )
 
 
@@ -55,8 +70,8 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
     prices = [r for r in rows if r.kind == "price"]
     columns = (
         "INSERT INTO deliveries (target, kind, key, idempotency_key, payload, priority, state, "
-        "next_attempt_us, created_us, updated_us, causes, traceparent) "
-        "VALUES (?,?,?,?,?,?,'pending',?,?,?,?,?)"
+        "next_attempt_us, created_us, updated_us, causes, traceparent, workflow, occurred_us) "
+        "VALUES (?,?,?,?,?,?,'pending',?,?,?,?,?,?,?)"
     )
 
     def values(r: NewDelivery) -> tuple[Any, ...]:
@@ -72,6 +87,8 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
             now_us,
             orjson.dumps(r.causes).decode(),
             r.traceparent,
+            r.workflow,
+            r.occurred_us,
         )
 
     if pushes:
@@ -81,7 +98,12 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
                 "kind = 'availability' DO UPDATE SET payload = excluded.payload, "
                 "priority = excluded.priority, idempotency_key = excluded.idempotency_key, "
                 "coalesced = deliveries.coalesced + 1, updated_us = excluded.updated_us, "
-                "causes = excluded.causes, traceparent = excluded.traceparent"
+                "causes = excluded.causes, traceparent = excluded.traceparent, "
+                # The channel has waited since the earliest news it has not been given.
+                "workflow = COALESCE(deliveries.workflow, excluded.workflow), "
+                "occurred_us = CASE WHEN deliveries.occurred_us IS NULL "
+                "OR excluded.occurred_us < deliveries.occurred_us "
+                "THEN excluded.occurred_us ELSE deliveries.occurred_us END"
             ),
             [values(r) for r in pushes],
         )
@@ -221,6 +243,7 @@ class DeliveryStoreMixin:
         transaction waits its turn behind the ingest writer, so a round takes one turn."""
         with self._write() as cur:
             stored = [self._finish(cur, f, now_us) for f in done]
+            self._count_attempts(cur, done, stored, now_us)
             return stored, self._claim(cur, target, now_us, lease_us, limit)
 
     def _claim(
@@ -299,7 +322,68 @@ class DeliveryStoreMixin:
         with self._write() as cur:
             for f in done:
                 stored.append(self._finish(cur, f, now_us))
+            self._count_attempts(cur, done, stored, now_us)
         return stored
+
+    def _count_attempts(
+        self, cur: Any, done: Sequence[Finished], stored: Sequence[str], now_us: int
+    ) -> None:
+        """Attempts by outcome, and the propagation latency of what was delivered, added
+        to the counters in the round's own transaction (one upsert per distinct row)."""
+        outcomes: Counter[tuple[str, str, str]] = Counter()
+        latency: dict[tuple[str, str, int], list[int]] = {}
+        for f, state in zip(done, stored, strict=True):
+            d = f.delivery
+            if not f.sent:
+                continue
+            outcomes[(d.target, d.kind, ATTEMPT_OUTCOMES.get(state, state))] += 1
+            if state == "delivered" and d.occurred_us is not None:
+                spent = max(0, now_us - d.occurred_us)
+                cell = latency.setdefault((d.target, d.kind, latency_bucket(spent)), [0, 0])
+                cell[0] += 1
+                cell[1] += spent
+        shard = counter_shard()
+        if outcomes:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO delivery_outcomes (target, kind, outcome, shard, count) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT (target, kind, outcome, shard) "
+                    "DO UPDATE SET count = delivery_outcomes.count + excluded.count"
+                ),
+                [(*k, shard, n) for k, n in sorted(outcomes.items())],
+            )
+        if latency:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO delivery_latency (target, kind, bucket, shard, count, sum_us) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT (target, kind, bucket, shard) "
+                    "DO UPDATE SET count = delivery_latency.count + excluded.count, "
+                    "sum_us = delivery_latency.sum_us + excluded.sum_us"
+                ),
+                [(*k, shard, n, total) for k, (n, total) in sorted(latency.items())],
+            )
+
+    def delivery_counters(
+        self,
+    ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], tuple[list[int], int]]]:
+        """Attempts by (target, kind, outcome), and per (target, kind) the latency
+        histogram's per-bucket counts (the last one +Inf) with its sum in µs."""
+        outcomes = {
+            (r[0], r[1], r[2]): int(r[3])
+            for r in self.read(
+                "SELECT target, kind, outcome, SUM(count) FROM delivery_outcomes "
+                "GROUP BY target, kind, outcome"
+            )
+        }
+        latency: dict[tuple[str, str], tuple[list[int], int]] = {}
+        for target, kind, bucket, count, total in self.read(
+            "SELECT target, kind, bucket, SUM(count), SUM(sum_us) FROM delivery_latency "
+            "GROUP BY target, kind, bucket"
+        ):
+            counts, sum_us = latency.get((target, kind), ([0] * (len(LATENCY_BUCKETS) + 1), 0))
+            counts[int(bucket)] += int(count)
+            latency[(target, kind)] = (counts, sum_us + int(total))
+        return outcomes, latency
 
     def _finish(self, cur: Any, f: Finished, now_us: int) -> str:
         delivery, state = f.delivery, f.state

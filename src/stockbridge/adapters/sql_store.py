@@ -59,6 +59,7 @@ from ..domain.model import (
 )
 from ..domain.pricing import PriceEntry, Promotion, Scope
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
+from .observability_store import ObservabilityStoreMixin, count_events
 from .triage_store import EXCEPTION_COLUMNS, TriageStoreMixin, exception_record
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
@@ -463,6 +464,9 @@ class SqlIngestTransaction:
                 rows,
             )
 
+    def count_events(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        count_events(self._cur, self._sql, counts)
+
     def resolve_exceptions(self, keys: Sequence[EventKey], now_us: int) -> None:
         if not keys or not self._rows(
             "SELECT 1 FROM exceptions WHERE status = 'open' AND event_id IS NOT NULL LIMIT 1"
@@ -863,7 +867,7 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin, TriageStoreMixin):
+class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on

@@ -26,6 +26,7 @@ from . import (
     routes_prices,
     routes_reservations,
     routes_returns,
+    routes_slas,
     routes_trace,
     routes_webhooks,
 )
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
     app.include_router(routes_returns.router)
+    app.include_router(routes_slas.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_trace.router)
     app.include_router(routes_dashboard.router())

@@ -26,6 +26,8 @@ ASSETS = {
     "exceptions.html": "text/html; charset=utf-8",
     "exceptions.css": "text/css; charset=utf-8",
     "exceptions.js": "text/javascript; charset=utf-8",
+    "slas.html": "text/html; charset=utf-8",
+    "slas.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {
@@ -46,7 +48,7 @@ def _load_assets() -> dict[str, bytes]:
 
 
 def router() -> APIRouter:
-    """The page, its two files, and `/v1/dashboard/*`. Reads the files once, here."""
+    """The pages, their files, and `/v1/dashboard/*`. Reads the files once, here."""
     assets = _load_assets()
     routes = APIRouter()
 
@@ -69,6 +71,8 @@ def router() -> APIRouter:
     page("/dashboard/exceptions", "exceptions.html")
     page("/dashboard/exceptions.css", "exceptions.css")
     page("/dashboard/exceptions.js", "exceptions.js")
+    page("/dashboard/slas", "slas.html")
+    page("/dashboard/slas.js", "slas.js")
 
     read = [Depends(require(Scope.POSITIONS_READ))]
 

@@ -15,6 +15,7 @@ from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
 from ..tracing import Tracing
 from .audit import AuditLog
+from .canaries import CanaryService
 from .channels import ChannelService
 from .clock import SystemClock
 from .connectors import ConnectorService, load_connectors
@@ -27,12 +28,14 @@ from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .limits import RateLimiter
 from .master import MasterDataService
+from .monitor import Monitor
 from .ports import Clock, Store
 from .pricing import PricingService
 from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
+from .slas import SlaService
 from .trace import TraceQueries
 from .transfers import TransferPolicy
 from .triage import OverdueWatch, TriageService, sla_of
@@ -102,6 +105,9 @@ class Hub:
     triage: TriageService
     history: HistoryService
     overdue_watch: OverdueWatch
+    slas: SlaService
+    canaries: CanaryService
+    monitor: Monitor
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -135,8 +141,10 @@ class Hub:
             self.dispatcher.start()
         self.overdue_watch.start()
         self._running = True
+        self.monitor.start()
 
     def stop(self) -> None:
+        self.monitor.stop()
         self._running = False
         self.overdue_watch.stop()
         if self.dispatcher is not None:
@@ -224,6 +232,14 @@ def bootstrap(
     )
     triage = TriageService(store, clock, exceptions, master_data, sla_of(settings.exceptions))
     audit = AuditLog(store, clock)
+    slas = SlaService(store, clock, settings.slas)
+    canaries = CanaryService(store, clock, master, settings.canaries, lambda raws: hub.submit(raws))
+    monitor = Monitor(
+        slas,
+        settings.slas.evaluate_interval_seconds,
+        canaries if settings.canaries.enabled else None,
+        settings.canaries.interval_seconds,
+    )
     hub = Hub(
         settings=settings,
         store=store,
@@ -255,6 +271,11 @@ def bootstrap(
         tracing=tracing,
         triage=triage,
         history=HistoryService(store, master_data, channels, deliveries),
-        overdue_watch=OverdueWatch(triage, settings.exceptions.overdue_check_seconds),
+        overdue_watch=OverdueWatch(
+            triage, settings.exceptions.overdue_check_seconds, slas.alert_overdue
+        ),
+        slas=slas,
+        canaries=canaries,
+        monitor=monitor,
     )
     return hub

@@ -28,6 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, parse_event
 from ..domain.mapping import MasterData, Parked, map_event
+from ..domain.model import to_micros
 from ..domain.orders import (
     Cancellation,
     Decision,
@@ -42,6 +43,7 @@ from ..domain.orders import (
     state_from_json,
     state_to_json,
 )
+from ..domain.slas import Workflow
 from ..domain.tickets import (
     Discount,
     TaxLine,
@@ -458,6 +460,8 @@ def _postings(
     payload: dict[str, Any],
     events: Sequence[dict[str, Any]],
     correlation_ids: Sequence[str] = (),
+    workflow: Workflow | None = None,
+    occurred_us: int | None = None,
 ) -> list[NewDelivery]:
     """A document's posting to each target, naming the events and correlation ids behind
     it (the document's own, its events', and any given)."""
@@ -476,9 +480,16 @@ def _postings(
             priority=2,
             causes=[f"{e['source']}/{e['event_id']}" for e in events],
             correlation_ids=tuple(sorted(ids)),
+            workflow=workflow,
+            occurred_us=occurred_us,
         )
         for t in targets
     ]
+
+
+def _earliest(events: Sequence[dict[str, Any]]) -> int | None:
+    """When the first of a document's events occurred: its SLA clock's start."""
+    return min((to_micros(datetime.fromisoformat(e["occurred_at"])) for e in events), default=None)
 
 
 class DocumentDesk:
@@ -551,9 +562,18 @@ class DocumentDesk:
             kind, document_id, payload_hash, state["status"], state, received
         )
         self.plan.events.extend(events)
+        workflow = Workflow.RETURN_TO_ERP if kind == "return" else None
         for number, payload in documents:
             self.plan.deliveries.extend(
-                _postings(self.targets, f"{kind}:{document_id}", number, payload, events)
+                _postings(
+                    self.targets,
+                    f"{kind}:{document_id}",
+                    number,
+                    payload,
+                    events,
+                    workflow=workflow,
+                    occurred_us=_earliest(events),
+                )
             )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -699,7 +719,17 @@ class DocumentDesk:
         self.plan.events.extend(events)
         self.plan.accepted_refs.append((ticket.source, f"ticket:{ticket.ticket_number}"))
         if posting == PER_TICKET:
-            self.plan.deliveries.extend(_postings(self.targets, number, number, document, events))
+            self.plan.deliveries.extend(
+                _postings(
+                    self.targets,
+                    number,
+                    number,
+                    document,
+                    events,
+                    workflow=Workflow.TICKET_TO_ERP,
+                    occurred_us=to_micros(ticket.occurred_at),
+                )
+            )
         return DocumentResult("ticket", ref, DocStatus.ACCEPTED, document_number=number)
 
     # --- orders ---------------------------------------------------------------------------
@@ -721,6 +751,8 @@ class DocumentDesk:
                 doc.document_number,
                 doc.payload,
                 decision.events,
+                workflow=Workflow.ORDER_TO_ERP,
+                occurred_us=_earliest(decision.events),
             )
         )
 

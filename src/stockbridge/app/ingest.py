@@ -8,6 +8,7 @@ none of it is (DESIGN §4, law 4).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -22,6 +23,7 @@ from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import ZERO, Event, EventKey, EventType, to_micros
+from ..domain.slas import CANARY_SOURCE
 from ..tracing import Tracing
 from .documents import (
     DOCUMENT_COMMANDS,
@@ -198,17 +200,21 @@ class _Call:
     exceptions: list[NewException] = field(default_factory=list)
     accepted: list[Event] = field(default_factory=list)
     accepted_raws: list[bytes] = field(default_factory=list)
+    #: (source, type, status) -> events: the ingest counters' increments.
+    counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
-    def answer(self, at: tuple[int, int], result: EventResult) -> None:
+    def answer(self, at: tuple[int, int], result: EventResult, type_: str) -> None:
         self.results[at[0]][at[1]] = result
+        self.counts[(result.source or "unknown", type_, result.status.value)] += 1
 
-    def reject(self, at: tuple[int, int], exc: NewException) -> None:
+    def reject(self, at: tuple[int, int], exc: NewException, type_: str = "unknown") -> None:
         self.exceptions.append(exc)
         self.answer(
             at,
             EventResult(
                 exc.event_id, exc.source, Status.EXCEPTION, exc.reason.value, exc.detail, exc.field
             ),
+            type_,
         )
 
 
@@ -436,7 +442,9 @@ class IngestService:
             entries = ledger.apply_all(call.accepted)
             # Every event is a sign of life from its location (freshness, DESIGN §7); a
             # reservation the hub records is not.
-            alive = {e.location: e.key.source for e in call.accepted}
+            alive = {
+                e.location: e.key.source for e in call.accepted if e.key.source != CANARY_SOURCE
+            }
             raws = call.accepted_raws
             if commands.commands:
                 # Read once the positions are locked: a request committed meanwhile by
@@ -464,6 +472,7 @@ class IngestService:
             tx.save_orders(list(plan.orders.values()), now_us)
             tx.save_document_states(list(plan.states.values()), now_us)
             tx.park(call.exceptions, now_us)
+            tx.count_events(call.counts)
             tx.resolve_exceptions(
                 [e.key for e in call.accepted] + [EventKey(*r) for r in plan.accepted_refs],
                 now_us,
@@ -544,20 +553,21 @@ class IngestService:
         for at, parsed, raw in candidates:
             key = parsed.key
             prior = seen.get(key)
+            type_ = parsed.type.value
             if prior is not None:
                 if prior == parsed.payload_hash:
-                    call.answer(at, EventResult(key.event_id, key.source, Status.DUPLICATE))
+                    call.answer(at, EventResult(key.event_id, key.source, Status.DUPLICATE), type_)
                 else:
-                    call.reject(at, _conflict(parsed, raw))
+                    call.reject(at, _conflict(parsed, raw), type_)
                 continue
             mapped = map_event(parsed, master)
             if isinstance(mapped, Parked):
-                call.reject(at, _parked(parsed, mapped, raw))
+                call.reject(at, _parked(parsed, mapped, raw), type_)
                 continue
             seen[key] = parsed.payload_hash
             call.accepted.append(mapped)
             call.accepted_raws.append(parsed.canonical)
-            call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED))
+            call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED), type_)
 
 
 def _safety(master: MasterData, sku: str) -> Decimal:

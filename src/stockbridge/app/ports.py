@@ -14,6 +14,7 @@ from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import EventKey, Item, Location, Position, Reservation, Xref
 from ..domain.pricing import PriceEntry, Promotion
+from ..domain.slas import Compliance
 
 
 class Clock(Protocol):
@@ -223,7 +224,7 @@ class AuditEntry:
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     target: str
-    kind: str  # "availability", "posting" or "price"
+    kind: str  # "availability", "posting", "price" or "alert"
     #: availability: "channel/sku" (coalescing); posting: "sku/location" (order);
     #: price: the price entry's or promotion line's natural key (a newer version replaces
     #: a pending one).
@@ -238,6 +239,11 @@ class NewDelivery:
     correlation_ids: tuple[str, ...] = ()
     #: W3C trace context of the ingest span that queued it (only when tracing is on).
     traceparent: str | None = None
+    #: The SLA workflow this delivery measures (domain.slas.Workflow), if any.
+    workflow: str | None = None
+    #: When its earliest cause occurred at the source: the start of its SLA clock and of
+    #: its propagation latency.
+    occurred_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +267,8 @@ class Delivery:
     causes: list[str]
     #: W3C trace context of the ingest span that queued it, when tracing was on.
     traceparent: str | None = None
+    workflow: str | None = None
+    occurred_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +420,10 @@ class IngestTransaction(Protocol):
     def save_reservations(self, reservations: Iterable[Reservation], now_us: int) -> None: ...
 
     def park(self, exceptions: Sequence[NewException], now_us: int) -> None: ...
+
+    def count_events(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Add (source, type, status) -> events to the ingest counters."""
+        ...
 
     def resolve_exceptions(self, keys: Sequence[EventKey], now_us: int) -> None:
         """Close open mapping exceptions of events that have now been accepted."""
@@ -620,6 +632,48 @@ class Store(Protocol):
     def open_exceptions_summary(self) -> dict[str, tuple[int, int]]:
         """Reason -> (open exceptions, the oldest one's created_us)."""
         ...
+
+    def open_exceptions_by_age(
+        self, now_us: int, bands_us: Sequence[int]
+    ) -> dict[tuple[str, int], int]:
+        """(reason, age band index) -> open exceptions."""
+        ...
+
+    # --- observability -------------------------------------------------------------------
+    def event_counts(self) -> dict[tuple[str, str, str], int]:
+        """(source, type, status) -> events ingested since the database was created."""
+        ...
+
+    def delivery_counters(
+        self,
+    ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], tuple[list[int], int]]]:
+        """Attempts by (target, kind, outcome); latency buckets and sum per (target, kind)."""
+        ...
+
+    def sla_compliance(
+        self, workflow: str, since_us: int, now_us: int, target_us: int
+    ) -> Compliance: ...
+
+    def sla_breaches(self) -> dict[str, int]:
+        """Workflow -> since when (µs) it has been in breach."""
+        ...
+
+    def queue_alerts(self, alerts: Sequence[NewDelivery], now_us: int) -> None:
+        """Queue alert deliveries to alert targets, outside any other write."""
+        ...
+
+    def open_sla_breach(
+        self,
+        workflow: str,
+        detail: str,
+        report: dict[str, Any],
+        alerts: Sequence[NewDelivery],
+        now_us: int,
+    ) -> bool: ...
+
+    def close_sla_breach(
+        self, workflow: str, note: str, alerts: Sequence[NewDelivery], now_us: int
+    ) -> bool: ...
 
     def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
         """SKUs moved by transactions committed after change-feed id `after` (None: only

@@ -17,6 +17,7 @@ from ..domain.availability import ChannelPolicy, StaleRule, channel_value, contr
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import ZERO, EventType, Position, from_micros
+from ..domain.slas import CANARY_SOURCE, Workflow, push_workflow
 from .ports import ChannelState, NewDelivery
 from .targets import TargetIn
 
@@ -253,6 +254,8 @@ def plan_pushes(
                 priority=priority,
                 causes=[str(e.event.key) for e in events],
                 correlation_ids=correlations,
+                workflow=push_workflow((e.event.key.source, e.event.type) for e in events),
+                occurred_us=min((e.event.occurred_us for e in events), default=None),
             )
         )
     return deliveries, kept
@@ -270,6 +273,9 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
     out: list[NewDelivery] = []
     for entry in entries:
         e = entry.event
+        # Canaries prove the path to the channels; the ERP never sees them.
+        if e.key.source == CANARY_SOURCE:
+            continue
         if e.type in POSTED:
             targets = routing.posting_targets
         elif e.type in HOLDS and routing.reservation_targets:
@@ -305,6 +311,8 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
                     priority=2,
                     causes=[str(e.key)],
                     correlation_ids=(e.correlation,),
+                    workflow=Workflow.RETURN_TO_ERP if e.type is EventType.RETURN else None,
+                    occurred_us=e.occurred_us,
                 )
             )
     return out
