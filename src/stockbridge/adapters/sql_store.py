@@ -54,6 +54,7 @@ from ..domain.model import (
     to_micros,
 )
 from ..domain.pricing import PriceEntry, Promotion, Scope
+from .connector_store import ConnectorStoreMixin
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
@@ -858,7 +859,7 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin):
+class SqlStore(DeliveryStoreMixin, ConnectorStoreMixin):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on

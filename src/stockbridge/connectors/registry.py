@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from ..app.ports import Delivery
+    from ..app.ports import ConnectorState, Delivery
     from ..app.reservations import Command
     from ..app.targets import TargetIn
     from .webhook import SendResult
@@ -79,8 +79,17 @@ class Target(Protocol):
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult: ...
 
 
-def build_target(name: str, config: TargetIn, client: httpx.AsyncClient) -> Target:
+def build_target(
+    name: str,
+    config: TargetIn,
+    client: httpx.AsyncClient,
+    state: ConnectorState | None = None,
+) -> Target:
+    """The target for `config`; a platform target that keeps state in the hub's database
+    (cross references, feeds in processing) is given `state` when it declares `uses_state`."""
     cls = _load(TARGETS, config.kind, "delivery target")
+    if getattr(cls, "uses_state", False):
+        return cls(name, config, client, state=state)  # type: ignore[no-any-return]
     target: Target = cls(name, config, client)
     return target
 

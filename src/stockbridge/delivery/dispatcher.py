@@ -174,7 +174,7 @@ class Dispatcher:
                     name = state.name
                     if name not in workers or workers[name].done():
                         workers[name] = asyncio.create_task(
-                            self._work(state, build_target(name, state.config, client))
+                            self._work(state, build_target(name, state.config, client, self.store))
                         )
                 await asyncio.sleep(min(0.5, self.poll_interval * 10))
             for task in workers.values():
@@ -230,7 +230,7 @@ class Dispatcher:
                 continue
             result.claimed += len(rows)
             result.more = result.more or len(rows) == limit
-            target = build_target(st.name, st.config, client)
+            target = build_target(st.name, st.config, client, self.store)
             gate = asyncio.Semaphore(st.config.concurrency)
             finished: list[Finished] = []
             for group in _requests(rows, st.config.batch_size):
