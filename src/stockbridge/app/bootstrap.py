@@ -15,6 +15,7 @@ from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
 from .channels import ChannelService
 from .clock import SystemClock
+from .connector_inbox import ConnectorInbox
 from .connectors import ConnectorService, load_connectors
 from .dashboard import DashboardService
 from .deliveries import DeliveryService
@@ -89,6 +90,7 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    inbox: ConnectorInbox
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -121,8 +123,11 @@ class Hub:
         if self.dispatcher is not None:
             self.dispatcher.start()
         self._running = True
+        if self.connectors.connectors:
+            self.inbox.start()
 
     def stop(self) -> None:
+        self.inbox.stop()
         self._running = False
         if self.dispatcher is not None:
             self.dispatcher.stop()
@@ -189,6 +194,13 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    connectors = ConnectorService(
+        load_connectors(settings.connectors, os.environ),
+        lambda raws: hub.submit(raws),
+        lambda command: hub.submit_command(command),
+        store,
+        clock,
+    )
     hub = Hub(
         settings=settings,
         store=store,
@@ -210,10 +222,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         pricing=PricingService(store, clock, master, settings.pricing),
         dashboard=DashboardService(store, clock, master, channels, deliveries),
         dispatcher=dispatcher,
-        connectors=ConnectorService(
-            load_connectors(settings.connectors, os.environ),
-            lambda raws: hub.submit(raws),
-            lambda command: hub.submit_command(command),
-        ),
+        connectors=connectors,
+        inbox=ConnectorInbox(connectors, store, clock),
     )
     return hub

@@ -19,9 +19,11 @@ from typing import Any
 import orjson
 
 from ..config import ConfigError
-from ..connectors.registry import Inbound, UnknownConnector, inbound_class
+from ..connectors.registry import Inbound, Translation, UnknownConnector, inbound_class
 from ..domain.errors import NotFound, StockbridgeError
+from ..domain.model import to_micros
 from .ingest import BatchResult
+from .ports import Clock, ConnectorState
 from .reservations import Command, Outcome
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Received:
     events: dict[str, int] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
     observations: int = 0
+    #: Reads from the platform kept in the inbox, done after this answer.
+    deferred: int = 0
 
 
 def load_connectors(
@@ -72,10 +76,16 @@ class ConnectorService:
         connectors: Mapping[str, Inbound],
         submit: Callable[[Sequence[Any]], BatchResult],
         submit_command: Callable[[Command], Future[Outcome]],
+        state: ConnectorState | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.connectors = dict(connectors)
         self.submit = submit
         self.submit_command = submit_command
+        self.state = state
+        self.clock = clock
+        #: Called after a message left reads in the inbox (wakes the inbox worker).
+        self.on_deferred: Callable[[], None] = lambda: None
         self._observed: dict[str, deque[dict[str, Any]]] = {
             name: deque(maxlen=OBSERVATIONS_KEPT) for name in self.connectors
         }
@@ -92,6 +102,19 @@ class ConnectorService:
         except orjson.JSONDecodeError as e:
             raise BadPayload(f"the body is not JSON: {e}") from None
         translation = inbound.translate(headers, payload)
+        received = self.apply(name, translation)
+        if translation.deferred:
+            if self.state is None or self.clock is None:
+                raise RuntimeError(f"connector {name} defers reads but the hub has no inbox")
+            now_us = to_micros(self.clock.now())
+            for key, what in translation.deferred:
+                self.state.inbox_add(name, key, what, now_us)
+            received.deferred = len(translation.deferred)
+            self.on_deferred()
+        return received
+
+    def apply(self, name: str, translation: Translation) -> Received:
+        """Record what a translated message means: events, commands, observations."""
         received = Received(name, observations=len(translation.observations))
         if translation.events:
             received.events = self.submit(translation.events).totals()

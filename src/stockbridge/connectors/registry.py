@@ -110,6 +110,9 @@ class Translation:
     #: Facts reported by the platform that are not ledger movements (e.g. an inventory
     #: level it holds), kept for reconciliation.
     observations: list[dict[str, Any]] = field(default_factory=list)
+    #: Reads from the platform the message needs before it means anything (key, what to
+    #: read): kept in the hub's inbox and done off the request path by `complete`.
+    deferred: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class Inbound(Protocol):
@@ -123,6 +126,15 @@ class Inbound(Protocol):
         ...
 
     def translate(self, headers: Mapping[str, str], payload: Any) -> Translation: ...
+
+
+class Completing(Inbound, Protocol):
+    """An inbound connector whose messages may need a read from the platform."""
+
+    def complete(self, deferred: dict[str, Any]) -> Translation:
+        """What a deferred read means, read now (blocking I/O). Raises a StockbridgeError
+        while the platform cannot answer, so the read is tried again later."""
+        ...
 
 
 def inbound_class(kind: str) -> Any:
