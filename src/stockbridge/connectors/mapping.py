@@ -33,7 +33,7 @@ def mapping_source(
         return "settings" if given else "xrefs"
     if declared == "xrefs" and given:
         raise ValueError(
-            f'{", ".join(given)} is an explicit map, read only with mapping = "settings" '
+            f'{", ".join(given)} is explicit: an explicit map is read only with mapping = "settings" '
             f'(with mapping = "xrefs" the codes come from the hub\'s cross references)'
         )
     if declared == "settings" and not given and settings_need_a_map:
