@@ -267,7 +267,7 @@ def test_with_settings_mapping_variants_and_locations_come_from_the_explicit_map
 
 
 def test_explicit_maps_without_settings_mapping_are_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="mapping: .*variants is explicit"):
+    with pytest.raises(ValueError, match=r"mapping: .*variants is explicit"):
         inbound(mapping="xrefs", variants={"1": "TEE-M"})
-    with pytest.raises(ValueError, match="locations: .*x: not a Shopify Location id"):
+    with pytest.raises(ValueError, match=r"locations: .*x: not a Shopify Location id"):
         inbound(locations={"x": "S1"})

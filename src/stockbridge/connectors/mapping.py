@@ -33,8 +33,8 @@ def mapping_source(
         return "settings" if given else "xrefs"
     if declared == "xrefs" and given:
         raise ValueError(
-            f'{", ".join(given)} is explicit: an explicit map is read only with mapping = "settings" '
-            f'(with mapping = "xrefs" the codes come from the hub\'s cross references)'
+            f'{", ".join(given)} is explicit: an explicit map is read only with '
+            f'mapping = "settings" (with "xrefs" the codes come from the cross references)'
         )
     if declared == "settings" and not given and settings_need_a_map:
         raise ValueError(f'mapping = "settings" needs an explicit map in {" or ".join(explicit)}')
