@@ -340,3 +340,33 @@ def test_a_sale_is_acknowledged_while_square_cannot_give_the_order_and_lands_lat
     eventually(lambda: square.on_hand("TEE-M") == 7, "the sale once the order can be read")
     eventually(lambda: square.hub.store.inbox_pending("sq") == [], "the inbox to empty")
     square.converge()
+
+
+def test_catalog_objects_come_from_the_connectors_cross_references(square: Square) -> None:
+    # Given the Square target redeclared with no catalog map: the catalog objects are the
+    # cross references of source "sq", which also map the register's sales in
+    r = square.client.put(
+        "/v1/targets/square",
+        json={
+            "kind": "square",
+            "url": str(square.sim.base_url),
+            "platform": {
+                "access_token_env": "SQ_TOKEN",
+                "channels": {"pos-s1": "LOC1"},
+                "xref_source": "sq",
+            },
+            "rate_per_second": 0,
+            "batch_size": 10,
+            "retry": FAST,
+        },
+    )
+    assert r.status_code == 200, r.text
+    # When stock moves at S1
+    post(
+        square.client,
+        event("x1", "receipt", quantity=7),
+        event("x2", "receipt", "MUG", quantity=3),
+    )
+    # Then Square counts each SKU's xref'd catalog object at the channel's location
+    square.converge()
+    assert square.counts()["TEE-M"] == square.available()["TEE-M"] > 0

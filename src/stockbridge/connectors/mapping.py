@@ -33,7 +33,7 @@ def mapping_source(
         return "settings" if given else "xrefs"
     if declared == "xrefs" and given:
         raise ValueError(
-            f'{", ".join(given)} is explicit: an explicit map is read only with '
+            f"{', '.join(given)} is explicit: an explicit map is read only with "
             f'mapping = "settings" (with "xrefs" the codes come from the cross references)'
         )
     if declared == "settings" and not given and settings_need_a_map:
