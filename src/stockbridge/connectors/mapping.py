@@ -9,7 +9,6 @@ explicit map and no `mapping` keeps reading it, so existing configurations still
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
@@ -45,7 +44,7 @@ class Unmapped(Exception):
     """No (or more than one) platform code for an enterprise code; says which and why."""
 
 
-async def externals(
+def externals(
     state: ConnectorState | None,
     source: str,
     kind: Literal["item", "location"],
@@ -53,14 +52,14 @@ async def externals(
     accept: Callable[[str], bool] = lambda _: True,
 ) -> dict[str, str | Unmapped]:
     """Enterprise code -> the single cross-referenced code of `source` that `accept`s,
-    or why there is none to use. Read off the event loop (it is a database read)."""
+    or why there is none to use.
+
+    One indexed read of at most a batch's codes, made where it is called (in the
+    dispatcher's event loop): handing it to a thread costs more than the read.
+    """
     wanted = sorted(set(codes))
     # A target built outside a hub (a one-off check) has no cross references to read.
-    found = (
-        {}
-        if state is None
-        else await asyncio.to_thread(state.xrefs_for_codes, source, kind, wanted)
-    )
+    found = {} if state is None else state.xrefs_for_codes(source, kind, wanted)
     out: dict[str, str | Unmapped] = {}
     for code in wanted:
         matches = [e for e in found.get(code, []) if accept(e)]

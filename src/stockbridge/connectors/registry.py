@@ -7,7 +7,7 @@ imported on first use, so a hub that talks only to webhooks loads none of them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -84,13 +84,19 @@ def build_target(
     config: TargetIn,
     client: httpx.AsyncClient,
     state: ConnectorState | None = None,
+    monotonic: Callable[[], float] | None = None,
 ) -> Target:
-    """The target for `config`; a platform target that keeps state in the hub's database
-    (cross references, feeds in processing) is given `state` when it declares `uses_state`."""
+    """The target for `config`. A platform target that keeps state in the hub's database
+    (cross references, feeds in processing) is given `state` when it declares
+    `uses_state`; one that paces itself is given the dispatcher's `monotonic` clock when
+    it declares `uses_monotonic` (the simulator's virtual seconds, or real ones)."""
     cls = _load(TARGETS, config.kind, "delivery target")
+    extra: dict[str, Any] = {}
     if getattr(cls, "uses_state", False):
-        return cls(name, config, client, state=state)  # type: ignore[no-any-return]
-    target: Target = cls(name, config, client)
+        extra["state"] = state
+    if monotonic is not None and getattr(cls, "uses_monotonic", False):
+        extra["monotonic"] = monotonic
+    target: Target = cls(name, config, client, **extra)
     return target
 
 

@@ -119,8 +119,10 @@ def _elapsed(started: float) -> float:
 
 
 class AmazonTarget:
-    #: Reads cross references and keeps feeds in processing in the hub's database.
+    #: Reads cross references and keeps feeds in processing in the hub's database, and
+    #: paces its patches on the dispatcher's clock.
     uses_state = True
+    uses_monotonic = True
 
     def __init__(
         self,
@@ -130,15 +132,15 @@ class AmazonTarget:
         *,
         state: ConnectorState | None = None,
         env: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.config = config
         self.client = client
         self.state = state
         self.env = os.environ if env is None else env
-        self.clock = clock
-        self.session = session_of(client, name, config, clock)
+        self.clock = monotonic
+        self.session = session_of(client, name, config, self.clock)
 
     @property
     def settings(self) -> AmazonTargetSettings:
@@ -152,7 +154,7 @@ class AmazonTarget:
                 422, {}, "an Amazon target takes availability pushes only", _elapsed(started)
             )
         settings = self.settings
-        sku = (await self._seller_skus(settings, [delivery]))[str(delivery.payload["sku"])]
+        sku = (self._seller_skus(settings, [delivery]))[str(delivery.payload["sku"])]
         if isinstance(sku, Unmapped):
             return SendResult(422, {}, str(sku), _elapsed(started))
         try:
@@ -164,7 +166,7 @@ class AmazonTarget:
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult:
         started = time.perf_counter()
         settings = self.settings
-        skus = await self._seller_skus(settings, deliveries)
+        skus = self._seller_skus(settings, deliveries)
         rejected = {
             d.id: str(why)
             for d in deliveries
@@ -194,14 +196,14 @@ class AmazonTarget:
         )
 
     # --- mapping -------------------------------------------------------------------------
-    async def _seller_skus(
+    def _seller_skus(
         self, settings: AmazonTargetSettings, deliveries: list[Delivery]
     ) -> dict[str, str | Unmapped]:
         """SKU -> seller SKU (the SKU itself when nothing maps it), or why it is ambiguous."""
         skus = sorted({str(d.payload["sku"]) for d in deliveries})
         if settings.mapping == "settings":
             return {sku: settings.skus.get(sku, sku) for sku in skus}
-        found = await externals(self.state, settings.xref_source or self.name, "item", skus)
+        found = externals(self.state, settings.xref_source or self.name, "item", skus)
         return {
             sku: sku if isinstance(seller, Unmapped) and str(seller).startswith("no ") else seller
             for sku, seller in found.items()

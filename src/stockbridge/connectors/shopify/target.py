@@ -21,9 +21,10 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
@@ -51,6 +52,15 @@ class _Row:
     quantity: int
 
 
+@dataclass(slots=True)
+class _Session:
+    cost: CostTracker = field(default_factory=CostTracker)
+    levels: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+_SESSIONS: WeakKeyDictionary[httpx.AsyncClient, dict[str, _Session]] = WeakKeyDictionary()
+
+
 class _Stop(Exception):
     """The attempt ends with this result (throttled, down, refused as a whole)."""
 
@@ -71,8 +81,10 @@ def quantity_of(available: Any) -> int:
 
 
 class ShopifyTarget:
-    #: Reads cross references from the hub's database (mapping = "xrefs").
+    #: Reads cross references from the hub's database (mapping = "xrefs"), and reads its
+    #: cost bucket on the dispatcher's clock.
     uses_state = True
+    uses_monotonic = True
 
     def __init__(
         self,
@@ -90,9 +102,12 @@ class ShopifyTarget:
         self.state = state
         self.monotonic = monotonic
         self.env: Mapping[str, str] = env if env is not None else os.environ
-        self.cost = CostTracker()
+        # The dispatcher may build a target per round: what it learnt of the cost bucket
+        # and of Shopify's levels lives as long as the HTTP client.
+        session = _SESSIONS.setdefault(client, {}).setdefault(name, _Session())
+        self.cost = session.cost
         #: (inventory item, location) -> the `available` this target last saw in Shopify.
-        self.levels: dict[tuple[str, str], int] = {}
+        self.levels = session.levels
         self._parsed: tuple[dict[str, Any], ShopifyTargetSettings] | None = None
 
     # --- the Target protocol -----------------------------------------------------------
@@ -110,10 +125,10 @@ class ShopifyTarget:
             )
             return SendResult(None, {}, error, 0.0)
         try:
-            location = await self._location(settings)
+            location = self._location(settings)
         except Unmapped as e:
             return SendResult(422, {}, f"platform.location: {e}", _ms(started))
-        rows, rejected = await self._rows(deliveries, settings)
+        rows, rejected = self._rows(deliveries, settings)
         try:
             await self._set(rows, rejected, settings, location, token)
         except _Stop as stop:
@@ -138,12 +153,12 @@ class ShopifyTarget:
     def xref_source(self) -> str:
         return self.settings().xref_source or self.name
 
-    async def _location(self, settings: ShopifyTargetSettings) -> str:
+    def _location(self, settings: ShopifyTargetSettings) -> str:
         """The Shopify location gid pushes are set at; Unmapped if its xref is missing."""
         if settings.location_id is not None:
             return settings.location_id
         assert settings.location is not None  # the settings require one or the other
-        found = await externals(
+        found = externals(
             self.state,
             self.xref_source,
             "location",
@@ -155,9 +170,7 @@ class ShopifyTarget:
             raise mapped
         return as_gid(mapped, "Location")
 
-    async def _items(
-        self, skus: list[str], settings: ShopifyTargetSettings
-    ) -> dict[str, str | Unmapped]:
+    def _items(self, skus: list[str], settings: ShopifyTargetSettings) -> dict[str, str | Unmapped]:
         """SKU -> its Shopify inventory item gid, or why there is none."""
         if settings.mapping == "settings":
             why = "add it to platform.inventory_items"
@@ -167,7 +180,7 @@ class ShopifyTarget:
                 for sku in skus
             }
         # The source's item xrefs also hold variants (for webhooks): only inventory items.
-        found = await externals(
+        found = externals(
             self.state,
             self.xref_source,
             "item",
@@ -179,7 +192,7 @@ class ShopifyTarget:
             for sku, item in found.items()
         }
 
-    async def _rows(
+    def _rows(
         self, deliveries: list[Delivery], settings: ShopifyTargetSettings
     ) -> tuple[list[_Row], dict[int, str]]:
         rows: dict[str, _Row] = {}
@@ -191,7 +204,7 @@ class ShopifyTarget:
                 rejected[d.id] = f"a Shopify target takes availability pushes, not {d.kind}"
                 continue
             pushes.append(d)
-        items = await self._items(sorted({str(d.payload.get("sku")) for d in pushes}), settings)
+        items = self._items(sorted({str(d.payload.get("sku")) for d in pushes}), settings)
         for d in pushes:
             payload = d.payload
             sku = str(payload.get("sku"))

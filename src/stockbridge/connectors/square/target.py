@@ -115,7 +115,7 @@ class SquareTarget:
             return SendResult(outcome.failed or 422, {}, reason, elapsed, outcome.rejected)
         return SendResult(outcome.status, outcome.headers, outcome.error, elapsed, outcome.rejected)
 
-    async def _mapped(
+    def _mapped(
         self, settings: SquareTargetSettings, deliveries: list[Delivery]
     ) -> SquareTargetSettings:
         """With mapping = "xrefs", the settings with the catalog objects and Square
@@ -125,8 +125,8 @@ class SquareTarget:
         source = settings.xref_source or self.name
         skus = [str(d.payload.get("sku")) for d in deliveries]
         places = [str(d.payload.get("location")) for d in deliveries if d.payload.get("location")]
-        items = await externals(self.state, source, "item", skus)
-        sites = await externals(self.state, source, "location", places)
+        items = externals(self.state, source, "item", skus)
+        sites = externals(self.state, source, "location", places)
         return settings.model_copy(
             update={
                 "catalog": {k: v for k, v in items.items() if isinstance(v, str)},
@@ -135,7 +135,7 @@ class SquareTarget:
         )
 
     async def _deliver(self, deliveries: list[Delivery]) -> _Outcome:
-        settings = await self._mapped(self.settings, deliveries)
+        settings = self._mapped(self.settings, deliveries)
         token = self.env.get(settings.access_token_env)
         if not token:
             # Held back, not refused: deliveries flow once the variable is set.
