@@ -164,3 +164,24 @@ def test_malformed_notifications_are_bad_payloads() -> None:
         inbound.translate({}, note("payment.updated", {"payment": {"status": "COMPLETED"}}))
     # A type the connector does not use is acknowledged and ignored
     assert inbound.translate({}, note("catalog.version.updated", {})).events == []
+
+
+def test_with_settings_mapping_catalog_objects_and_locations_come_from_the_maps() -> None:
+    # Given a connector mapping by its own settings instead of cross references
+    raw = {
+        **RAW,
+        "mapping": "settings",
+        "catalog": {"CATTEE": "TEE-M"},
+        "locations": {"LOC1": "S1"},
+    }
+    inbound = SquareInbound.from_settings("sq", raw, ENV)
+    inbound._client = httpx.Client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"order": ORDER}))
+    )
+    # When a completed order is read
+    (event,) = read(inbound, note("order.updated", summary("order.updated", "COMPLETED")))
+    # Then its line is a sale of the mapped SKU at the mapped location
+    assert (event["sku"], event["location"]) == ("TEE-M", "S1")
+    # And explicit maps with cross-reference mapping are refused by name
+    with pytest.raises(ValueError, match=r"mapping: .*catalog"):
+        SquareInbound.from_settings("sq", {**raw, "mapping": "xrefs"}, ENV)

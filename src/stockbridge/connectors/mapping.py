@@ -10,7 +10,7 @@ explicit map and no `mapping` keeps reading it, so existing configurations still
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from ..app.ports import ConnectorState
 
@@ -76,3 +76,19 @@ def externals(
                 f"{code!r} ({', '.join(matches)}): keep one"
             )
     return out
+
+
+def mapped_events(
+    events: list[dict[str, Any]], items: Mapping[str, str], locations: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Events with the platform's item and location codes replaced by the hub's from
+    explicit maps (mapping = "settings"); a code the maps lack is kept, for the ingest's
+    cross references or its exception queue."""
+    return [
+        {
+            **e,
+            "sku": items.get(str(e.get("sku")), e.get("sku")),
+            "location": locations.get(str(e.get("location")), e.get("location")),
+        }
+        for e in events
+    ]

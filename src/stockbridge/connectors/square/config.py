@@ -100,8 +100,20 @@ class SquareInboundSettings(BaseModel):
     access_token_env: str = Field(pattern=_ENV_NAME)
     api_url: str = Field(DEFAULT_API_URL, pattern=r"^https?://")
     square_version: str = Field(DEFAULT_SQUARE_VERSION, pattern=_VERSION)
-    #: Square wants an answer within 10 s; the order read must fit well inside.
-    timeout_seconds: float = Field(5.0, gt=0, le=9)
+    #: The order read, done by the inbox after Square has had its answer.
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    #: With mapping = "settings": catalog object id -> SKU, Square location id -> location.
+    catalog: dict[str, str] = Field(default_factory=dict)
+    locations: dict[str, str] = Field(default_factory=dict)
+    #: Where Square's ids find the hub's codes: the hub's cross references with source =
+    #: this connector's name (`xrefs`, the default) or the maps above (`settings`).
+    mapping: MappingSource | None = Field(None, validate_default=True)
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping(cls, value: str | None, info: ValidationInfo) -> str:
+        explicit = {k: info.data.get(k, {}) for k in ("catalog", "locations")}
+        return mapping_source(value, explicit)
 
 
 def validate(model: type[BaseModel], raw: Mapping[str, Any]) -> Any:

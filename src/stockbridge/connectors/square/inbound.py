@@ -22,6 +22,7 @@ import httpx
 
 from ...app.connectors import BadPayload
 from ...domain.errors import StockbridgeError
+from ..mapping import mapped_events
 from ..registry import Translation
 from .config import SquareInboundSettings, secret, validate
 from .orders import COMPLETED, count_observations, order_events
@@ -96,7 +97,10 @@ class SquareInbound:
         order_id = deferred.get("order_id")
         if not isinstance(order_id, str) or not order_id:
             raise BadPayload(f"an inbox entry without an order id: {deferred!r}")
-        return Translation(events=order_events(self.source, self._order(order_id)))
+        events = order_events(self.source, self._order(order_id))
+        if self.settings.mapping == "settings":
+            events = mapped_events(events, self.settings.catalog, self.settings.locations)
+        return Translation(events=events)
 
     def _counts(self, event_id: str, obj: dict[str, Any]) -> Translation:
         if event_id in self._seen:
