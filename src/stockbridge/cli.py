@@ -32,6 +32,11 @@ deliveries_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(exceptions_app, name="exceptions")
+mappings_app = typer.Typer(
+    no_args_is_help=True,
+    help="History of cross references, channels and targets; roll back to a version.",
+)
+app.add_typer(mappings_app, name="mappings")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(bench_app, name="bench")
 prices_app = typer.Typer(
@@ -298,42 +303,173 @@ def keys_revoke(key_id: int, config: ConfigOpt = None, database: DatabaseOpt = N
     console.print(f"revoked key #{key_id}")
 
 
+ByOpt = Annotated[
+    str, typer.Option("--by", help="Who acts: the name recorded in the exception's thread.")
+]
+OlderOpt = Annotated[
+    float | None, typer.Option("--older-than", help="Only exceptions at least this many hours old.")
+]
+NewerOpt = Annotated[
+    float | None, typer.Option("--newer-than", help="Only exceptions at most this many hours old.")
+]
+
+
+def _hours(hours: float | None) -> float | None:
+    return None if hours is None else hours * 3600
+
+
 @exceptions_app.command("list")
 def exceptions_list(
     status: Annotated[str | None, typer.Option(help="open, resolved or ignored.")] = "open",
     reason: Annotated[str | None, typer.Option(help="Reason code, e.g. unknown_sku.")] = None,
     source: Annotated[str | None, typer.Option()] = None,
+    assignee: Annotated[str | None, typer.Option(help="Only those given to this person.")] = None,
+    older_than: OlderOpt = None,
+    newer_than: NewerOpt = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only those past their SLA.")] = False,
     limit: Annotated[int, typer.Option()] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """List business exceptions."""
+    """List business exceptions, filtered by reason, source, owner and age."""
+    from .api.routes_exceptions import exception_view
+    from .app.triage import exception_filter
+
+    hub = _hub(config, database)
+    try:
+        where = exception_filter(
+            hub.clock.now(),
+            status,
+            reason,
+            source,
+            assignee,
+            _hours(older_than),
+            _hours(newer_than),
+        )
+        views = [exception_view(hub, r) for r in hub.triage.find(where, 0, limit)]
+    finally:
+        hub.close()
+    if overdue:
+        views = [v for v in views if v["overdue"]]
+    if as_json:
+        from .api.problems import dumps
+
+        for v in views:
+            sys.stdout.write(dumps(v).decode() + "\n")
+        return
+    table = Table(
+        "id", "reason", "source", "event", "seen", "status", "age", "owner", "esc", "detail"
+    )
+    for v in views:
+        table.add_row(
+            str(v["id"]),
+            v["reason"],
+            v["source"] or "",
+            v["event_id"] or "",
+            str(v["occurrences"]),
+            v["status"],
+            ("[red]" + _age(v["age_seconds"]) + " overdue[/red]")
+            if v["overdue"]
+            else _age(v["age_seconds"]),
+            v["assignee"] or "",
+            str(v["escalation"] or ""),
+            v["detail"],
+        )
+    console.print(table)
+
+
+@exceptions_app.command("show")
+def exceptions_show(
+    exception_id: int, config: ConfigOpt = None, database: DatabaseOpt = None
+) -> None:
+    """One exception: what, since when, who owns it, the payload and its thread."""
+    from .api.problems import dumps
+    from .api.routes_exceptions import exception_view
     from .domain.model import from_micros
 
     hub = _hub(config, database)
-    records = hub.store.exceptions(status=status, reason=reason, source=source, limit=limit)
-    hub.close()
-    if as_json:
-        from .api.problems import dumps
-        from .api.routes_admin import exception_view
+    try:
+        view = exception_view(hub, hub.exceptions.get(exception_id))
+        thread = hub.triage.thread(exception_id)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+    facts = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("reason", view["reason"]),
+        ("detail", view["detail"]),
+        ("source / event", f"{view['source'] or ''} / {view['event_id'] or ''}"),
+        ("status", view["status"] + (f" ({view['resolution']})" if view["resolution"] else "")),
+        ("age", _age(view["age_seconds"]) + (" overdue" if view["overdue"] else "")),
+        ("owner", view["assignee"] or "nobody"),
+        ("escalation", str(view["escalation"])),
+        ("payload", dumps(view["payload"]).decode()),
+    ):
+        facts.add_row(f"[bold]{label}[/bold]", value)
+    console.print(f"exception #{exception_id}")
+    console.print(facts)
+    notes = Table("when", "who", "what", "text", title="thread")
+    for n in thread:
+        at = from_micros(n.at_us).isoformat(timespec="seconds")
+        notes.add_row(at, n.author, n.kind, n.text)
+    console.print(notes)
 
-        for r in records:
-            sys.stdout.write(dumps(exception_view(r)).decode() + "\n")
-        return
-    table = Table("id", "reason", "source", "event", "seen", "status", "since", "detail")
-    for r in records:
-        table.add_row(
-            str(r.id),
-            r.reason,
-            r.source or "",
-            r.event_id or "",
-            str(r.occurrences),
-            r.status,
-            from_micros(r.created_us).isoformat(timespec="seconds"),
-            r.detail,
-        )
-    console.print(table)
+
+def _act(config: Path | None, database: str | None, action: Any) -> Any:
+    """Run one triage action on a hub; a refusal is printed and exits 1."""
+    hub = _hub(config, database)
+    try:
+        return action(hub)
+    except StockbridgeError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+
+
+@exceptions_app.command("assign")
+def exceptions_assign(
+    exception_id: int,
+    assignee: Annotated[str | None, typer.Argument(help="Who works it; omit to unassign.")] = None,
+    by: ByOpt = "cli",
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Give an open exception to someone, or back to the pool."""
+    record = _act(config, database, lambda hub: hub.triage.assign(exception_id, assignee, by))
+    console.print(f"#{record.id} " + (f"assigned to {assignee}" if assignee else "unassigned"))
+
+
+@exceptions_app.command("note")
+def exceptions_note(
+    exception_id: int,
+    text: Annotated[str, typer.Argument(help="What was found or done.")],
+    by: ByOpt = "cli",
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Add a note to an exception's thread."""
+    if not text.strip():
+        err.print("[red]the note is empty[/red]")
+        raise typer.Exit(2)
+    _act(config, database, lambda hub: hub.triage.note(exception_id, text, by))
+    console.print(f"#{exception_id} noted")
+
+
+@exceptions_app.command("escalate")
+def exceptions_escalate(
+    exception_id: int,
+    note: Annotated[str | None, typer.Option(help="Why it is escalated.")] = None,
+    by: ByOpt = "cli",
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Escalate an open exception one level."""
+    record = _act(config, database, lambda hub: hub.triage.escalate(exception_id, by, note))
+    console.print(f"#{record.id} escalated to level {record.escalation}")
 
 
 @exceptions_app.command("replay")
@@ -341,6 +477,7 @@ def exceptions_replay(
     ids: Annotated[list[int] | None, typer.Argument(help="Exception ids; none = all open.")] = None,
     reason: Annotated[str | None, typer.Option(help="Only open ones with this reason.")] = None,
     source: Annotated[str | None, typer.Option()] = None,
+    by: ByOpt = "cli",
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
@@ -353,13 +490,17 @@ def exceptions_replay(
             outcomes = []
             for i in ids:
                 try:
-                    outcomes.append(hub.exceptions.replay(i))
+                    outcomes.append(hub.exceptions.replay(i, by))
                 except (CannotReplay, StockbridgeError) as e:
                     err.print(f"[yellow]#{i}: {e}[/yellow]")
         else:
-            outcomes = hub.exceptions.replay_open(reason=reason, source=source)
+            outcomes = hub.exceptions.replay_open(reason=reason, source=source, actor=by)
     finally:
         hub.close()
+    _print_replays(outcomes)
+
+
+def _print_replays(outcomes: list[Any]) -> None:
     table = Table("id", "result", "reason", "now")
     for o in outcomes:
         table.add_row(
@@ -372,21 +513,121 @@ def exceptions_replay(
 
 @exceptions_app.command("ignore")
 def exceptions_ignore(
-    exception_id: int,
-    note: Annotated[str, typer.Option(help="Why it is closed without replay.")],
+    ids: Annotated[list[int] | None, typer.Argument(help="Exception ids; or use filters.")] = None,
+    note: Annotated[str, typer.Option(help="Why they are closed without replay.")] = "",
+    reason: Annotated[str | None, typer.Option(help="Every open one with this reason.")] = None,
+    source: Annotated[str | None, typer.Option(help="Every open one from this source.")] = None,
+    older_than: OlderOpt = None,
+    by: ByOpt = "cli",
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Close an exception without replaying it, with a note."""
-    hub = _hub(config, database)
-    try:
-        record = hub.exceptions.ignore(exception_id, note)
-    except StockbridgeError as e:
-        err.print(f"[red]{e}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        hub.close()
-    console.print(f"#{record.id} ignored")
+    """Close exceptions without replaying them, with a note: by id, or by filter."""
+    if not note.strip():
+        err.print("[red]--note is required: say why they are closed[/red]")
+        raise typer.Exit(2)
+    filtered = reason is not None or source is not None or older_than is not None
+    if bool(ids) == filtered:
+        err.print("[red]give exception ids, or filters (--reason, --source, --older-than)[/red]")
+        raise typer.Exit(2)
+
+    def ignore(hub: Any) -> Any:
+        from .app.triage import exception_filter
+
+        where = exception_filter(
+            hub.clock.now(), "open", reason, source, min_age_seconds=_hours(older_than)
+        )
+        chosen = ids or hub.triage.matching(where)
+        return hub.triage.ignore_many(chosen, note, by)
+
+    outcome = _act(config, database, ignore)
+    for s in outcome.skipped:
+        err.print(f"[yellow]#{s.exception_id}: {s.why}[/yellow]")
+    console.print(f"{len(outcome.done)} exception(s) ignored")
+    if ids and outcome.skipped:
+        raise typer.Exit(1)
+
+
+@exceptions_app.command("fix-mapping")
+def exceptions_fix_mapping(
+    source: Annotated[str, typer.Argument(help="The system whose code did not map.")],
+    kind: Annotated[str, typer.Argument(help="item or location.")],
+    external_code: Annotated[str, typer.Argument(help="The source's own code.")],
+    code: Annotated[str, typer.Argument(help="The enterprise SKU or location it means.")],
+    by: ByOpt = "cli",
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Add a cross reference and replay every open exception it resolves."""
+    row = {"source": source, "kind": kind, "external_code": external_code, "code": code}
+    fix = _act(config, database, lambda hub: hub.triage.fix_mapping([row], by))
+    _print_replays(fix.replayed)
+    console.print(
+        f"{source} {kind} {external_code} -> {code}: {len(fix.resolved)} resolved, "
+        f"{len(fix.still_failing)} still failing"
+    )
+
+
+# --- configuration history -------------------------------------------------------------------
+class HistoryKindArg(StrEnum):
+    xref = "xref"
+    channel = "channel"
+    target = "target"
+
+
+_KEY_HELP = "A channel or target name; a cross reference as SOURCE/KIND/CODE (pos/item/4711)."
+
+
+@mappings_app.command("history")
+def mappings_history(
+    kind: Annotated[HistoryKindArg, typer.Argument(help="xref, channel or target.")],
+    key: Annotated[str | None, typer.Argument(help=_KEY_HELP + " Omit for the latest.")] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Every version of a cross reference, channel or target: who, when, what."""
+    from .app.history import HistoryKind, changes, public
+    from .domain.model import from_micros
+
+    entries = _act(
+        config, database, lambda hub: hub.history.entries(HistoryKind(kind.value), key, limit)
+    )
+    table = Table("key", "version", "when", "who", "action")
+    table.add_column("what changed", overflow="fold")
+    for e in entries:
+        action = e.action + (f" to v{e.rollback_of}" if e.rollback_of else "")
+        table.add_row(
+            e.key,
+            str(e.version),
+            from_micros(e.at_us).isoformat(timespec="seconds"),
+            e.actor,
+            action,
+            "; ".join(changes(public(e.kind, e.before), public(e.kind, e.after))) or "nothing",
+        )
+    console.print(table)
+
+
+@mappings_app.command("rollback")
+def mappings_rollback(
+    kind: Annotated[HistoryKindArg, typer.Argument(help="xref, channel or target.")],
+    key: Annotated[str, typer.Argument(help=_KEY_HELP)],
+    to: Annotated[int, typer.Option("--to", help="The version to re-apply.", min=1)],
+    by: Annotated[str, typer.Option("--by", help="Who asks: recorded in the history.")] = "cli",
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Re-apply an earlier version; the rollback is recorded as a new version."""
+    from .app.history import CannotRollback, HistoryKind
+
+    def rollback(hub: Any) -> Any:
+        try:
+            return hub.history.rollback(HistoryKind(kind.value), key, to, by)
+        except CannotRollback as e:
+            raise StockbridgeError(str(e)) from None
+
+    entry = _act(config, database, rollback)
+    console.print(f"{kind.value} {key}: version {to} re-applied as version {entry.version}")
 
 
 # --- deliveries ------------------------------------------------------------------------------

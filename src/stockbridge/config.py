@@ -127,6 +127,30 @@ class TransferSettings(_Section):
     short_receipt: Literal["write_off", "keep_in_transit"] = "write_off"
 
 
+class ExceptionSettings(_Section):
+    """The business exception queue: how long an exception may wait for someone."""
+
+    #: An open exception older than this is overdue: marked, counted and alerted once.
+    sla_hours: float = Field(24.0, gt=0)
+    #: Per reason code (e.g. unknown_sku = 4), overriding `sla_hours`.
+    sla_hours_by_reason: dict[str, float] = Field(default_factory=dict)
+    #: How often the serving hub looks for exceptions gone past their SLA.
+    overdue_check_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("sla_hours_by_reason")
+    @classmethod
+    def _known_reasons(cls, value: dict[str, float]) -> dict[str, float]:
+        from .domain.errors import Reason
+
+        for reason, hours in value.items():
+            if reason not in Reason.__members__.values():
+                known = ", ".join(sorted(r.value for r in Reason))
+                raise ValueError(f"{reason!r} is not a reason code (one of {known})")
+            if hours <= 0:
+                raise ValueError(f"{reason}: the SLA must be more than 0 hours")
+        return value
+
+
 class LoggingSettings(_Section):
     level: str = Field("info", pattern="^(debug|info|warning|error)$")
     json_logs: bool = Field(True, alias="json")
@@ -142,6 +166,7 @@ class Settings(_Section):
     tickets: TicketSettings = TicketSettings()
     returns: ReturnSettings = ReturnSettings()
     transfers: TransferSettings = TransferSettings()
+    exceptions: ExceptionSettings = ExceptionSettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Delivery targets declared in the file ([targets.NAME]).

@@ -170,7 +170,11 @@ def test_a_malformed_file_applies_nothing_and_a_late_945_still_lands(
     assert "AK5*R*4~" in (partner.outbound / ack).read_text()
     assert "AK9*R*1*1*0~" in (partner.outbound / ack).read_text()
     (exc,) = hub.store.exceptions(status="open", source="acme", after_id=0, limit=10)
-    assert exc.reason == "invalid_event" and "[AK502=4]" in exc.detail
+    assert exc.reason == "edi_rejected" and "[AK502=4]" in exc.detail
+    # (the fault is named as data too: the SE trailer's count, with the set's number)
+    assert exc.field == "SE"
+    (fault,) = exc.payload["faults"]
+    assert (fault["at"], fault["ak502"], fault["set"]) == ("SE", "4", "0001")
     assert Decimal(position(client, "TEE-M", "DC")["reserved"]) == 5
     # When the held 945 arrives (3 of 5 shipped: the warehouse had 3)
     warehouse.step()
@@ -217,7 +221,7 @@ def test_an_interchange_sent_again_applies_nothing_and_overdue_acks_are_raised(
     reasons = [
         x.reason for x in hub.store.exceptions(status="open", source="acme", after_id=0, limit=10)
     ]
-    assert reasons == ["target_rejected"]
+    assert reasons == ["edi_ack_overdue"]
 
 
 def test_a_transfer_to_the_3pl_is_announced_by_943_and_received_by_944(

@@ -124,3 +124,22 @@ def test_the_simulated_3pl_answers_a_940(tmp_path: Path, runner: CliRunner) -> N
         check = runner.invoke(app, ["edi", "check", str(path)])
         assert check.exit_code == 0, check.output
         assert "version 005010" in check.output
+
+
+def test_check_reports_segment_order_and_the_ta1_answer(tmp_path: Path, runner: CliRunner) -> None:
+    # Given a 945 whose reference comes after its totals, from a sender asking for a TA1
+    text = SHIPPING_ADVICE.replace("W03*5~\n", "W03*5~\nN9*LT*L1~\n").replace("SE*6*", "SE*7*")
+    path = tmp_path / "late.x12"
+    path.write_text(text.replace("*0*P*>", "*1*P*>"))
+    result = runner.invoke(app, ["edi", "check", str(path)])
+    # Then the segment is named with its AK304 code, and the TA1 the hub would answer
+    assert result.exit_code == 1
+    assert (
+        "error: interchange 000000201, group SW 201, transaction set 945 0001, segment 6 (N9), "
+        "segment 8 of the file: segment not in proper sequence [AK304=7]"
+    ) in result.output
+    assert "answered by TA1: A (note code 000)" in result.output
+    # And a broken envelope is answered by a rejecting TA1 whatever ISA14 says
+    path.write_text(SHIPPING_ADVICE.replace("IEA*1*000000201", "IEA*1*000000202"))
+    result = runner.invoke(app, ["edi", "check", str(path)])
+    assert "answered by TA1: R (note code 001)" in result.output

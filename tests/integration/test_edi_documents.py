@@ -14,7 +14,6 @@ from stockbridge.connectors.edi.apply import HubPort
 from stockbridge.connectors.edi.config import PartnerSettings
 from stockbridge.connectors.edi.outbound import depositor_number, plan
 from stockbridge.connectors.edi.poll import run_pass
-from stockbridge.connectors.edi.state import PartnerState
 
 from ..conftest import event, hub_settings, seed_master
 
@@ -103,15 +102,16 @@ def test_an_unannounced_944_records_receipts(hub: Hub, partner: PartnerSettings)
     assert on_hand(hub, "TEE-M") == 14
 
 
-def test_an_846_is_kept_as_observations_or_applied_as_counts(
+def test_an_846_is_kept_as_a_snapshot_or_applied_as_counts(
     hub: Hub, partner: PartnerSettings
 ) -> None:
     body = ["BIA*00*SI*INV1*20260302*1200", "LIN**VN*TEE-M", "QTY*33*6", "QTY*17*7"]
     drop(partner, "i.x12", interchange(31, "IB", "846", body))
     run_pass("acme", partner, HubPort.of(hub))
-    (seen,) = PartnerState(partner.state_folder).observations()
-    assert seen["sku"] == "TEE-M" and seen["quantities"] == {"33": "6", "17": "7"}
-    assert on_hand(hub, "TEE-M") == 10  # observations never touch the ledger
+    (seen,) = hub.store.latest_warehouse_snapshot("acme")
+    assert (seen.sku, seen.location, seen.quantity) == ("TEE-M", "DC", 7)  # QTY 17, on hand
+    assert seen.quantities == {"33": Decimal(6), "17": Decimal(7)}
+    assert on_hand(hub, "TEE-M") == 10  # a snapshot never touches the ledger
     counting = partner.model_copy(update={"inventory_846": "counts"})
     body[0] = "BIA*00*SI*INV2*20260302*1300"
     drop(partner, "j.x12", interchange(32, "IB", "846", body))
@@ -169,3 +169,53 @@ def test_long_hub_ids_become_stable_depositor_numbers() -> None:
     assert depositor_number("O1") == "O1"
     assert depositor_number(long_id) == depositor_number(long_id)
     assert len(depositor_number(long_id)) == 22
+
+
+def test_a_ta1_answers_an_interchange_that_asks_or_whose_envelope_is_bad(
+    hub: Hub, partner: PartnerSettings
+) -> None:
+    body = ["W15*20260302*ADJ9", "W19*AU*-1*EA**VN*TEE-M"]
+    # Given a valid 947 whose sender asks for a TA1 (ISA14 = 1)
+    asking = interchange(71, "AW", "947", body).replace("*0*P*>", "*1*P*>", 1)
+    drop(partner, "a.x12", asking)
+    (f,) = run_pass("acme", partner, HubPort.of(hub)).files
+    # Then it is applied and answered by a TA1 accepting it, and a 997
+    assert f.status == "applied" and [n.split("-")[0] for n in f.acks] == ["TA1", "997"]
+    ta1 = (partner.outbound / f.acks[0]).read_text()
+    assert "TA1*000000071*260302*1405*A*000~" in ta1 and "GS*" not in ta1
+    assert "IEA*0*" in ta1
+    assert on_hand(hub, "TEE-M") == 9
+    # When an interchange's trailer does not match its header (ISA14 = 0)
+    bad = interchange(72, "AW", "947", body).replace("IEA*1*000000072", "IEA*1*000000073")
+    drop(partner, "b.x12", bad)
+    (g,) = run_pass("acme", partner, HubPort.of(hub)).files
+    # Then it is refused and answered by a TA1 rejecting it with note code 001
+    assert g.status == "rejected" and [n.split("-")[0] for n in g.acks] == ["TA1", "997"]
+    assert "TA1*000000072*260302*1405*R*001~" in (partner.outbound / g.acks[0]).read_text()
+    (exc,) = hub.store.exceptions(status="open", source="acme", after_id=0, limit=5)
+    assert exc.reason == "edi_rejected" and exc.field == "IEA02"
+    assert exc.payload["faults"][0]["ta1"] == "001"
+    assert on_hand(hub, "TEE-M") == 9
+
+
+def test_a_rejecting_ta1_from_the_partner_raises_an_exception(
+    hub: Hub, partner: PartnerSettings
+) -> None:
+    from stockbridge.connectors.edi.target import write_outgoing
+
+    posting = {"type": "posting", "movement": "reserve", "document_number": "reservations:C1",
+               "sku": "MUG", "location": "DC", "quantity": "1",
+               "occurred_at": "2026-03-02T09:30:00+00:00", "reservation_id": "C1"}  # fmt: skip
+    out = plan(partner, posting)
+    assert out is not None
+    write_outgoing(partner, out, "reservations:C1", 88, hub.clock.now())
+    # When the warehouse answers the hub's interchange 1 with a TA1 rejecting it
+    text = isa("000000081") + "~TA1*000000001*260302*0930*R*006~IEA*0*000000081~"
+    drop(partner, "ta1.x12", text)
+    (f,) = run_pass("acme", partner, HubPort.of(hub)).files
+    # Then nothing is answered back, and the rejection is an exception naming the 940
+    assert f.status == "applied" and f.acks == []
+    assert f.outcomes == ["TA1 R 006 for interchange 1 (940-000000001.x12)"]
+    (exc,) = hub.store.exceptions(status="open", source="acme", after_id=0, limit=5)
+    assert exc.reason == "target_rejected" and exc.event_id == "88"
+    assert "by TA1: note code 006" in exc.detail

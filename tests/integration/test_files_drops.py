@@ -100,7 +100,7 @@ def test_valid_lines_apply_and_bad_ones_are_listed_and_kept_as_exceptions(
     assert [(r, f) for r, f, _ in reasons] == [
         ("invalid_event", "occurred_at"),
         ("invalid_event", "quantity"),
-        ("unknown_sku", None),
+        ("unknown_sku", "sku"),
     ]
     assert reasons[0][2].startswith("day.csv:5: at: is not an ISO 8601")
 

@@ -93,3 +93,66 @@ def test_a_missing_partner_is_retried_not_refused(tmp_path: Path) -> None:
     t = target(tmp_path, tmp_path / "missing.toml")
     result = asyncio.run(t.send(delivery("posting", ORDER)))
     assert result.status is None and "platform.config: cannot read" in (result.error or "")
+
+
+def hold(movement: str, reservation_id: str = "cc-42", **more: Any) -> dict[str, Any]:
+    return {
+        "type": "posting",
+        "movement": movement,
+        "document_number": f"reservations:{movement}-{reservation_id}",
+        "sku": "TEE-M",
+        "location": "DC",
+        "quantity": "2",
+        "occurred_at": "2026-03-02T09:30:00+00:00",
+        "reference": "click and collect",
+        "reservation_id": reservation_id,
+        **more,
+    }
+
+
+def test_a_reservation_at_the_3pl_becomes_one_940_and_its_release_a_cancel(
+    tmp_path: Path,
+) -> None:
+    t = target(tmp_path)
+    # Given a hold at the 3PL's location, delivered twice under two delivery keys
+    first = asyncio.run(t.send(delivery("posting", hold("reserve"), key="reservations:r1")))
+    again = asyncio.run(t.send(delivery("posting", hold("reserve"), key="other:r1")))
+    # Then one 940 is written, under the reservation id, for the reserved units
+    assert (first.status, again.status) == (200, 200)
+    assert first.headers["X-X12-File"] == again.headers["X-X12-File"]
+    (file,) = (tmp_path / "out").iterdir()
+    assert "W05*N*cc-42*click and collect~" in file.read_text()
+    assert "W01*2*EA**SK*TEE-M~" in file.read_text()
+    # When it is released before the warehouse shipped it
+    cancel = asyncio.run(t.send(delivery("posting", hold("release"), key="reservations:x1")))
+    # Then a cancelling 940 (W05-01 C) follows for the same depositor order number
+    assert cancel.status == 200
+    assert "W05*C*cc-42*click and collect~" in Path(cancel.headers["X-X12-File"]).read_text()
+    # And a hold elsewhere is none of the warehouse's business
+    store = asyncio.run(t.send(delivery("posting", hold("reserve", "s-1", location="S1"))))
+    assert store.status == 204
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_a_release_before_any_940_cancels_nothing_and_voids_a_late_hold(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    # Given a release delivered before its hold (nothing sent to cancel)
+    assert asyncio.run(t.send(delivery("posting", hold("release"), key="a"))).status == 204
+    # Then the hold that comes after it is not sent either
+    assert asyncio.run(t.send(delivery("posting", hold("reserve"), key="b"))).status == 204
+    assert not (tmp_path / "out").exists()
+
+
+def test_reservation_holds_reach_x12_targets_unless_told_otherwise() -> None:
+    from stockbridge.app.routing import load_routing
+
+    x12 = {"kind": "x12", "postings": True, "platform": {"partner": "a", "config": "c.toml"}}
+    targets = {
+        "3pl": (x12, True),
+        "quiet-3pl": ({**x12, "reservations": False}, True),
+        "erp": ({"url": "http://erp/", "postings": True}, True),
+        "wms": ({"url": "http://wms/", "postings": True, "reservations": True}, True),
+    }
+    routing = load_routing({}, targets)
+    assert routing.posting_targets == ("3pl", "erp", "quiet-3pl", "wms")
+    assert routing.reservation_targets == ("3pl", "wms")

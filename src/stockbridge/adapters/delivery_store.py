@@ -115,14 +115,6 @@ class DeliveryStoreMixin:
         raise NotImplementedError
 
     # --- targets ------------------------------------------------------------------------
-    def put_target(self, name: str, config: dict[str, Any], now_us: int) -> None:
-        self.write_config(
-            "INSERT INTO targets (name, config, updated_us) VALUES (?,?,?) "
-            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
-            "updated_us = excluded.updated_us",
-            [(name, orjson.dumps(config).decode(), now_us)],
-        )
-
     def targets(self) -> dict[str, tuple[dict[str, Any], bool]]:
         rows = self.read("SELECT name, config, paused FROM targets ORDER BY name")
         return {r[0]: (orjson.loads(r[1]), bool(r[2])) for r in rows}

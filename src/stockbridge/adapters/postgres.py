@@ -13,6 +13,7 @@ from .sql_store import SqlStore, migration_files
 
 _MIGRATION_LOCK = 7_311_042  # advisory lock id: one migrating process at a time
 _CHANGE_FEED_LOCK = 7_311_043  # advisory lock id: change-feed rows commit in id order
+_CONFIG_LOCK = 7_311_044  # advisory lock id: configuration versions are handed out in turn
 
 
 class PostgresStore(SqlStore):
@@ -59,6 +60,11 @@ class PostgresStore(SqlStore):
         # from the insert to the commit keeps a reader tailing `id > last` from skipping a
         # row whose transaction committed late.
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_CHANGE_FEED_LOCK,))
+
+    def serialise_config(self, cursor: Any) -> None:
+        # Two writers of the same channel would both read version N and both write N + 1;
+        # configuration writes are rare, so they simply take turns.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_CONFIG_LOCK,))
 
     def prepare_position_locks(self, cursor: Any, keys: Sequence[PositionKey]) -> None:
         # A missing row cannot be locked; create it first so two writers creating the same

@@ -33,6 +33,7 @@ from ..app.ports import (
     ReservationRecord,
     ReservationRequest,
     SettlementRecord,
+    SnapshotRow,
     StoredEvent,
     TicketRecord,
 )
@@ -56,6 +57,7 @@ from ..domain.model import (
 from ..domain.pricing import PriceEntry, Promotion, Scope
 from .connector_store import ConnectorStoreMixin
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
+from .triage_store import EXCEPTION_COLUMNS, TriageStoreMixin, exception_record
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
 
@@ -110,10 +112,6 @@ _RESERVATION_COLUMNS = (
     " reserve_event_id, holding"
 )
 _REQUEST_COLUMNS = "reservation_id, request_hash, channel, request"
-_EXCEPTION_COLUMNS = (
-    "id, reason, detail, field, payload, source, event_id, status, occurrences, note,"
-    " created_us, updated_us"
-)
 
 
 _PRICE_COLUMNS = "book, sku, scope, start_us, end_us, amount, currency"
@@ -226,23 +224,6 @@ def _stored_event(row: Sequence[Any]) -> StoredEvent:
         reason=row[15],
         correlation_id=row[16],
         raw=orjson.loads(row[17]),
-    )
-
-
-def _exception(row: Sequence[Any]) -> ExceptionRecord:
-    return ExceptionRecord(
-        id=row[0],
-        reason=row[1],
-        detail=row[2],
-        field=row[3],
-        payload=orjson.loads(row[4]),
-        source=row[5],
-        event_id=row[6],
-        status=row[7],
-        occurrences=row[8],
-        note=row[9],
-        created_us=row[10],
-        updated_us=row[11],
     )
 
 
@@ -467,11 +448,12 @@ class SqlIngestTransaction:
             return
         self._cur.executemany(
             self._sql(
-                "UPDATE exceptions SET status = 'resolved', note = 'accepted', updated_us = ? "
+                "UPDATE exceptions SET status = 'resolved', note = 'accepted', updated_us = ?, "
+                "resolved_us = ?, resolution = 'accepted' "
                 "WHERE status = 'open' AND source = ? AND event_id = ? "
                 "AND reason <> 'conflicting_duplicate'"
             ),
-            [(now_us, k.source, k.event_id) for k in keys],
+            [(now_us, now_us, k.source, k.event_id) for k in keys],
         )
 
     def touch_locations(self, seen: Mapping[str, str], now_us: int) -> None:
@@ -859,7 +841,7 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin, ConnectorStoreMixin):
+class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ConnectorStoreMixin):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on
@@ -1056,26 +1038,17 @@ class SqlStore(DeliveryStoreMixin, ConnectorStoreMixin):
                 where.append(f"{column} = ?")
                 params.append(value)
         rows = self.read(
-            f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE {' AND '.join(where)} "
+            f"SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE {' AND '.join(where)} "
             "ORDER BY id LIMIT ?",
             [*params, limit],
         )
-        return [_exception(r) for r in rows]
+        return [exception_record(r) for r in rows]
 
     def exception(self, exception_id: int) -> ExceptionRecord | None:
         rows = self.read(
-            f"SELECT {_EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?", (exception_id,)
+            f"SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?", (exception_id,)
         )
-        return _exception(rows[0]) if rows else None
-
-    def set_exception_status(
-        self, exception_id: int, status: str, note: str | None, now_us: int
-    ) -> None:
-        self.write(
-            "UPDATE exceptions SET status = ?, note = COALESCE(?, note), updated_us = ? "
-            "WHERE id = ?",
-            (status, note, now_us, exception_id),
-        )
+        return exception_record(rows[0]) if rows else None
 
     def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
         pruned = self.read("SELECT value FROM meta WHERE name = 'outbox_pruned_through'")
@@ -1253,14 +1226,6 @@ class SqlStore(DeliveryStoreMixin, ConnectorStoreMixin):
             ],
         )
 
-    def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None:
-        self.write_config(
-            "INSERT INTO xrefs (source, kind, external_code, code, updated_us) "
-            "VALUES (?,?,?,?,?) ON CONFLICT (source, kind, external_code) DO UPDATE SET "
-            "code = excluded.code, updated_us = excluded.updated_us",
-            [(x.source, x.kind.value, x.external_code, x.code, now_us) for x in xrefs],
-        )
-
     def safety_stock(self, sku: str) -> Decimal:
         rows = self.read("SELECT safety_stock FROM items WHERE sku = ?", (sku,))
         return qty(rows[0][0]) if rows else Decimal(0)
@@ -1303,17 +1268,81 @@ class SqlStore(DeliveryStoreMixin, ConnectorStoreMixin):
         rows = self.read("SELECT location, last_seen_us, last_source FROM location_liveness")
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None:
-        self.write_config(
-            "INSERT INTO channels (name, config, updated_us) VALUES (?,?,?) "
-            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
-            "updated_us = excluded.updated_us",
-            [(name, orjson.dumps(config).decode(), now_us)],
-        )
-
     def channels(self) -> dict[str, dict[str, Any]]:
         rows = self.read("SELECT name, config FROM channels ORDER BY name")
         return {r[0]: orjson.loads(r[1]) for r in rows}
+
+    # --- warehouse snapshots (EDI 846) ------------------------------------------------
+    def save_warehouse_snapshot(self, rows: Sequence[SnapshotRow], now_us: int) -> int:
+        if not rows:
+            return 0
+        # Counted per report (an index range), before and after, in the same transaction.
+        reports = sorted({(r.source, r.reference) for r in rows})
+        count = self.sql(
+            "SELECT COUNT(*) FROM warehouse_snapshots WHERE source = ? AND reference = ?"
+        )
+
+        def stored(cur: Any) -> int:
+            total = 0
+            for report in reports:
+                cur.execute(count, report)
+                total += int(cur.fetchone()[0])
+            return total
+
+        with self._write() as cur:
+            before = stored(cur)
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO warehouse_snapshots (source, reference, sku, location, "
+                    "quantity, quantities, items, as_of_us, recorded_us) "
+                    "VALUES (?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (source, reference, sku, location) DO NOTHING"
+                ),
+                [
+                    (
+                        r.source,
+                        r.reference,
+                        r.sku,
+                        r.location,
+                        units(r.quantity),
+                        orjson.dumps({k: str(v) for k, v in r.quantities.items()}).decode(),
+                        orjson.dumps(dict(r.items)).decode(),
+                        r.as_of_us,
+                        now_us,
+                    )
+                    for r in rows
+                ],
+            )
+            return stored(cur) - before
+
+    def latest_warehouse_snapshot(self, source: str) -> list[SnapshotRow]:
+        latest = self.read(
+            "SELECT reference FROM warehouse_snapshots WHERE source = ? "
+            "ORDER BY as_of_us DESC, recorded_us DESC, reference DESC LIMIT 1",
+            (source,),
+        )
+        if not latest:
+            return []
+        rows = self.read(
+            "SELECT source, reference, sku, location, quantity, quantities, items, as_of_us, "
+            "recorded_us FROM warehouse_snapshots WHERE source = ? AND reference = ? "
+            "ORDER BY sku, location",
+            (source, latest[0][0]),
+        )
+        return [
+            SnapshotRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                qty(r[4]),
+                {k: Decimal(v) for k, v in orjson.loads(r[5]).items()},
+                orjson.loads(r[6]),
+                r[7],
+                r[8],
+            )
+            for r in rows
+        ]
 
     # --- API keys --------------------------------------------------------------------
     def add_api_key(

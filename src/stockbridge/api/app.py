@@ -20,6 +20,8 @@ from . import (
     routes_delivery,
     routes_documents,
     routes_events,
+    routes_exceptions,
+    routes_history,
     routes_positions,
     routes_prices,
     routes_reservations,
@@ -55,6 +57,8 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     app.include_router(routes_events.router)
     app.include_router(routes_positions.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_exceptions.router)
+    app.include_router(routes_history.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_delivery.router)
     app.include_router(routes_documents.router)

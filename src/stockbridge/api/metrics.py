@@ -34,6 +34,14 @@ class HubCollector(Collector):
         for reason, count in sorted(self.hub.store.open_exceptions_by_reason().items()):
             exceptions.add_metric([reason], count)
         yield exceptions
+        overdue = GaugeMetricFamily(
+            "stockbridge_exceptions_overdue",
+            "Business exceptions open past their reason's SLA, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self.hub.triage.overdue_counts(self.hub.clock.now()).items()):
+            overdue.add_metric([reason], count)
+        yield overdue
 
     def _targets(self) -> Iterator[Metric]:
         backlog = GaugeMetricFamily(

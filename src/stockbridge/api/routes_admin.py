@@ -1,24 +1,23 @@
-"""Master data upserts and the business exception queue."""
+"""Master data upserts (cross references keep their history, written by the key's name)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Request
 
-from ..app.keys import Scope
+from ..app.keys import Principal, Scope
 from ..app.master import MasterKind
-from ..app.ports import ExceptionRecord
-from ..domain.model import from_micros
+from ..app.ports import ConfigChange
 from .auth import hub_of, require
 from .problems import JsonResponse
-from .routes_events import _result
-from .schemas import ExceptionOut, IgnoreIn, ImportReportOut
+from .schemas import ImportReportOut
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require(Scope.ADMIN))])
+admin = require(Scope.ADMIN)
+router = APIRouter(prefix="/v1", dependencies=[Depends(admin)])
 
 
-def _upsert(request: Request, kind: MasterKind, body: Any) -> JsonResponse:
+def _upsert(request: Request, kind: MasterKind, body: Any, actor: str) -> JsonResponse:
     rows = body.get(kind.value) if isinstance(body, dict) else None
     if not isinstance(rows, list):
         from .problems import Problem
@@ -29,7 +28,7 @@ def _upsert(request: Request, kind: MasterKind, body: Any) -> JsonResponse:
             f"the body must be an object with a {kind.value!r} list",
             kind="invalid-request",
         )
-    report = hub_of(request).master_data.import_list(kind, rows)
+    report = hub_of(request).master_data.import_list(kind, rows, ConfigChange(actor))
     return JsonResponse(report.as_dict(), status_code=200 if not report.errors else 207)
 
 
@@ -42,8 +41,12 @@ _MASTER_DOC = (
 def _register_upsert(kind: MasterKind, summary: str, schema: str) -> None:
     """PUT /v1/{kind}: the same bulk upsert for items, locations and cross references."""
 
-    def upsert(request: Request, body: Any = Body(None, include_in_schema=False)) -> JsonResponse:
-        return _upsert(request, kind, body)
+    def upsert(
+        request: Request,
+        body: Any = Body(None, include_in_schema=False),
+        principal: Principal = Depends(admin),
+    ) -> JsonResponse:
+        return _upsert(request, kind, body, principal.name)
 
     upsert.__name__ = f"put_{kind.value}"
     router.put(
@@ -67,74 +70,3 @@ def _register_upsert(kind: MasterKind, summary: str, schema: str) -> None:
 _register_upsert(MasterKind.ITEMS, "Upsert items", "ItemsIn")
 _register_upsert(MasterKind.LOCATIONS, "Upsert locations", "LocationsIn")
 _register_upsert(MasterKind.XREFS, "Upsert per-source cross references", "XrefsIn")
-
-
-def exception_view(r: ExceptionRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "reason": r.reason,
-        "detail": r.detail,
-        "field": r.field,
-        "source": r.source,
-        "event_id": r.event_id,
-        "status": r.status,
-        "occurrences": r.occurrences,
-        "note": r.note,
-        "created_at": from_micros(r.created_us),
-        "updated_at": from_micros(r.updated_us),
-        "payload": r.payload,
-    }
-
-
-@router.get(
-    "/exceptions",
-    tags=["exceptions"],
-    summary="Business exceptions waiting or worked",
-    response_class=JsonResponse,
-    responses={200: {"model": list[ExceptionOut]}},
-)
-def list_exceptions(
-    request: Request,
-    status: str | None = Query(None, pattern="^(open|resolved|ignored)$"),
-    reason: str | None = None,
-    source: str | None = None,
-    after_id: int = Query(0, ge=0, description="Page on: the last id of the previous page."),
-    limit: int = Query(100, ge=1, le=1000),
-) -> JsonResponse:
-    records = hub_of(request).store.exceptions(
-        status=status, reason=reason, source=source, after_id=after_id, limit=limit
-    )
-    return JsonResponse({"exceptions": [exception_view(r) for r in records]})
-
-
-@router.get(
-    "/exceptions/{exception_id}",
-    tags=["exceptions"],
-    response_class=JsonResponse,
-    responses={200: {"model": ExceptionOut}},
-)
-def get_exception(exception_id: int, request: Request) -> JsonResponse:
-    return JsonResponse(exception_view(hub_of(request).exceptions.get(exception_id)))
-
-
-@router.post(
-    "/exceptions/{exception_id}/replay",
-    tags=["exceptions"],
-    summary="Run the kept event through ingest again, after fixing its cause",
-    response_class=JsonResponse,
-)
-def replay_exception(exception_id: int, request: Request) -> JsonResponse:
-    outcome = hub_of(request).exceptions.replay(exception_id)
-    return JsonResponse(
-        {"exception": exception_view(outcome.exception), "result": _result(outcome.result)}
-    )
-
-
-@router.post(
-    "/exceptions/{exception_id}/ignore",
-    tags=["exceptions"],
-    summary="Close an exception without replaying it",
-    response_class=JsonResponse,
-)
-def ignore_exception(exception_id: int, body: IgnoreIn, request: Request) -> JsonResponse:
-    return JsonResponse(exception_view(hub_of(request).exceptions.ignore(exception_id, body.note)))

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 
 from ..app.channels import freshness_view
-from ..app.keys import Scope
+from ..app.keys import Principal, Scope
+from ..app.ports import ConfigChange
 from ..app.routing import ChannelIn
 from ..domain.availability import ChannelAvailability
 from .auth import hub_of, require
@@ -40,10 +41,16 @@ def _availability(a: ChannelAvailability) -> dict[str, Any]:
     "/channels/{name}",
     summary="Create or replace a channel and its availability policy",
     response_class=JsonResponse,
-    dependencies=[Depends(require(Scope.ADMIN))],
 )
-def put_channel(name: str, request: Request, body: ChannelIn) -> JsonResponse:
-    channel = hub_of(request).channels.put(name, body.model_dump(mode="json"))
+def put_channel(
+    name: str,
+    request: Request,
+    body: ChannelIn,
+    principal: Principal = Depends(require(Scope.ADMIN)),
+) -> JsonResponse:
+    channel = hub_of(request).channels.put(
+        name, body.model_dump(mode="json"), ConfigChange(principal.name)
+    )
     return JsonResponse({"name": name, **channel.model_dump(mode="json")})
 
 

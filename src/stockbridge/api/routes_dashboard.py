@@ -21,6 +21,9 @@ ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "exceptions.html": "text/html; charset=utf-8",
+    "exceptions.css": "text/css; charset=utf-8",
+    "exceptions.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {
@@ -59,6 +62,9 @@ def router() -> APIRouter:
     page("/dashboard", "index.html")
     page("/dashboard/dashboard.css", "dashboard.css")
     page("/dashboard/dashboard.js", "dashboard.js")
+    page("/dashboard/exceptions", "exceptions.html")
+    page("/dashboard/exceptions.css", "exceptions.css")
+    page("/dashboard/exceptions.js", "exceptions.js")
 
     read = [Depends(require(Scope.POSITIONS_READ))]
 

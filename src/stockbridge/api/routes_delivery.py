@@ -6,12 +6,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from ..app.deliveries import delivery_view
-from ..app.keys import Scope
+from ..app.keys import Principal, Scope
+from ..app.ports import ConfigChange
 from ..app.targets import TargetIn
 from .auth import hub_of, require
 from .problems import JsonResponse
 
-router = APIRouter(prefix="/v1", tags=["delivery"], dependencies=[Depends(require(Scope.ADMIN))])
+admin = require(Scope.ADMIN)
+router = APIRouter(prefix="/v1", tags=["delivery"], dependencies=[Depends(admin)])
 
 
 class DeadLetterReplayIn(BaseModel):
@@ -24,8 +26,12 @@ class DeadLetterReplayIn(BaseModel):
 @router.put(
     "/targets/{name}", summary="Create or replace a delivery target", response_class=JsonResponse
 )
-def put_target(name: str, body: TargetIn, request: Request) -> JsonResponse:
-    target = hub_of(request).deliveries.put_target(name, body.model_dump(mode="json"))
+def put_target(
+    name: str, body: TargetIn, request: Request, principal: Principal = Depends(admin)
+) -> JsonResponse:
+    target = hub_of(request).deliveries.put_target(
+        name, body.model_dump(mode="json"), ConfigChange(principal.name)
+    )
     return JsonResponse({"name": name, **target.public()})
 
 

@@ -41,6 +41,14 @@ async def receive(connector: str, request: Request) -> JsonResponse:
 @router.get(
     "/connectors/{connector}/observations",
     summary="What a platform reported of its own stock (for reconciliation)",
+    description=(
+        "For a webhook connector (Shopify, Square), the inventory levels and counts it "
+        "reported lately, newest last. For an EDI trading partner ([edi.partners.NAME]), "
+        "the rows of its latest 846 inventory snapshot: `reference` (BIA03), `as_of` (the "
+        "report's time), `sku`, `location`, `quantity` (on hand: QTY 17, else 33), every "
+        "`quantities` by QTY01 qualifier and the warehouse's `items` ids. 404 for a name "
+        "that is neither."
+    ),
     response_class=JsonResponse,
     dependencies=[Depends(require(Scope.POSITIONS_READ))],
 )

@@ -131,6 +131,21 @@ class ExceptionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     payload: object
+    assignee: str | None = None
+    escalation: int = Field(0, description="0: not escalated; each escalation adds one.")
+    escalated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution: Literal["replayed", "mapping_fixed", "accepted", "ignored"] | None = None
+    age_seconds: float = Field(description="How long it has waited (open) or waited (closed).")
+    overdue: bool = Field(description="Open past its reason's SLA.")
+    overdue_since: datetime | None = Field(None, description="When it was found overdue.")
+    mapping: dict[str, str] | None = Field(
+        None,
+        description=(
+            "For unknown_sku / unknown_location: the source, kind and external code a cross "
+            "reference needs (POST /v1/xrefs/fix with the enterprise code)."
+        ),
+    )
 
 
 class IgnoreIn(BaseModel):

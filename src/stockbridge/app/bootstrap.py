@@ -21,6 +21,7 @@ from .dashboard import DashboardService
 from .deliveries import DeliveryService
 from .documents import DocumentResult, TicketPolicy
 from .exceptions import ExceptionService
+from .history import HistoryService
 from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .master import MasterDataService
@@ -31,6 +32,7 @@ from .read_cache import PositionCache
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
 from .transfers import TransferPolicy
+from .triage import OverdueWatch, TriageService, sla_of
 from .writer import GroupCommitWriter
 from .writer_process import ProcessWriter
 
@@ -90,6 +92,9 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    triage: TriageService
+    history: HistoryService
+    overdue_watch: OverdueWatch
     inbox: ConnectorInbox
     _running: bool = False
 
@@ -122,6 +127,7 @@ class Hub:
         self.writer.start()
         if self.dispatcher is not None:
             self.dispatcher.start()
+        self.overdue_watch.start()
         self._running = True
         if self.connectors.connectors:
             self.inbox.start()
@@ -129,6 +135,7 @@ class Hub:
     def stop(self) -> None:
         self.inbox.stop()
         self._running = False
+        self.overdue_watch.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.writer.stop()
@@ -194,12 +201,22 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     channels = ChannelService(store, clock, master, cache)
     deliveries = DeliveryService(store, clock, dispatcher)
+    master_data = MasterDataService(store, clock)
+    exceptions = ExceptionService(
+        store,
+        clock,
+        lambda raws: hub.submit(raws),
+        lambda command: hub.submit_document(command),
+    )
+    triage = TriageService(store, clock, exceptions, master_data, sla_of(settings.exceptions))
     connectors = ConnectorService(
         load_connectors(settings.connectors, os.environ),
         lambda raws: hub.submit(raws),
         lambda command: hub.submit_command(command),
-        store,
-        clock,
+        store.latest_warehouse_snapshot,
+        settings.edi.get("partners", {}),
+        state=store,
+        clock=clock,
     )
     hub = Hub(
         settings=settings,
@@ -207,14 +224,9 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         clock=clock,
         ingest=ingest,
         writer=writer,
-        master_data=MasterDataService(store, clock),
+        master_data=master_data,
         keys=KeyService(store, clock, settings.bootstrap_key),
-        exceptions=ExceptionService(
-            store,
-            clock,
-            lambda raws: hub.submit(raws),
-            lambda command: hub.submit_document(command),
-        ),
+        exceptions=exceptions,
         positions=PositionQueries(store, master, cache),
         channels=channels,
         deliveries=deliveries,
@@ -223,6 +235,9 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         dashboard=DashboardService(store, clock, master, channels, deliveries),
         dispatcher=dispatcher,
         connectors=connectors,
+        triage=triage,
+        history=HistoryService(store, master_data, channels, deliveries),
+        overdue_watch=OverdueWatch(triage, settings.exceptions.overdue_check_seconds),
         inbox=ConnectorInbox(connectors, store, clock),
     )
     return hub

@@ -12,7 +12,7 @@ from ..domain.availability import ChannelAvailability, channel_availability, sta
 from ..domain.errors import NotFound, StockbridgeError
 from ..domain.model import from_micros, to_micros
 from .ingest import MasterCache
-from .ports import Clock, Store
+from .ports import DECLARED, Clock, ConfigChange, Store
 from .read_cache import PositionCache
 from .routing import ChannelIn
 
@@ -49,8 +49,9 @@ class ChannelService:
         # snapshot is fresh; only one that looks stale needs a new read to be sure.
         self._liveness: dict[str, int] | None = None
 
-    def put(self, name: str, body: Any) -> ChannelIn:
-        """Validate and store a channel; every feeding location must exist."""
+    def put(self, name: str, body: Any, change: ConfigChange | None = None) -> ChannelIn:
+        """Validate and store a channel; every feeding location must exist. The change is
+        kept in the channel's history under `change`'s actor."""
         try:
             channel = ChannelIn.model_validate(body)
         except ValidationError as e:
@@ -71,13 +72,15 @@ class ChannelService:
             problems.append({"field": "target", "message": f"unknown target {channel.target!r}"})
         if problems:
             raise InvalidChannel(name, problems)
-        self.store.put_channel(name, channel.model_dump(mode="json"), to_micros(self.clock.now()))
+        self.store.put_channel(
+            name, channel.model_dump(mode="json"), to_micros(self.clock.now()), change
+        )
         return channel
 
     def declare(self, channels: Mapping[str, Any]) -> None:
         """Channels from the configuration file, stored at start."""
         for name, body in channels.items():
-            self.put(name, body)
+            self.put(name, body, DECLARED)
 
     def all(self) -> dict[str, ChannelIn]:
         self.master.get()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +21,11 @@ import orjson
 from ..config import ConfigError
 from ..connectors.registry import Inbound, Translation, UnknownConnector, inbound_class
 from ..domain.errors import NotFound, StockbridgeError
-from ..domain.model import to_micros
+from ..domain.model import from_micros, to_micros
 from .ingest import BatchResult
-from .ports import Clock, ConnectorState
+from .ports import Clock, ConnectorState, SnapshotRow
 from .reservations import Command, Outcome
+from .routing import plain
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,16 @@ class ConnectorService:
         connectors: Mapping[str, Inbound],
         submit: Callable[[Sequence[Any]], BatchResult],
         submit_command: Callable[[Command], Future[Outcome]],
+        snapshots: Callable[[str], list[SnapshotRow]] | None = None,
+        partners: Iterable[str] = (),
+        *,
         state: ConnectorState | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.connectors = dict(connectors)
+        #: EDI trading partners: their observations are their latest 846 snapshot.
+        self.partners = frozenset(partners)
+        self.snapshots = snapshots
         self.submit = submit
         self.submit_command = submit_command
         self.state = state
@@ -127,6 +134,24 @@ class ConnectorService:
         return received
 
     def observations(self, name: str) -> list[dict[str, Any]]:
-        if name not in self.connectors:
-            raise NotFound("connector", name)
-        return list(self._observed[name])
+        """What a platform reported of its own stock: a webhook connector's recent
+        observations, or a trading partner's latest inventory snapshot (EDI 846)."""
+        if name in self.connectors:
+            return list(self._observed[name])
+        if name in self.partners and self.snapshots is not None:
+            return [_snapshot_row(r) for r in self.snapshots(name)]
+        raise NotFound("connector", name)
+
+
+def _snapshot_row(row: SnapshotRow) -> dict[str, Any]:
+    return {
+        "kind": "inventory_snapshot",
+        "reference": row.reference,
+        "as_of": from_micros(row.as_of_us).isoformat(),
+        "sku": row.sku,
+        "location": row.location,
+        "quantity": plain(row.quantity),
+        "quantities": {k: plain(v) for k, v in row.quantities.items()},
+        "items": dict(row.items),
+        "recorded_at": from_micros(row.recorded_us).isoformat(),
+    }

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from ..domain.errors import NotFound, StockbridgeError
 from ..domain.model import from_micros, to_micros
-from .ports import Clock, Delivery, Store
+from .ports import DECLARED, Clock, ConfigChange, Delivery, Store
 from .targets import TargetIn, unset_credentials
 
 
@@ -34,7 +34,7 @@ class DeliveryService:
     def _now_us(self) -> int:
         return to_micros(self.clock.now())
 
-    def put_target(self, name: str, body: Any) -> TargetIn:
+    def put_target(self, name: str, body: Any, change: ConfigChange | None = None) -> TargetIn:
         try:
             target = TargetIn.model_validate(body)
         except ValidationError as e:
@@ -45,7 +45,7 @@ class DeliveryService:
                     for err in e.errors()
                 ],
             ) from None
-        self.store.put_target(name, target.model_dump(mode="json"), self._now_us())
+        self.store.put_target(name, target.model_dump(mode="json"), self._now_us(), change)
         return target
 
     def declare(self, targets: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
@@ -54,7 +54,7 @@ class DeliveryService:
         rather than failing every send later."""
         env = os.environ if env is None else env
         for name, body in targets.items():
-            target = self.put_target(name, body)
+            target = self.put_target(name, body, DECLARED)
             missing = unset_credentials(target, env)
             if missing:
                 raise InvalidTarget(

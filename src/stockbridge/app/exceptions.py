@@ -23,6 +23,11 @@ from .ports import Clock, ExceptionRecord, Store
 OPEN = "open"
 RESOLVED = "resolved"
 IGNORED = "ignored"
+#: How a closed exception was closed (its `resolution`).
+REPLAYED = "replayed"
+MAPPING_FIXED = "mapping_fixed"
+#: Who acts when nobody is named (the CLI on the hub's own machine, code).
+SYSTEM_ACTOR = "system"
 #: Reasons a replay cannot fix: the sender must act (see `replay`).
 _NOT_REPLAYABLE = frozenset({Reason.INVALID_EVENT, Reason.PRICE_MISMATCH})
 
@@ -64,8 +69,11 @@ class ExceptionService:
             raise NotFound("exception", str(exception_id))
         return record
 
-    def replay(self, exception_id: int) -> ReplayOutcome:
-        """Run the kept payload through ingest again, after its cause was fixed."""
+    def replay(
+        self, exception_id: int, actor: str = SYSTEM_ACTOR, resolution: str = REPLAYED
+    ) -> ReplayOutcome:
+        """Run the kept payload through ingest again, after its cause was fixed; a replay
+        that closes the exception records `resolution` as how it was closed."""
         record = self.get(exception_id)
         if record.status != OPEN:
             raise CannotReplay(record, f"exception {exception_id} is {record.status}, not open")
@@ -86,22 +94,23 @@ class ExceptionService:
                 "the sending location, then ignore the exception with a note",
             )
         if record.reason == Reason.TARGET_REJECTED:
-            return self._replay_delivery(record)
+            return self._replay_delivery(record, actor)
         command = self._document(record)
         if command is not None:
             result = self._replay_document(record, command)
         else:
             result = self._ingest([record.payload]).results[0]
         now_us = to_micros(self.clock.now())
+        said = f"replayed: {result.status.value}"
         if result.status is not Status.EXCEPTION:
-            self.store.set_exception_status(
-                exception_id, RESOLVED, f"replayed: {result.status.value}", now_us
-            )
+            self.store.set_exception_status(exception_id, RESOLVED, said, now_us, resolution)
         elif result.reason != record.reason:
             # Parked again for another reason: that new exception carries on.
-            self.store.set_exception_status(
-                exception_id, RESOLVED, f"replayed: now {result.reason}", now_us
-            )
+            said = f"replayed: now {result.reason}"
+            self.store.set_exception_status(exception_id, RESOLVED, said, now_us, resolution)
+        else:
+            said = f"replayed: still {result.reason}: {result.detail}"
+        self.store.add_exception_notes([(exception_id, "replayed", actor, said)], now_us)
         return ReplayOutcome(self.get(exception_id), result)
 
     def _document(self, record: ExceptionRecord) -> AnyDocument | None:
@@ -139,18 +148,19 @@ class ExceptionService:
             record.event_id, record.source, Status(r.status.value), r.reason, r.detail, r.field
         )
 
-    def _replay_delivery(self, record: ExceptionRecord) -> ReplayOutcome:
+    def _replay_delivery(self, record: ExceptionRecord, actor: str) -> ReplayOutcome:
         """A target's business rejection: send the kept delivery again, after the fix."""
         now_us = to_micros(self.clock.now())
         delivery_id = int(record.event_id or 0)
         requeued = self.store.requeue([delivery_id], now_us)
         note = "delivery requeued" if requeued else "delivery superseded or already sent"
-        self.store.set_exception_status(record.id, RESOLVED, note, now_us)
+        self.store.set_exception_status(record.id, RESOLVED, note, now_us, REPLAYED)
+        self.store.add_exception_notes([(record.id, "replayed", actor, note)], now_us)
         result = EventResult(record.event_id, record.source, Status.ACCEPTED, None, note)
         return ReplayOutcome(self.get(record.id), result)
 
     def replay_open(
-        self, reason: str | None = None, source: str | None = None
+        self, reason: str | None = None, source: str | None = None, actor: str = SYSTEM_ACTOR
     ) -> list[ReplayOutcome]:
         outcomes: list[ReplayOutcome] = []
         after = 0
@@ -163,13 +173,15 @@ class ExceptionService:
             for record in page:
                 after = record.id
                 if record.reason not in _NOT_REPLAYABLE:
-                    outcomes.append(self.replay(record.id))
+                    outcomes.append(self.replay(record.id, actor))
 
-    def ignore(self, exception_id: int, note: str) -> ExceptionRecord:
+    def ignore(self, exception_id: int, note: str, actor: str = SYSTEM_ACTOR) -> ExceptionRecord:
         record = self.get(exception_id)
         if record.status != OPEN:
             raise ExceptionNotWorkable(
                 record, f"exception {exception_id} is {record.status}, not open"
             )
-        self.store.set_exception_status(exception_id, IGNORED, note, to_micros(self.clock.now()))
+        now_us = to_micros(self.clock.now())
+        self.store.set_exception_status(exception_id, IGNORED, note, now_us, IGNORED)
+        self.store.add_exception_notes([(exception_id, "ignored", actor, note)], now_us)
         return self.get(exception_id)

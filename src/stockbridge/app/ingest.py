@@ -577,6 +577,7 @@ def _parked(parsed: ParsedEvent, parked: Parked, raw: Any) -> NewException:
         parsed.key.source,
         parsed.key.event_id,
         parsed.payload_hash,
+        field=parked.field,
     )
 
 

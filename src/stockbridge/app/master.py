@@ -20,7 +20,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..domain.model import Item, Location, LocationKind, Xref, XrefKind, to_micros
-from .ports import Clock, Store
+from .ports import Clock, ConfigChange, Store
 
 
 class MasterKind(StrEnum):
@@ -114,6 +114,8 @@ class ImportReport:
     received: int = 0
     upserted: int = 0
     errors: list[RowError] = field(default_factory=list)
+    #: The rows stored, as domain values.
+    stored: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -163,8 +165,14 @@ class MasterDataService:
         self.store = store
         self.clock = clock
 
-    def import_rows(self, kind: MasterKind, rows: Iterable[tuple[int, Any]]) -> ImportReport:
-        """Validate and upsert numbered rows; the numbers appear in the errors."""
+    def import_rows(
+        self,
+        kind: MasterKind,
+        rows: Iterable[tuple[int, Any]],
+        change: ConfigChange | None = None,
+    ) -> ImportReport:
+        """Validate and upsert numbered rows; the numbers appear in the errors. Cross
+        references keep their history, written by `change`'s actor."""
         model = _ROW_MODELS[kind]
         report = ImportReport(kind)
         valid: dict[Any, Any] = {}
@@ -193,12 +201,15 @@ class MasterDataService:
         elif kind is MasterKind.LOCATIONS:
             self.store.upsert_locations(rows_out, now_us)
         else:
-            self.store.upsert_xrefs(rows_out, now_us)
+            self.store.upsert_xrefs(rows_out, now_us, change)
         report.upserted = len(rows_out)
+        report.stored = rows_out
         return report
 
-    def import_list(self, kind: MasterKind, rows: Sequence[Any]) -> ImportReport:
-        return self.import_rows(kind, enumerate(rows))
+    def import_list(
+        self, kind: MasterKind, rows: Sequence[Any], change: ConfigChange | None = None
+    ) -> ImportReport:
+        return self.import_rows(kind, enumerate(rows), change)
 
     def import_file(self, path: str | Path, kind: MasterKind | None = None) -> ImportReport:
         p = Path(path)

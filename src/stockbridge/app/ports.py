@@ -49,6 +49,67 @@ class ExceptionRecord:
     note: str | None
     created_us: int
     updated_us: int
+    assignee: str | None = None
+    #: 0: not escalated; each escalation raises it by one.
+    escalation: int = 0
+    escalated_us: int | None = None
+    #: When and how it was closed: replayed, mapping_fixed, accepted or ignored.
+    resolved_us: int | None = None
+    resolution: str | None = None
+    #: When it was found open past its SLA (the overdue alert is raised once).
+    overdue_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionFilter:
+    """Which exceptions to list; instants in µs since the epoch, None: no bound."""
+
+    status: str | None = None
+    reason: str | None = None
+    source: str | None = None
+    assignee: str | None = None
+    created_before_us: int | None = None
+    created_after_us: int | None = None
+    #: Only exceptions escalated at least once (True) or never (False).
+    escalated: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionNote:
+    """One entry of an exception's thread: a note, or an action taken on it."""
+
+    id: int
+    exception_id: int
+    kind: str  # note, assigned, escalated, replayed, ignored, resolved, overdue
+    author: str
+    at_us: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """Who writes configuration (a cross reference, channel or target), and whether the
+    write re-applies an earlier version (a rollback)."""
+
+    actor: str
+    rollback_of: int | None = None
+
+
+#: Configuration declared in the settings file, stored at start.
+DECLARED = ConfigChange("configuration file")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    kind: str  # xref, channel or target
+    key: str
+    version: int
+    action: str  # create, update, delete or rollback
+    actor: str
+    at_us: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    rollback_of: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +274,26 @@ class NewDocumentState:
     status: str
     state: dict[str, Any]
     received: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    """One item at one location in a warehouse's report of its own stock (EDI 846)."""
+
+    #: The trading partner that reported it.
+    source: str
+    #: The report's reference: a report sent again is the same snapshot.
+    reference: str
+    sku: str
+    location: str
+    #: Units on hand as the warehouse counts them.
+    quantity: Decimal
+    #: Every quantity reported for the item, by the report's qualifier (QTY01).
+    quantities: Mapping[str, Decimal]
+    #: The item ids the warehouse wrote, by qualifier.
+    items: Mapping[str, str]
+    as_of_us: int
+    recorded_us: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,8 +575,58 @@ class Store(ConnectorState, Protocol):
     def exception(self, exception_id: int) -> ExceptionRecord | None: ...
 
     def set_exception_status(
-        self, exception_id: int, status: str, note: str | None, now_us: int
-    ) -> None: ...
+        self,
+        exception_id: int,
+        status: str,
+        note: str | None,
+        now_us: int,
+        resolution: str | None = None,
+    ) -> None:
+        """Close (or reopen) an exception; a closed one records when and how."""
+        ...
+
+    # exception triage
+    def triage_exceptions(
+        self, where: ExceptionFilter, *, after_id: int = 0, limit: int = 100
+    ) -> list[ExceptionRecord]: ...
+
+    def assign_exception(self, exception_id: int, assignee: str | None, now_us: int) -> None: ...
+
+    def escalate_exception(self, exception_id: int, now_us: int) -> int:
+        """Raise the escalation level by one; returns the new level."""
+        ...
+
+    def add_exception_notes(self, notes: Sequence[tuple[int, str, str, str]], now_us: int) -> None:
+        """Append (exception id, kind, author, text) to the exceptions' threads."""
+        ...
+
+    def exception_notes(self, exception_id: int) -> list[ExceptionNote]: ...
+
+    def mark_overdue(self, cutoffs: Mapping[str, int], now_us: int) -> list[ExceptionRecord]:
+        """Open exceptions created before their reason's cutoff and not yet marked overdue:
+        mark them (with an `overdue` note) and return them."""
+        ...
+
+    def exception_alerts(self, limit: int) -> list[ExceptionNote]:
+        """The newest `overdue` entries of every exception's thread, newest first."""
+        ...
+
+    def open_exceptions_before(self, cutoffs: Mapping[str, int]) -> dict[str, int]:
+        """Reason -> open exceptions created before that reason's cutoff."""
+        ...
+
+    def resolution_times(self, since_us: int, limit: int) -> list[tuple[str, str, int]]:
+        """(reason, resolution, resolved_us - created_us) of exceptions closed since."""
+        ...
+
+    # configuration history
+    def config_history(
+        self, kind: str, key: str | None = None, *, limit: int = 100, before_version: int = 0
+    ) -> list[HistoryEntry]:
+        """Newest first; `before_version` pages on (0: from the newest)."""
+        ...
+
+    def config_version(self, kind: str, key: str, version: int) -> HistoryEntry | None: ...
 
     def outbox_depth(self) -> int: ...
 
@@ -518,6 +649,16 @@ class Store(ConnectorState, Protocol):
         """A return ("return") or a transfer order ("transfer") as last saved."""
         ...
 
+    def save_warehouse_snapshot(self, rows: Sequence[SnapshotRow], now_us: int) -> int:
+        """Keep a warehouse's stock report; the rows new to the store (a report sent
+        again adds none)."""
+        ...
+
+    def latest_warehouse_snapshot(self, source: str) -> list[SnapshotRow]:
+        """The rows of a partner's latest report (by its time, then by arrival), by SKU
+        and location; empty when it reported nothing."""
+        ...
+
     def settlements(
         self, store: str | None = None, business_date: str | None = None
     ) -> list[SettlementRecord]: ...
@@ -531,7 +672,9 @@ class Store(ConnectorState, Protocol):
 
     def upsert_locations(self, locations: Sequence[Location], now_us: int) -> None: ...
 
-    def upsert_xrefs(self, xrefs: Sequence[Xref], now_us: int) -> None: ...
+    def upsert_xrefs(
+        self, xrefs: Sequence[Xref], now_us: int, change: ConfigChange | None = None
+    ) -> None: ...
 
     def safety_stock(self, sku: str) -> Decimal: ...
 
@@ -547,12 +690,16 @@ class Store(ConnectorState, Protocol):
         """Location -> (last seen, in µs since the epoch; the source that last spoke)."""
         ...
 
-    def put_channel(self, name: str, config: dict[str, Any], now_us: int) -> None: ...
+    def put_channel(
+        self, name: str, config: dict[str, Any], now_us: int, change: ConfigChange | None = None
+    ) -> None: ...
 
     def channels(self) -> dict[str, dict[str, Any]]: ...
 
     # delivery
-    def put_target(self, name: str, config: dict[str, Any], now_us: int) -> None: ...
+    def put_target(
+        self, name: str, config: dict[str, Any], now_us: int, change: ConfigChange | None = None
+    ) -> None: ...
 
     def targets(self) -> dict[str, tuple[dict[str, Any], bool]]:
         """Target -> (configuration, paused)."""

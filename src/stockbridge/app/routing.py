@@ -95,6 +95,8 @@ class Routing:
     channels: dict[str, ChannelPolicy] = field(default_factory=dict)
     channel_target: dict[str, str] = field(default_factory=dict)
     posting_targets: tuple[str, ...] = ()
+    #: Posting targets that also take reservation holds and releases (a 3PL ships them).
+    reservation_targets: tuple[str, ...] = ()
 
     def channel_locations(self) -> set[str]:
         return {loc for p in self.channels.values() for loc in p.locations}
@@ -110,7 +112,18 @@ def load_routing(channels: Mapping[str, Any], targets: Mapping[str, tuple[Any, b
             policies[name] = channel.policy(name)
             channel_target[name] = channel.target
     postings = tuple(sorted(n for n, t in parsed.items() if t.postings))
-    return Routing(policies, channel_target, postings)
+    holds = tuple(n for n in postings if _takes_reservations(parsed[n]))
+    return Routing(policies, channel_target, postings, holds)
+
+
+#: Target kinds that take reservation holds unless told otherwise: a 3PL ships them.
+RESERVATION_KINDS = frozenset({"x12"})
+
+
+def _takes_reservations(target: TargetIn) -> bool:
+    if target.reservations is not None:
+        return target.reservations
+    return target.kind in RESERVATION_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +258,23 @@ def plan_pushes(
     return deliveries, kept
 
 
+#: Reservation events that reach the targets taking holds (a 3PL ships or cancels them).
+HOLDS = frozenset({EventType.RESERVE, EventType.RELEASE})
+
+
 def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDelivery]:
-    """One posting per movement event and posting target, in the order they were accepted."""
+    """One posting per movement event and posting target, in the order they were accepted;
+    reservation holds and releases only to the targets that take them."""
     if not routing.posting_targets:
         return []
     out: list[NewDelivery] = []
     for entry in entries:
         e = entry.event
-        if e.type not in POSTED:
+        if e.type in POSTED:
+            targets = routing.posting_targets
+        elif e.type in HOLDS and routing.reservation_targets:
+            targets = routing.reservation_targets
+        else:
             continue
         document = {
             "type": "posting",
@@ -269,8 +291,9 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
             "reference": e.reference,
             "reason": e.reason,
             "correlation_id": e.correlation_id,
+            "reservation_id": e.reservation_id,
         }
-        for target in routing.posting_targets:
+        for target in targets:
             out.append(
                 NewDelivery(
                     target=target,

@@ -52,6 +52,9 @@ class TargetIn(BaseModel):
     concurrency: int = Field(4, ge=1, le=64)
     #: Whether this target receives ERP postings (inventory and sales movements).
     postings: bool = False
+    #: Whether it also receives reservation holds and releases at its locations, as a
+    #: warehouse that ships them does; unset: yes for x12 (3PL) targets, no otherwise.
+    reservations: bool | None = None
     #: Availability pushes per request: above 1 they go as one `availability_batch` body,
     #: as platforms' bulk inventory endpoints take them. Postings always go one by one.
     batch_size: int = Field(1, ge=1, le=250)

@@ -43,6 +43,11 @@ class Reason(StrEnum):
     OVER_RECEIPT = "over_receipt"
     #: A transfer closed with shipped units never received (in transit remainder).
     SHORT_RECEIPT = "short_receipt"
+    #: An EDI file refused whole by its checks (the segment and element at fault named).
+    EDI_REJECTED = "edi_rejected"
+    #: An EDI interchange the hub sent that its trading partner has not acknowledged (997)
+    #: within the agreed time.
+    EDI_ACK_OVERDUE = "edi_ack_overdue"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ class Parked:
 
     reason: Reason
     detail: str
+    #: The event field whose code did not map (a mapping fix replays by it).
+    field: str | None = None
 
 
 @dataclass(slots=True)
@@ -73,14 +75,16 @@ def map_event(parsed: ParsedEvent, md: MasterData) -> Event | Parked:
     source = parsed.key.source
     sku = md.sku_for(source, parsed.sku)
     if sku is None:
-        return Parked(Reason.UNKNOWN_SKU, f"no item or cross reference for {parsed.sku!r}")
+        return Parked(Reason.UNKNOWN_SKU, f"no item or cross reference for {parsed.sku!r}", "sku")
     item = md.items.get(sku)
     if item is None:
-        return Parked(Reason.UNKNOWN_SKU, f"cross reference points at unknown SKU {sku!r}")
+        return Parked(Reason.UNKNOWN_SKU, f"cross reference points at unknown SKU {sku!r}", "sku")
     location = md.location_for(source, parsed.location)
     if location is None:
         return Parked(
-            Reason.UNKNOWN_LOCATION, f"no location or cross reference for {parsed.location!r}"
+            Reason.UNKNOWN_LOCATION,
+            f"no location or cross reference for {parsed.location!r}",
+            "location",
         )
     counterparty = None
     if parsed.counterparty_location is not None:
@@ -89,6 +93,7 @@ def map_event(parsed: ParsedEvent, md: MasterData) -> Event | Parked:
             return Parked(
                 Reason.UNKNOWN_LOCATION,
                 f"no location or cross reference for counterparty {parsed.counterparty_location!r}",
+                "counterparty_location",
             )
     factor = item.factor(parsed.uom)
     if factor is None:

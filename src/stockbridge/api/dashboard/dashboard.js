@@ -28,6 +28,8 @@
     over_cancellation: "More cancelled than open",
     over_receipt: "More received than shipped",
     short_receipt: "Less received than shipped",
+    edi_rejected: "Warehouse EDI file refused",
+    edi_ack_overdue: "Warehouse has not acknowledged an EDI file",
     over_shipment: "More shipped than ordered on a transfer",
     over_grading: "More graded than returned",
   };

@@ -8,7 +8,30 @@ answered R, those without an error of their own with no AK502 code.
 
 from __future__ import annotations
 
-from .validate import GroupReport
+from .validate import GroupReport, InterchangeReport
+
+#: ISA14 asking the receiver for a TA1.
+TA1_REQUESTED = "1"
+
+
+def wants_ta1(report: InterchangeReport) -> bool:
+    """A TA1 answers an interchange whose sender asked for one (ISA14 = 1), and one whose
+    envelope is in error whatever it asked: a 997 cannot report the envelope. An
+    interchange that carries only TA1s is never answered (acknowledgments are not
+    acknowledged)."""
+    ic = report.interchange
+    if ic.notes and not ic.groups:
+        return False
+    return ic.isa.get(14) == TA1_REQUESTED or bool(report.problems)
+
+
+def interchange_ack(report: InterchangeReport) -> list[str]:
+    """The TA1 segment answering an interchange: its ISA13, ISA09 and ISA10 echoed, A
+    accepted or R rejected, and the note code of the first envelope error (000: none)."""
+    isa = report.interchange.isa
+    code = "R" if report.problems else "A"
+    note = report.problems[0].code if report.problems else "000"
+    return ["TA1", isa.get(13), isa.get(9), isa.get(10), code, note]
 
 
 def acknowledgment(report: GroupReport, reject: bool) -> list[list[str]]:

@@ -6,8 +6,9 @@
 - 944 receipt advice: the receipt of a transfer the hub announced in a 943 (or of any
   transfer into the warehouse); without one, `receipt` events.
 - 947 adjustment advice: signed `adjustment` events with the reason mapped.
-- 846 inventory advice: observations kept for reconciliation, or `count` events,
-  as the partner's `inventory_846` says.
+- 846 inventory advice: a snapshot of the warehouse's stock kept for reconciliation
+  (the store's warehouse snapshots), or `count` events, as the partner's
+  `inventory_846` says.
 - 997: closes the hub's own interchange it acknowledges (see `poll.py`).
 
 Events are recorded under the partner's name as source with ids derived from the
@@ -27,7 +28,7 @@ from typing import Any
 
 from ...app.documents import DocumentResult, Malformed, parse_fulfil
 from ...app.ingest import AnyDocument, BatchResult
-from ...app.ports import NewException, Store
+from ...app.ports import NewException, SnapshotRow, Store
 from ...app.reservations import Close, Command, Outcome
 from ...app.transfers import parse_movement
 from ...domain.errors import Reason
@@ -81,7 +82,8 @@ class Context:
     master: MasterData
     references: dict[str, Any]
     outcomes: list[str] = field(default_factory=list)
-    observations: list[dict[str, Any]] = field(default_factory=list)
+    #: 846 rows to keep as the warehouse's snapshot (inventory_846 = "observations").
+    snapshot: list[SnapshotRow] = field(default_factory=list)
 
     def when(self, day: str, at: str = "") -> datetime:
         """An X12 date (and time) in the warehouse's zone; a date alone is the end of
@@ -204,13 +206,18 @@ def apply_945(ctx: Context, tset: TransactionSet) -> None:
             f"945 {advice.depositor_order}: transfer "
             f"{transfer['transfer_id']} shipment {shipment_id}",
         )
-    record = ctx.hub.store.reservation(advice.depositor_order)
+    held = ref["reservation_id"] if ref is not None and ref.get("kind") == "reservation" else None
+    reservation_id = held or advice.depositor_order
+    record = ctx.hub.store.reservation(reservation_id)
     if record is not None and record.reservation.location == ctx.partner.location:
+        # A reservation released or expired before this shipment stays as it is (the
+        # verdict says so): a duplicate 945 finds it fulfilled already.
         outcome = ctx.hub.submit_command(
-            Close(advice.depositor_order, EventType.FULFIL, reference=shipment_id)
+            Close(reservation_id, EventType.FULFIL, reference=shipment_id)
         )
         ctx.outcomes.append(
-            f"945 {advice.depositor_order}: reservation fulfilled: {outcome.verdict.value}"
+            f"945 {advice.depositor_order}: reservation {reservation_id} fulfilled: "
+            f"{outcome.verdict.value}"
         )
         return None
     return ctx.refuse(
@@ -314,19 +321,27 @@ def apply_846(ctx: Context, tset: TransactionSet) -> None:
         line = Line(None, items, Decimal(0))
         rows.append((ctx.code(line), items, quantities))
     if ctx.partner.inventory_846 == "observations":
+        as_of = to_micros(at)
+        kept = 0
         for sku, items, quantities in rows:
-            ctx.observations.append(
-                {
-                    "partner": ctx.name,
-                    "location": ctx.partner.location,
-                    "sku": sku,
-                    "items": items,
-                    "quantities": {q: str(v) for q, v in quantities.items()},
-                    "as_of": at.isoformat(),
-                    "reference": advice.reference,
-                }
+            qualifier = next((q for q in ON_HAND if q in quantities), None)
+            if qualifier is None:
+                continue
+            ctx.snapshot.append(
+                SnapshotRow(
+                    ctx.name,
+                    advice.reference,
+                    sku,
+                    ctx.partner.location,
+                    quantities[qualifier],
+                    dict(quantities),
+                    items,
+                    as_of,
+                )
             )
-        ctx.outcomes.append(f"846 {advice.reference}: {len(rows)} observation(s) kept")
+            kept += 1
+        without = f", {len(rows) - kept} without an on-hand quantity" if kept < len(rows) else ""
+        ctx.outcomes.append(f"846 {advice.reference}: snapshot of {kept} item(s){without}")
         return
     events = []
     for sku, _, quantities in rows:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .ack import interchange_ack, wants_ta1
 from .documents import summary
 from .validate import check as check_file
 
@@ -45,6 +46,13 @@ def check(
                     f"    set {s.tset.set_id} {s.tset.control} ({len(s.tset.segments)} "
                     f"segments, {verdict}): {summary(s.tset)}"
                 )
+        if wants_ta1(i):
+            answer = interchange_ack(i)
+            console.print(f"  answered by TA1: {answer[4]} (note code {answer[5]})")
+        for note in ic.notes:
+            console.print(
+                f"  TA1 for interchange {note.get(1)}: {note.get(4)} (note code {note.get(5)})"
+            )
     errors = report.errors()
     if not report.ok:
         for line in errors:

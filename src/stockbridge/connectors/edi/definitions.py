@@ -263,18 +263,63 @@ LOOSE = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class Pos:
+    """A place in a transaction set's table: a segment, or a loop begun by `id`.
+
+    `max` is the segment's maximum use, or for a loop its maximum repetitions; `loop`
+    holds the loop's segments after its first one (empty for a plain segment).
+    """
+
+    id: str
+    max: int = 1
+    required: bool = False
+    loop: tuple[Pos, ...] = ()
+
+    @property
+    def is_loop(self) -> bool:
+        return bool(self.loop)
+
+
+def seg(segment_id: str, max_use: int = 1, required: bool = False) -> Pos:
+    return Pos(segment_id, max_use, required)
+
+
+def loop(first: str, repeat: int, *rest: Pos, required: bool = False) -> Pos:
+    return Pos(first, repeat, required, rest)
+
+
+def _party(repeat: int = 10) -> Pos:
+    """The N1 (name) loop of the warehouse documents."""
+    return loop("N1", repeat, seg("N2", 2), seg("N3", 2), seg("N4"), seg("PER", 3))
+
+
+@dataclass(frozen=True, slots=True)
 class SetDef:
     id: str
     functional_id: str
     name: str
-    beginning: str
-    #: Every segment the set may hold between ST and SE.
-    allowed: frozenset[str]
-    #: Segments that must appear at least once.
-    required: tuple[str, ...]
+    #: The set's table (004010, the same in 005010 for what the hub reads): its segments
+    #: and loops in the order they must come, with maximum use and what is mandatory.
+    table: tuple[Pos, ...]
+
+    @property
+    def beginning(self) -> str:
+        return self.table[0].id
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        """Every segment the set may hold between ST and SE."""
+        out: set[str] = set()
+        stack = list(self.table)
+        while stack:
+            pos = stack.pop()
+            out.add(pos.id)
+            stack += pos.loop
+        return frozenset(out)
 
 
-_PARTY = {"N1", "N2", "N3", "N4", "PER"}
+_MANY = 9_999
+_LINE_DETAIL = (seg("G69", 5), seg("N9", 200), seg("W20"))
 
 TRANSACTION_SETS: dict[str, SetDef] = {
     s.id: s
@@ -283,66 +328,144 @@ TRANSACTION_SETS: dict[str, SetDef] = {
             "846",
             "IB",
             "Inventory Inquiry/Advice",
-            "BIA",
-            frozenset({"BIA", "CUR", "REF", "DTM", "LIN", "PID", "CTP", "QTY", "UIT", "SCH"})
-            | frozenset({"MEA", "PO4", "SLN", "CTT"})
-            | _PARTY,
-            ("BIA",),
+            (
+                seg("BIA", required=True),
+                seg("CUR"),
+                seg("REF", 12),
+                seg("PER", 3),
+                seg("MEA", 10),
+                seg("DTM", 10),
+                _party(200),
+                loop(
+                    "LIN",
+                    10_000,
+                    seg("SLN", 1000),
+                    seg("PID", 200),
+                    seg("PO4", 10),
+                    seg("MEA", 40),
+                    seg("CTP", 25),
+                    seg("DTM", 10),
+                    seg("REF", 12),
+                    loop("QTY", _MANY, seg("UIT"), seg("DTM"), seg("SCH", 25)),
+                    required=True,
+                ),
+                seg("CTT"),
+            ),
         ),
         SetDef(
             "940",
             "OW",
             "Warehouse Shipping Order",
-            "W05",
-            frozenset({"W05", "N9", "G62", "NTE", "W66", "LX", "W01", "G69", "W20", "W76"})
-            | _PARTY,
-            ("W05",),
+            (
+                seg("W05", required=True),
+                _party(),
+                seg("N9", 10),
+                seg("G62", 10),
+                seg("NTE", 10),
+                seg("W66"),
+                loop("LX", _MANY, loop("W01", 1, *_LINE_DETAIL, required=True)),
+                seg("W76"),
+            ),
         ),
         SetDef(
             "943",
             "AR",
             "Warehouse Stock Transfer Shipment Advice",
-            "W06",
-            frozenset({"W06", "N9", "G62", "NTE", "W27", "W28", "W10", "LX", "W04", "G69"})
-            | frozenset({"W20", "W03"})
-            | _PARTY,
-            ("W06", "W27", "W04", "W03"),
+            (
+                seg("W06", required=True),
+                _party(),
+                seg("N9", 10),
+                seg("G62", 5),
+                seg("NTE", 20),
+                seg("W27", required=True),
+                seg("W28"),
+                seg("W10", 10),
+                loop("LX", _MANY, loop("W04", _MANY, *_LINE_DETAIL, required=True), required=True),
+                seg("W03", required=True),
+            ),
         ),
         SetDef(
             "944",
             "RE",
             "Warehouse Stock Transfer Receipt Advice",
-            "W17",
-            frozenset({"W17", "N9", "G62", "NTE", "W08", "LX", "W07", "G69", "W20", "W13"})
-            | frozenset({"W14"})
-            | _PARTY,
-            ("W17", "W07", "W14"),
+            (
+                seg("W17", required=True),
+                _party(),
+                seg("N9", 10),
+                seg("G62", 5),
+                seg("NTE", 20),
+                seg("W08"),
+                loop(
+                    "LX",
+                    _MANY,
+                    loop("W07", _MANY, *_LINE_DETAIL),
+                    loop("W13", _MANY, seg("G69", 5), seg("N9", 200)),
+                    required=True,
+                ),
+                seg("W14", required=True),
+            ),
         ),
         SetDef(
             "945",
             "SW",
             "Warehouse Shipping Advice",
-            "W06",
-            frozenset({"W06", "N9", "G62", "NTE", "W27", "W28", "W10", "LX", "W12", "G69"})
-            | frozenset({"W20", "W03", "MEA"})
-            | _PARTY,
-            ("W06", "W12", "W03"),
+            (
+                seg("W06", required=True),
+                _party(),
+                seg("N9", 10),
+                seg("G62", 5),
+                seg("NTE", 20),
+                seg("W27"),
+                seg("W28"),
+                seg("W10", 10),
+                loop(
+                    "LX",
+                    _MANY,
+                    seg("N9", 5),
+                    loop(
+                        "W12",
+                        _MANY,
+                        seg("G69", 5),
+                        seg("N9", 200),
+                        seg("G62", 10),
+                        seg("MEA", 5),
+                        seg("AMT"),
+                        seg("W27"),
+                        seg("W20"),
+                        seg("N1", 5),
+                        required=True,
+                    ),
+                    required=True,
+                ),
+                seg("W03", required=True),
+            ),
         ),
         SetDef(
             "947",
             "AW",
             "Warehouse Inventory Adjustment Advice",
-            "W15",
-            frozenset({"W15", "N9", "G62", "NTE", "LX", "W19", "G69"}) | _PARTY,
-            ("W15", "W19"),
+            (
+                seg("W15", required=True),
+                _party(),
+                seg("N9", 10),
+                seg("G62", 10),
+                seg("NTE", 100),
+                # Partners send the W19 detail inside LX loops or without them.
+                loop("LX", _MANY, loop("W19", _MANY, seg("G69", 5), seg("N9", 10), required=True)),
+                loop("W19", _MANY, seg("G69", 5), seg("N9", 10)),
+            ),
         ),
         SetDef(
             "997",
             "FA",
             "Functional Acknowledgment",
-            "AK1",
-            frozenset({"AK1", "AK2", "AK3", "AK4", "AK5", "AK9"}),
-            ("AK1", "AK9"),
+            (
+                seg("AK1", required=True),
+                loop(
+                    "AK2", 999_999, loop("AK3", 999_999, seg("AK4", 99)), seg("AK5", required=True)
+                ),
+                seg("AK9", required=True),
+            ),
         ),
     )
 }

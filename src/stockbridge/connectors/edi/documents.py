@@ -280,6 +280,11 @@ def summary(tset: TransactionSet) -> str:
 
 
 # --- writing ------------------------------------------------------------------------------
+#: W05-01 order status codes (element 473) the hub writes: a new order, its cancellation.
+ORIGINAL = "N"
+CANCEL = "C"
+
+
 def _qty(value: str) -> str:
     text = format(Decimal(value).normalize(), "f")
     return text if text != "-0" else "0"
@@ -293,11 +298,13 @@ def shipping_order(
     order_date: str,
     lines: Sequence[tuple[int, str, str]],
     item_qualifier: str,
+    status: str = ORIGINAL,
 ) -> list[list[str]]:
     """940 body: W05, the warehouse and depositor, the order date, one LX/W01 per line
-    (LX01 is the hub's line number, echoed in the 945), W76 totals."""
+    (LX01 is the hub's line number, echoed in the 945), W76 totals. `status` C cancels
+    the order sent before under the same depositor order number."""
     body: list[list[str]] = [
-        ["W05", "N", depositor_order, po_number],
+        ["W05", status, depositor_order, po_number],
         ["N1", "WH", warehouse, "91", warehouse],
         ["N1", "DE", depositor, "91", depositor],
         ["G62", "04", order_date],

@@ -6,7 +6,13 @@ work for the warehouse:
 - a `sales_order` with lines to fulfil at the partner's location: a 940 warehouse
   shipping order for those lines (the order's reservations are held at that location);
 - a `transfer_shipment` whose destination is the partner's location: a 943 stock
-  transfer shipment advice, so the warehouse expects the units.
+  transfer shipment advice, so the warehouse expects the units;
+- a reservation held at the partner's location (a `reserve` posting: the target takes
+  reservation holds): a 940 for the reserved units, its depositor order number the
+  reservation id, one per reservation however often the hold is delivered; and its
+  `release` before shipment: a 940 with W05-01 `C` (cancel) for the same number, so the
+  warehouse does not ship it. A release whose 940 was never written cancels nothing and
+  voids a hold that comes after it.
 
 Every other posting is none of the warehouse's business and is skipped.
 """
@@ -21,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .config import PartnerSettings
-from .documents import shipping_order, transfer_advice
+from .documents import CANCEL, ORIGINAL, shipping_order, transfer_advice
 
 #: Longest depositor order number (element 285, AN 1/22).
 MAX_ORDER_NUMBER = 22
@@ -36,6 +42,10 @@ class Outgoing:
     depositor_order: str
     #: What the depositor order number stands for, kept in the partner's state.
     reference: dict[str, Any]
+    #: The document's own identity when it is not the delivery's (one 940 per reservation).
+    key: str | None = None
+    #: For a cancellation: the key of the document it cancels.
+    cancels: str | None = None
 
 
 class Unsendable(ValueError):
@@ -73,9 +83,51 @@ def _lines(raw: Any, partner: PartnerSettings, here: bool) -> list[tuple[int, st
     return out
 
 
+def reservation_key(reservation_id: str) -> str:
+    return f"940:reservation:{reservation_id}"
+
+
+def _hold(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | None:
+    """A reservation held or released at the partner's location: its 940, or the 940
+    cancelling it."""
+    reservation_id = payload.get("reservation_id")
+    if payload.get("location") != partner.location or not reservation_id:
+        return None
+    rid = str(reservation_id)
+    number = depositor_number(rid)
+    line = [(1, partner.item_code(str(payload.get("sku"))), str(payload.get("quantity")))]
+    try:
+        Decimal(line[0][2])
+    except InvalidOperation:
+        raise Unsendable(f"quantity: not a number: {line[0][2]!r}") from None
+    cancel = payload.get("movement") == "release"
+    body = shipping_order(
+        number,
+        str(payload.get("reference") or "")[:MAX_ORDER_NUMBER],
+        partner.location,
+        partner.sender_id,
+        _date(payload.get("occurred_at"), partner),
+        line,
+        partner.item_qualifier,
+        status=CANCEL if cancel else ORIGINAL,
+    )
+    reference = {
+        "kind": "reservation",
+        "reservation_id": rid,
+        "document": payload.get("document_number"),
+        "lines": {"1": str(payload.get("sku"))},
+    }
+    key = reservation_key(rid)
+    if cancel:
+        return Outgoing("940", "OW", body, number, reference, f"{key}:cancel", key)
+    return Outgoing("940", "OW", body, number, reference, key)
+
+
 def plan(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | None:
     """The X12 document a posting becomes for this partner, or None."""
     kind = payload.get("type")
+    if kind == "posting" and payload.get("movement") in ("reserve", "release"):
+        return _hold(partner, payload)
     if kind == "sales_order":
         lines = _lines(payload.get("lines"), partner, here=True)
         if not lines:

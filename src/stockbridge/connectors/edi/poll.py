@@ -27,13 +27,15 @@ from typing import Any
 
 from ...app.ports import NewException
 from ...domain.errors import Reason
-from .ack import acknowledgment
+from ...domain.model import to_micros
+from .ack import acknowledgment, interchange_ack, wants_ta1
 from .apply import APPLY, Context, HubPort
 from .config import PartnerSettings
 from .documents import read_997
-from .state import PartnerState, atomic_write, take_numbers
+from .state import PartnerState, take_numbers
+from .target import write_interchange
 from .validate import InterchangeReport, Report, check
-from .x12 import GroupOut, SetOut, write
+from .x12 import GroupOut, Segment, SetOut
 
 log = logging.getLogger(__name__)
 
@@ -106,19 +108,28 @@ def _write_997(
         SetOut("997", (first + n - 1) % 9_999 + 1, acknowledgment(g, reject))
         for n, g in enumerate(groups, start=1)
     ]
-    text = write(
-        partner.hub,
-        partner.warehouse,
-        interchange,
-        [GroupOut("FA", group, sets)],
-        partner.version,
-        now.astimezone(partner.zone),
-        partner.x12_delimiters(),
-        test=partner.test,
-    )
-    name = f"997-{interchange:09d}.x12"
-    atomic_write(partner.outbound, name, text.encode())
-    return name
+    return write_interchange(partner, "997", interchange, [GroupOut("FA", group, sets)], now)
+
+
+def _write_ta1(
+    partner: PartnerSettings, state: dict[str, Any], report: InterchangeReport, now: datetime
+) -> str:
+    """An interchange holding only the TA1 that answers an inbound interchange."""
+    interchange, _, _ = take_numbers(state, 0)
+    return write_interchange(partner, "TA1", interchange, [], now, [interchange_ack(report)])
+
+
+def _acknowledge(
+    partner: PartnerSettings,
+    state: dict[str, Any],
+    report: InterchangeReport,
+    reject: bool,
+    now: datetime,
+) -> list[str]:
+    """The TA1 (when asked for, or the envelope is in error) and the 997s of an interchange."""
+    written = [_write_ta1(partner, state, report, now)] if wants_ta1(report) else []
+    ack = _write_997(partner, state, report, reject, now)
+    return written + ([ack] if ack else [])
 
 
 def _close_sent(
@@ -162,6 +173,28 @@ def _close_sent(
     ]
 
 
+def _close_by_ta1(
+    name: str, state: dict[str, Any], ctx: Context, note: Segment
+) -> list[NewException]:
+    """A TA1 from the partner answers one of the hub's interchanges as a whole."""
+    control, code, why = note.get(1).strip().lstrip("0"), note.get(4), note.get(5)
+    sent = state["sent"].get(control)
+    if sent is None:
+        ctx.outcomes.append(f"TA1 for interchange {note.get(1)}: no such interchange sent")
+        return []
+    ctx.outcomes.append(f"TA1 {code} {why} for interchange {control} ({sent['file']})")
+    if code != "R":
+        return []
+    sent["ack"] = f"TA1 {code}"
+    state["documents"].pop(sent["key"], None)
+    detail = (
+        f"{name} rejected interchange {control} (the {sent['set']} for "
+        f"{sent['depositor_order']}, file {sent['file']}) by TA1: note code {why}"
+    )
+    payload = {"partner": name, "interchange": control, **sent, "ta1": why}
+    return [NewException(Reason.TARGET_REJECTED, detail, payload, name, str(sent["delivery"]))]
+
+
 def _overdue(
     name: str, partner: PartnerSettings, state: dict[str, Any], now: datetime
 ) -> list[NewException]:
@@ -173,7 +206,7 @@ def _overdue(
             state["documents"].pop(sent["key"], None)
             out.append(
                 NewException(
-                    Reason.TARGET_REJECTED,
+                    Reason.EDI_ACK_OVERDUE,
                     f"{name} has not acknowledged the {sent['set']} for "
                     f"{sent['depositor_order']} (interchange {key}, file {sent['file']}, "
                     f"sent {sent['at']}) within {partner.ack_hours:g} h: no 997",
@@ -204,6 +237,7 @@ def process_file(
     result = FileResult(path.name, "applied")
     result.interchanges = [i.interchange.control for i in report.interchanges]
     errors = report.errors() if not report.ok else []
+    faults = report.faults()
     errors += _identity(partner, report) if report.fatal is None else []
     now = hub.now()
     with store.locked() as state:
@@ -211,21 +245,24 @@ def process_file(
             result.status = "rejected"
             result.errors = errors
             for i in report.interchanges:
-                ack = _write_997(partner, state, i, True, now)
-                if ack:
-                    result.acks.append(ack)
+                result.acks += _acknowledge(partner, state, i, True, now)
             moved = _move(path, partner.error)
             moved.with_name(moved.name + ".errors.txt").write_text("\n".join(errors) + "\n")
             hub.park(
                 [
                     NewException(
-                        Reason.INVALID_EVENT,
+                        Reason.EDI_REJECTED,
                         f"{path.name} refused: {errors[0]}"
                         + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-                        {"partner": name, "file": path.name, "errors": errors},
+                        {
+                            "partner": name,
+                            "file": path.name,
+                            "errors": errors,
+                            "faults": faults,
+                        },
                         name,
                         f"file:{path.name}:{','.join(result.interchanges) or '-'}",
-                        field=errors[0][:200],
+                        field=faults[0]["at"] if faults else None,
                     )
                 ]
             )
@@ -239,6 +276,8 @@ def process_file(
         ctx = Context(name, partner, hub, hub.store.master_data(), state["references"])
         raised: list[NewException] = []
         for i in fresh:
+            for note in i.interchange.notes:
+                raised += _close_by_ta1(name, state, ctx, note)
             for g in i.groups:
                 for s in g.sets:
                     if s.tset.set_id == "997":
@@ -247,13 +286,12 @@ def process_file(
                         APPLY[s.tset.set_id](ctx, s.tset)
                     else:
                         ctx.outcomes.append(f"{s.tset.set_id} {s.tset.control}: not for the hub")
-            ack = _write_997(partner, state, i, False, now)
-            if ack:
-                result.acks.append(ack)
+            result.acks += _acknowledge(partner, state, i, False, now)
             state["received"][i.interchange.control] = {"file": path.name, "at": now.isoformat()}
         if raised:
             hub.park(raised)
-        store.observe(ctx.observations)
+        if ctx.snapshot:
+            hub.store.save_warehouse_snapshot(ctx.snapshot, to_micros(now))
         result.outcomes = ctx.outcomes
         skipped = len(report.interchanges) - len(fresh)
         if skipped:

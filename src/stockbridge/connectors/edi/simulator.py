@@ -1,10 +1,11 @@
 """A 3PL warehouse that speaks X12 through folders, for tests and the demo.
 
 It reads what the hub writes to it (the hub's outbound folder): for every 940 or 943 it
-answers a 997 echoing the group's control numbers, then a 945 shipping what its own
-stock allows (W12 `CC` complete or `CP` partial, W03 totals that match the lines) or a
-944 for the units announced. 997s from the hub about its own files are recorded.
-Every run picks its delimiters from the seed, as real partners differ.
+answers a 997 echoing the group's control numbers, then (unless a 940 with W05-01 `C`
+cancelled the order first) a 945 shipping what its own stock allows (W12 `CC` complete
+or `CP` partial, W03 totals that match the lines) or a 944 for the units announced.
+997s from the hub about its own files are recorded. Every run picks its delimiters from
+the seed, as real partners differ.
 
 Faults: `duplicate_945` sends each 945 twice in two interchanges; `late` holds 945s back
 one pass; `malformed` sends one 945 with a wrong segment count (SE01) first.
@@ -54,6 +55,8 @@ class Warehouse:
     held: list[tuple[Party, Party, str, list[list[str]], str]] = field(default_factory=list)
     control: int = 0
     malformed_sent: bool = False
+    #: Depositor order numbers whose 940 was cancelled (W05-01 C): never shipped.
+    cancelled: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         rng = random.Random(self.seed)
@@ -91,6 +94,7 @@ class Warehouse:
         self.control += 1
         body = [
             ["W06", "F", "BROKEN", now.strftime("%Y%m%d"), "X"],
+            ["LX", "1"],
             ["W12", "CC", "1", "1", "0", "EA", "", "SK", "X"],
             ["W03", "1"],
         ]
@@ -176,10 +180,23 @@ class Warehouse:
         if not self.inbox.is_dir():
             return written
         done = self.inbox / "done"
-        for path in sorted(self.inbox.iterdir(), key=lambda p: p.name):
-            if not path.is_file() or path.name.startswith("."):
-                continue
-            report = check(path.read_bytes())
+        files = [
+            p
+            for p in sorted(self.inbox.iterdir(), key=lambda p: p.name)
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        reports = [check(p.read_bytes()) for p in files]
+        # An order cancelled in this pass is not picked, whichever file came first.
+        self.cancelled |= {
+            w05.get(2)
+            for r in reports
+            for i in r.interchanges
+            for g in i.groups
+            for s in g.sets
+            for w05 in s.tset.body
+            if s.tset.set_id == "940" and w05.id == "W05" and w05.get(1) == "C"
+        }
+        for path, report in zip(files, reports, strict=True):
             done.mkdir(exist_ok=True)
             path.replace(done / path.name)
             for i in report.interchanges:
@@ -205,8 +222,11 @@ class Warehouse:
             ack = read_997(tset)
             self.acks.append((ack.group_control, ack.code))
             return []
-        written = []
+        written: list[str] = []
         if tset.set_id == "940":
+            w05 = next(s for s in tset.body if s.id == "W05")
+            if w05.get(2) in self.cancelled:
+                return written  # cancelled before it was picked: nothing ships
             if self.faults.malformed and not self.malformed_sent:
                 self.malformed_sent = True
                 written.append(self._malformed(me, hub, version, now))

@@ -76,21 +76,6 @@ class PartnerState:
             data.update(json.loads(self.path.read_text()))
         return data
 
-    def observe(self, rows: list[dict[str, Any]]) -> None:
-        """Append 846 observations (one JSON object a line, newest last)."""
-        if not rows:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / "observations.jsonl", "a") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
-
-    def observations(self) -> list[dict[str, Any]]:
-        path = self.folder / "observations.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
 
 def take_numbers(data: dict[str, Any], sets: int = 1) -> tuple[int, int, int]:
     """The next interchange, group and first set control numbers (wrapping at 9 digits)."""

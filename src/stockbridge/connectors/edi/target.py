@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,29 +27,52 @@ from .state import PartnerState, atomic_write, take_numbers
 from .x12 import GroupOut, SetOut, write
 
 
+def write_interchange(
+    partner: PartnerSettings,
+    prefix: str,
+    interchange: int,
+    groups: Sequence[GroupOut],
+    now: datetime,
+    notes: Sequence[Sequence[str]] = (),
+) -> str:
+    """Write one interchange from the hub to the partner into its outbound folder, as
+    `PREFIX-<ISA13>.x12`; the file name."""
+    text = write(
+        partner.hub,
+        partner.warehouse,
+        interchange,
+        groups,
+        partner.version,
+        now.astimezone(partner.zone),
+        partner.x12_delimiters(),
+        test=partner.test,
+        notes=notes,
+    )
+    name = f"{prefix}-{interchange:09d}.x12"
+    atomic_write(partner.outbound, name, text.encode())
+    return name
+
+
 def write_outgoing(
     partner: PartnerSettings, out: Outgoing, key: str, delivery_id: int | None, now: datetime
-) -> str:
+) -> str | None:
     """Write one document as its own interchange; the file name (already written: the
-    name written then)."""
+    name written then), or None when there is nothing to write: a cancellation of a
+    document never sent, or a document cancelled before it was sent."""
     state = PartnerState(partner.state_folder)
+    key = out.key or key
     with state.locked() as data:
         done = data["documents"].get(key)
         if done is not None:
-            return str(done["file"])
+            return str(done["file"]) if done["file"] else None
+        sent = data["documents"].get(out.cancels or "", {}).get("file")
+        void = (out.cancels is not None and not sent) or f"{key}:cancel" in data["documents"]
+        if void:
+            data["documents"][key] = {"file": None, "interchange": None}
+            return None
         interchange, group, first = take_numbers(data)
-        text = write(
-            partner.hub,
-            partner.warehouse,
-            interchange,
-            [GroupOut(out.functional_id, group, [SetOut(out.set_id, first, out.body)])],
-            partner.version,
-            now.astimezone(partner.zone),
-            partner.x12_delimiters(),
-            test=partner.test,
-        )
-        name = f"{out.set_id}-{interchange:09d}.x12"
-        atomic_write(partner.outbound, name, text.encode())
+        groups = [GroupOut(out.functional_id, group, [SetOut(out.set_id, first, out.body)])]
+        name = write_interchange(partner, out.set_id, interchange, groups, now)
         data["documents"][key] = {"file": name, "interchange": interchange}
         data["references"][out.depositor_order] = out.reference
         data["sent"][str(interchange)] = {
@@ -113,6 +136,8 @@ class X12Target:
             )
         except OSError as e:
             return done(None, f"cannot write to {partner.outbound}: {e}")
+        if name is None:
+            return done(204)
         return done(200, file=str(Path(partner.outbound) / name))
 
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult:

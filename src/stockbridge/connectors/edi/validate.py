@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from .definitions import (
     ELEMENTS,
@@ -23,6 +24,7 @@ from .definitions import (
     VERSIONS,
     SegmentDef,
 )
+from .sequence import check_sequence
 from .x12 import Group, Interchange, NotX12, Segment, TransactionSet, structure, tokenize
 
 #: AK304 segment syntax error codes.
@@ -30,7 +32,10 @@ SEGMENT_CODES = {
     "1": "unrecognized segment ID",
     "2": "unexpected segment",
     "3": "mandatory segment missing",
+    "4": "loop occurs over maximum times",
+    "5": "segment exceeds maximum use",
     "6": "segment not in defined transaction set",
+    "7": "segment not in proper sequence",
     "8": "segment has data element errors",
 }
 #: AK403 data element syntax error codes.
@@ -204,12 +209,72 @@ class Report:
             self.fatal is None and bool(self.interchanges) and all(i.ok for i in self.interchanges)
         )
 
+    def faults(self) -> list[dict[str, Any]]:
+        """Each error as data, for an exception: where (`at`: segment and element, as
+        W1205), the segment's positions in its set and in the file, and the codes."""
+        if self.fatal is not None:
+            return [_envelope_fault(None, self.fatal)]
+        out = []
+        for i in self.interchanges:
+            control = i.interchange.control.strip()
+            out += [_envelope_fault(control, p) for p in i.problems]
+            for g in i.groups:
+                where = {"interchange": control, "group": g.group.control.strip()}
+                for c in g.syntax:
+                    out.append({**where, "at": "GS", "ak905": c, "message": GROUP_CODES[c]})
+                for s in g.sets:
+                    out += _set_faults({**where, "set": s.tset.control}, s)
+        return out
+
     def errors(self) -> list[str]:
         if self.fatal is not None:
             return [self.fatal.describe()]
         if not self.interchanges:
             return ["no interchange in the file"]
         return [line for i in self.interchanges for line in i.describe()]
+
+
+def _envelope_fault(control: str | None, p: EnvelopeError) -> dict[str, Any]:
+    at = f"{p.segment_id or 'IEA'}{p.element:02d}" if p.element is not None else p.segment_id
+    return {
+        "interchange": control,
+        "at": at or "ISA",
+        "index": p.index,
+        "ta1": p.code,
+        "message": p.message,
+    }
+
+
+def _set_faults(where: dict[str, Any], report: SetReport) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {**where, "at": "SE" if c in ("2", "3", "4") else "ST", "ak502": c, "message": SET_CODES[c]}
+        for c in report.syntax
+        if c != "5"
+    ]
+    for err in report.segment_errors:
+        base = {**where, "segment": err.segment_id, "position": err.position, "index": err.index}
+        if not err.elements:
+            out.append(
+                {
+                    **base,
+                    "at": err.segment_id,
+                    "ak304": err.code,
+                    "message": SEGMENT_CODES[err.code],
+                }
+            )
+        for e in err.elements:
+            out.append(
+                {
+                    **base,
+                    "at": f"{err.segment_id}{e.position:02d}",
+                    "element": e.position,
+                    "ref": e.ref,
+                    "ak304": err.code,
+                    "ak403": e.code,
+                    "message": ELEMENT_CODES[e.code],
+                }
+            )
+    return out
 
 
 # --- elements -----------------------------------------------------------------------------
@@ -334,24 +399,21 @@ def check_set(tset: TransactionSet, functional_id: str) -> SetReport:
         return report
     if FUNCTIONAL_IDS.get(functional_id) not in (None, tset.set_id):
         report.syntax.insert(0, "6")
-    body = tset.body
     positions = {id(s): n for n, s in enumerate(tset.segments, start=1)}
-    if not body or body[0].id != definition.beginning:
-        report.segment_errors.append(SegmentError(definition.beginning, 2, "3"))
-    seen = {s.id for s in body}
     end = len(tset.segments) if tset.se is not None else len(tset.segments) + 1
-    for needed in definition.required:
-        if needed not in seen and needed != definition.beginning:
-            report.segment_errors.append(SegmentError(needed, end, "3"))
+    foreign: set[int] = set()
+    allowed = definition.allowed
     for seg in tset.segments:
         n = positions[id(seg)]
         if seg.id in ("ST", "SE"):
             seg_def = SEGMENTS[seg.id]
         elif not _SEGMENT_ID.match(seg.id) or seg.id not in KNOWN_SEGMENTS:
             report.segment_errors.append(SegmentError(seg.id[:3] or "?", n, "1", (), seg.index))
+            foreign.add(id(seg))
             continue
-        elif seg.id not in definition.allowed:
+        elif seg.id not in allowed:
             report.segment_errors.append(SegmentError(seg.id, n, "6", (), seg.index))
+            foreign.add(id(seg))
             continue
         elif seg.id in LOOSE:
             continue
@@ -360,6 +422,10 @@ def check_set(tset: TransactionSet, functional_id: str) -> SetReport:
         bad = check_elements(seg, seg_def)
         if bad and seg.id not in ("ST", "SE"):
             report.segment_errors.append(SegmentError(seg.id, n, "8", tuple(bad), seg.index))
+    for f in check_sequence(
+        definition, tset.body, lambda x: positions[id(x)], end, lambda x: id(x) in foreign
+    ):
+        report.segment_errors.append(SegmentError(f.segment_id, f.position, f.code, (), f.index))
     report.segment_errors.sort(key=lambda e: e.position)
     if report.segment_errors:
         report.syntax.append("5")

@@ -163,6 +163,8 @@ class Interchange:
     groups: list[Group] = field(default_factory=list)
     iea: Segment | None = None
     stray: list[Segment] = field(default_factory=list)
+    #: TA1 interchange acknowledgments, between the ISA and the first GS.
+    notes: list[Segment] = field(default_factory=list)
 
     @property
     def control(self) -> str:
@@ -191,6 +193,8 @@ def structure(segs: Sequence[Segment], delims: Delimiters) -> list[Interchange]:
             group, tset = None, None
         elif ic is None:
             continue
+        elif seg.id == "TA1" and not ic.groups:
+            ic.notes.append(seg)
         elif seg.id == "IEA":
             ic.iea = seg
             group, tset = None, None
@@ -262,8 +266,10 @@ def write(
     delims: Delimiters = Delimiters(),
     test: bool = False,
     newline: bool = True,
+    notes: Sequence[Sequence[str]] = (),
 ) -> str:
-    """One interchange with its groups and sets, counts and control numbers filled in."""
+    """One interchange with its groups and sets, counts and control numbers filled in;
+    `notes` are interchange acknowledgments (TA1) written before the groups."""
     end = "\n" if newline else ""
     isa12 = "00501" if version.startswith("005") else "00401"
     isa11 = delims.repetition if delims.repetition and isa12 >= "00403" else "U"
@@ -287,6 +293,7 @@ def write(
         delims.component,
     ]
     lines = [delims.element.join(isa) + delims.segment]
+    lines += [_line(list(note), delims) for note in notes]
     for g in groups:
         lines.append(
             _line(
