@@ -7,7 +7,8 @@ channel shows its shoppers is read from that inventory, so a figure such as phan
 stock measures what the platform really holds. The storefront is a Shopify store with
 one location (its items' `available` set by `inventorySetQuantities`, within the cost
 bucket); each marketplace is an Amazon seller account (listings quantities patched
-within the token bucket, or sent as a listings feed when the backlog is large). SKUs
+one listing per request within the token bucket, as the status quo's marketplace takes
+them; feeds are left to the connector's own tests). SKUs
 find their Shopify inventory items and seller SKUs through the hub's cross references.
 """
 
@@ -206,7 +207,9 @@ class Commerce:
                     **LWA_ENV,
                     "lwa_token_url": url + "/auth/o2/token",
                 },
-                "batch_size": 100,
+                # Listing by listing, as the status quo's marketplace takes them: a batch
+                # paced inside one attempt would wait out the dispatcher's backoff.
+                "batch_size": 1,
                 **DELIVERY,
             }
         return out
