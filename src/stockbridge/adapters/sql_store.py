@@ -58,6 +58,7 @@ from ..domain.model import (
     to_micros,
 )
 from ..domain.pricing import PriceEntry, Promotion, Scope
+from .connector_store import ConnectorStoreMixin
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
 from .observability_store import ObservabilityStoreMixin, count_events
 from .triage_store import EXCEPTION_COLUMNS, TriageStoreMixin, exception_record
@@ -867,7 +868,7 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin):
+class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin, ConnectorStoreMixin):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on

@@ -18,6 +18,7 @@ from .audit import AuditLog
 from .canaries import CanaryService
 from .channels import ChannelService
 from .clock import SystemClock
+from .connector_inbox import ConnectorInbox
 from .connectors import ConnectorService, load_connectors
 from .dashboard import DashboardService
 from .deliveries import DeliveryService
@@ -108,6 +109,7 @@ class Hub:
     slas: SlaService
     canaries: CanaryService
     monitor: Monitor
+    inbox: ConnectorInbox
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -142,8 +144,11 @@ class Hub:
         self.overdue_watch.start()
         self._running = True
         self.monitor.start()
+        if self.connectors.connectors:
+            self.inbox.start()
 
     def stop(self) -> None:
+        self.inbox.stop()
         self.monitor.stop()
         self._running = False
         self.overdue_watch.stop()
@@ -240,6 +245,15 @@ def bootstrap(
         canaries if settings.canaries.enabled else None,
         settings.canaries.interval_seconds,
     )
+    connectors = ConnectorService(
+        load_connectors(settings.connectors, os.environ),
+        lambda raws: hub.submit(raws),
+        lambda command: hub.submit_command(command),
+        store.latest_warehouse_snapshot,
+        settings.edi.get("partners", {}),
+        state=store,
+        clock=clock,
+    )
     hub = Hub(
         settings=settings,
         store=store,
@@ -260,13 +274,7 @@ def bootstrap(
         pricing=PricingService(store, clock, master, settings.pricing),
         dashboard=DashboardService(store, clock, master, channels, deliveries),
         dispatcher=dispatcher,
-        connectors=ConnectorService(
-            load_connectors(settings.connectors, os.environ),
-            lambda raws: hub.submit(raws),
-            lambda command: hub.submit_command(command),
-            store.latest_warehouse_snapshot,
-            settings.edi.get("partners", {}),
-        ),
+        connectors=connectors,
         traces=TraceQueries(store),
         tracing=tracing,
         triage=triage,
@@ -277,5 +285,6 @@ def bootstrap(
         slas=slas,
         canaries=canaries,
         monitor=monitor,
+        inbox=ConnectorInbox(connectors, store, clock),
     )
     return hub

@@ -535,7 +535,58 @@ class IngestTransaction(Protocol):
         ...
 
 
-class Store(Protocol):
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A notification acknowledged to its platform and waiting for a read from it."""
+
+    id: int
+    connector: str
+    key: str
+    payload: Any
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFeed:
+    """A listings feed Amazon accepted and has not finished processing."""
+
+    batch_key: str
+    feed_id: str
+    #: (idempotency key, seller SKU) per message; message id = position + 1.
+    lines: list[tuple[str, str]]
+    submitted_us: int
+
+
+class ConnectorState(Protocol):
+    """What platform connectors keep in the hub's database."""
+
+    def xrefs_for_codes(self, source: str, kind: str, codes: Sequence[str]) -> dict[str, list[str]]:
+        """Enterprise code -> the source's own codes for it (cross references read backwards)."""
+        ...
+
+    def inbox_add(self, connector: str, key: str, payload: Any, now_us: int) -> bool:
+        """Keep a notification for later; False if (connector, key) is already kept."""
+        ...
+
+    def inbox_due(self, now_us: int, limit: int) -> list[InboxItem]: ...
+
+    def inbox_done(self, item_id: int) -> None: ...
+
+    def inbox_retry(self, item_id: int, next_attempt_us: int, error: str) -> None: ...
+
+    def inbox_pending(self, connector: str | None = None) -> list[InboxItem]: ...
+
+    def feed_submitted(
+        self, target: str, batch_key: str, feed_id: str, lines: list[tuple[str, str]], now_us: int
+    ) -> None: ...
+
+    def open_feeds(self, target: str) -> list[OpenFeed]: ...
+
+    def feed_finished(self, target: str, batch_key: str) -> None: ...
+
+
+class Store(ConnectorState, Protocol):
     """Durable state: ledger, positions, reservations, master data, exceptions, outbox, keys."""
 
     #: "sqlite" or "postgres".

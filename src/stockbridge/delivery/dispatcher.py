@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -100,6 +100,8 @@ class StepResult:
     more: bool = False
     #: Earliest retry or circuit probe scheduled (µs since the epoch), if any.
     next_us: int | None = None
+    #: Deliveries the platforms took in this round (the simulator measures latency by them).
+    delivered: list[Delivery] = field(default_factory=list)
 
     def wake(self, at_us: int) -> None:
         self.next_us = at_us if self.next_us is None else min(self.next_us, at_us)
@@ -204,7 +206,12 @@ class Dispatcher:
                     name = state.name
                     if name not in workers or workers[name].done():
                         workers[name] = asyncio.create_task(
-                            self._work(state, build_target(name, state.config, client))
+                            self._work(
+                                state,
+                                build_target(
+                                    name, state.config, client, self.store, self.monotonic
+                                ),
+                            )
                         )
                 await asyncio.sleep(min(0.5, self.poll_interval * 10))
             for task in workers.values():
@@ -260,7 +267,7 @@ class Dispatcher:
                 continue
             result.claimed += len(rows)
             result.more = result.more or len(rows) == limit
-            target = build_target(st.name, st.config, client)
+            target = build_target(st.name, st.config, client, self.store, self.monotonic)
             gate = asyncio.Semaphore(st.config.concurrency)
             finished: list[Finished] = []
             for group in _requests(rows, st.config.batch_size):
@@ -277,7 +284,12 @@ class Dispatcher:
                     result.wake(f.next_attempt_us)
                 elif f.state == "pending":
                     result.more = True
-            self.store.finish_deliveries(finished, to_micros(self.clock.now()))
+            stored = self.store.finish_deliveries(finished, to_micros(self.clock.now()))
+            result.delivered += [
+                f.delivery
+                for f, state in zip(finished, stored, strict=True)
+                if state == "delivered"
+            ]
         return result
 
     async def _work(self, st: TargetState, target: Target) -> None:
