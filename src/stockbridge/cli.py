@@ -1143,7 +1143,7 @@ def demo(
     estate.declare(platforms_url)
     platforms = uvicorn.Server(
         uvicorn.Config(
-            platforms_app(estate.platforms),
+            platforms_app(estate.platforms, estate.commerce),
             host=host,
             port=platforms_port,
             log_config=None,
@@ -1158,14 +1158,17 @@ def demo(
     console.print(f"Database   {database} (SQLite, recreated at each start)")
     console.print(
         f"Estate     {DEMO.summary} One simulated minute every {60 / acceleration:g} s; "
-        f"the simulated platforms answer on {platforms_url}/web, /mkt-a and /erp."
+        f"the simulated platforms answer on {platforms_url}: Shopify under /shopify, "
+        f"Amazon SP-API under /amazon-mkt-a, the ERP at /erp."
     )
     console.print("Try:")
     auth = f'-H "Authorization: Bearer {key}"'
     console.print(f"  curl -s {auth} {base}/v1/positions/SKU-0001", soft_wrap=True)
     console.print(f"  curl -s {auth} {base}/v1/availability/web/SKU-0001", soft_wrap=True)
     console.print(f"  curl -s {auth} '{base}/v1/exceptions?status=open'", soft_wrap=True)
-    console.print(f"  curl -s {platforms_url}/web   # what the storefront shows", soft_wrap=True)
+    console.print(
+        f"  curl -s {platforms_url}/web   # what the Shopify storefront holds", soft_wrap=True
+    )
     console.print("Ctrl-C stops the demo.")
 
     hub.start()

@@ -206,9 +206,57 @@ class ExceptionSettings(_Section):
         return value
 
 
+class SlaSettings(_Section):
+    """One workflow's service level: `objective` of its deliveries within `target_seconds`
+    of the cause occurring, over the last `window_seconds` (docs/observability.md)."""
+
+    enabled: bool = True
+    target_seconds: float = Field(gt=0)
+    objective: float = Field(0.99, gt=0, le=1)
+    window_seconds: float = Field(3600.0, gt=0)
+    #: Fewer deliveries judged in the window than this never raise a breach.
+    min_samples: int = Field(10, ge=1)
+
+
+class SlasSettings(_Section):
+    """Service levels per workflow, checked every `evaluate_interval_seconds`."""
+
+    evaluate_interval_seconds: float = Field(15.0, gt=0)
+    store_sale_to_channel: SlaSettings = SlaSettings(target_seconds=60)
+    reservation_to_channel: SlaSettings = SlaSettings(target_seconds=30)
+    return_to_erp: SlaSettings = SlaSettings(target_seconds=900)
+    ticket_to_erp: SlaSettings = SlaSettings(target_seconds=900)
+    order_to_erp: SlaSettings = SlaSettings(target_seconds=300)
+    canary: SlaSettings = SlaSettings(target_seconds=60, min_samples=3)
+
+
+class CanarySettings(_Section):
+    """Synthetic transactions: a canary stock count per channel, through the real path."""
+
+    enabled: bool = False
+    interval_seconds: float = Field(60.0, ge=1)
+    #: The reserved item the canaries move; created in master data when missing. Each
+    #: channel platform should hold it as a hidden, unsellable product.
+    sku: str = Field("STOCKBRIDGE-CANARY", min_length=1)
+    #: Channel -> the feeding location its canary counts at (default: the first of the
+    #: channel's locations in alphabetical order).
+    locations: dict[str, str] = Field(default_factory=dict)
+
+
 class LoggingSettings(_Section):
     level: str = Field("info", pattern="^(debug|info|warning|error)$")
     json_logs: bool = Field(True, alias="json")
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry spans of requests, ingest transactions and deliveries; off by default."""
+
+    enabled: bool = False
+    #: OTLP over HTTP (protobuf) traces endpoint, e.g. http://collector:4318/v1/traces.
+    otlp_endpoint: str = Field("http://127.0.0.1:4318/v1/traces", pattern=r"^https?://")
+    service_name: str = Field("stockbridge", min_length=1)
+    #: Share of traces recorded (a caller's sampled traceparent is always followed).
+    sample_ratio: float = Field(1.0, ge=0, le=1)
 
 
 class Settings(_Section):
@@ -222,7 +270,10 @@ class Settings(_Section):
     returns: ReturnSettings = ReturnSettings()
     transfers: TransferSettings = TransferSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
+    tracing: TracingSettings = TracingSettings()
     exceptions: ExceptionSettings = ExceptionSettings()
+    slas: SlasSettings = SlasSettings()
+    canaries: CanarySettings = CanarySettings()
     #: Channels declared in the file ([channels.NAME]); validated and stored at start.
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Delivery targets declared in the file ([targets.NAME]).

@@ -359,3 +359,72 @@ def dict_env(state: AmazonState) -> dict[str, str]:
         "AMZ_CLIENT_SECRET": state.client_secret,
         "AMZ_REFRESH_TOKEN": state.refresh_token,
     }
+
+
+def test_seller_skus_come_from_cross_references_without_an_explicit_map(
+    system: tuple[Hub, httpx.Client, AmazonState, str],
+) -> None:
+    hub, client, state, url = system
+    # Given a target with no `skus` map: TEE-M's seller SKU is its cross reference of
+    # source "amz" (the one relayed orders are mapped by), MUG has none and goes as it is
+    declare(client, url, platform={"skus": {}, "xref_source": "amz"})
+    assert hub.store.targets()["amz"][0]["platform"].get("mapping") is None
+    # When both get stock
+    post(
+        client,
+        event("x1", "receipt", quantity=5),
+        event("x2", "receipt", "MUG", quantity=9),
+    )
+    # Then Amazon holds them under AMZ-TEE-M and MUG, as the channel may sell them
+    wait_converged(hub, state, ["TEE-M", "MUG"])
+    assert state.quantity("AMZ-TEE-M") > 0 and "TEE-M" not in state.listings
+
+
+def test_a_feed_submitted_before_a_restart_is_polled_after_it(
+    tmp_path: Path, amazon: tuple[AmazonState, LiveServer]
+) -> None:
+    state, sim = amazon
+    path = str(tmp_path / "hub.db")
+    # Given batches of 5 or more go as a feed, which Amazon takes ten minutes to process
+    store = open_store(path)
+    hub, server = start_hub(store, **{"connectors.amz": connector(sim.url)})
+    hub.master_data.import_list(MasterKind.ITEMS, [{"sku": s} for s in EXTRA])
+    with admin_client(server) as client:
+        declare(client, sim.url, batch_size=20, platform={"feed_threshold": 5, "feed_polls": 1})
+        state.faults.feed_processing_seconds = 600
+        # When eight SKUs get stock at once (K7 has no listing) and the feed is submitted
+        post(
+            client, *[event(f"f{i}", "receipt", sku=s, quantity=i + 3) for i, s in enumerate(EXTRA)]
+        )
+        wait_for(hub, lambda: state.calls.get("getFeed", 0) >= 2, "the feed to be polled")
+    # And the hub stops mid-feed
+    hub.stop()
+    store.close()
+    assert len(state.feeds) == 1
+    (feed_id,) = state.feeds
+    # Then the feed is kept in the hub's database with the pushes its messages carry
+    store = open_store(path)
+    (kept,) = store.open_feeds("amz")
+    assert kept.feed_id == feed_id and len(kept.lines) == 8
+    # When a new hub starts over the same database, and Amazon finishes the feed
+    hub, server = start_hub(store, **{"connectors.amz": connector(sim.url)})
+    try:
+        with admin_client(server) as client:
+            polls = state.calls.get("getFeed", 0)
+            wait_for(hub, lambda: state.calls.get("getFeed", 0) > polls, "the feed polled again")
+            state.clock.advance(601)
+            wait_for(hub, lambda: settled(hub), "the feed's deliveries to be settled")
+            # Then the same feed was polled to its end, no second one submitted
+            assert list(state.feeds) == [feed_id]
+            assert state.calls.get("createFeed", 0) == 1
+            assert {s: state.quantity(s) for s in EXTRA[:-1]} == expected(hub, EXTRA[:-1])
+            # And its report's refused message is an exception, the feed no longer open
+            rejected = hub.store.deliveries(target="amz", state="rejected")
+            assert [d.payload["sku"] for d in rejected] == ["K7"]
+            assert "NOT_FOUND" in (rejected[0].last_error or "")
+            exc = client.get("/v1/exceptions", params={"reason": "target_rejected"}).json()
+            assert [x["payload"]["sku"] for x in exc["exceptions"]] == ["K7"]
+            assert store.open_feeds("amz") == []
+    finally:
+        hub.stop()
+        store.close()

@@ -244,8 +244,8 @@ def test_a_paused_target_queues_in_order_and_drains_after_resume(
     # And Prometheus sees the same
     paused = scrape(client)
     assert paused[("stockbridge_target_paused", "shop")] == 1
-    assert paused[("stockbridge_target_backlog", "shop")] >= 10
-    assert paused[("stockbridge_target_pushes_coalesced_total", "shop")] == 9
+    assert paused[("stockbridge_outbox_depth", "shop")] >= 10
+    assert paused[("stockbridge_pushes_coalesced_total", "shop")] == 9
     # When it is resumed
     client.post("/v1/targets/shop/resume")
     # Then the queue drains and postings arrive in their order
@@ -254,9 +254,13 @@ def test_a_paused_target_queues_in_order_and_drains_after_resume(
     assert postings == [f"p{i}" for i in range(10)]
     drained = scrape(client)
     assert drained[("stockbridge_target_paused", "shop")] == 0
-    assert drained[("stockbridge_target_backlog", "shop")] == 0
-    assert drained[("stockbridge_target_sent_total", "shop")] >= 11
-    assert drained[("stockbridge_target_circuit_state", "closed/shop")] == 1
+    assert drained[("stockbridge_outbox_depth", "shop")] == 0
+    delivered = sum(
+        drained.get(("stockbridge_delivery_attempts_total", f"{kind}/delivered/shop"), 0)
+        for kind in ("availability", "posting")
+    )
+    assert delivered >= 11
+    assert drained[("stockbridge_circuit_state", "closed/shop")] == 1
 
 
 def scrape(client: httpx.Client) -> dict[tuple[str, str], float]:

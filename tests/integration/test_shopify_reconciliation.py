@@ -26,10 +26,18 @@ RECONCILIATION = {
 }
 
 
-@pytest.fixture
-def system(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[System]:
+@pytest.fixture(params=["settings", "xrefs"])
+def system(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[System]:
+    # The target names Shopify's items in its settings, or through cross references.
     yield from start(
-        store, monkeypatch, ["TEE-M", "MUG"], {"reconciliation": RECONCILIATION}, batch_size=50
+        store,
+        monkeypatch,
+        ["TEE-M", "MUG"],
+        request.param,
+        hub_settings={"reconciliation": RECONCILIATION},
+        batch_size=50,
     )
 
 

@@ -80,6 +80,7 @@ def start(
     store: SqlStore,
     monkeypatch: pytest.MonkeyPatch,
     skus: list[str],
+    mapping: str = "settings",
     hub_settings: dict[str, Any] | None = None,
     **target: Any,
 ) -> Iterator[System]:
@@ -112,13 +113,24 @@ def start(
             {"source": "shop", "kind": "item", "external_code": i["variant_gid"], "code": sku}
             for sku, i in items.items()
         ]
+        platform: dict[str, Any] = {"access_token_env": "SHOP_TOKEN"}
+        if mapping == "settings":
+            platform["location_id"] = location["gid"]
+            platform["inventory_items"] = {s: i["inventory_item_gid"] for s, i in items.items()}
+        else:
+            # The webhooks' source also maps inventory items, read backwards to push
+            platform.update(location="DC", xref_source="shop")
+            xrefs += [
+                {
+                    "source": "shop",
+                    "kind": "item",
+                    "external_code": i["inventory_item_gid"],
+                    "code": sku,
+                }
+                for sku, i in items.items()
+            ]
         hub.master_data.import_list(MasterKind.XREFS, xrefs)
         with admin_client(server) as client:
-            platform = {
-                "access_token_env": "SHOP_TOKEN",
-                "location_id": location["gid"],
-                "inventory_items": {s: i["inventory_item_gid"] for s, i in items.items()},
-            }
             put_target(
                 client, "shopify", sim_server.url, kind="shopify", platform=platform, **target
             )
@@ -275,3 +287,49 @@ def test_a_throttling_storm_slows_pushes_to_the_budget_and_loses_none(
             for j in range(i, len(spending)):
                 total += spending[j][1]
                 assert total <= maximum + rate * (spending[j][0] - spending[i][0]) + 1e-6
+
+
+@pytest.fixture
+def xref_system(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[System]:
+    yield from start(store, monkeypatch, ["TEE-M", "MUG"], mapping="xrefs", batch_size=50)
+
+
+def test_cross_references_map_both_ways(xref_system: System) -> None:
+    s = xref_system
+    # Given a target with no explicit map: its inventory items and location come from the
+    # same cross references (source "shop") that map the webhooks' variants and location
+    stored = s.hub.store.targets()["shopify"][0]["platform"]
+    assert "inventory_items" not in stored and "location_id" not in stored
+    # When stock arrives at DC
+    post(
+        s.client,
+        event("r1", "receipt", location="DC", quantity=6),
+        event("r2", "receipt", "MUG", location="DC", quantity=4),
+    )
+    # Then it is set on the xref'd inventory items at the xref'd Shopify location
+    s.converge("TEE-M", "MUG")
+    assert s.shopify_available("TEE-M") == 6
+    assert s.shopify_available("MUG") == s.hub_available("MUG") > 0  # less its safety stock
+    # When Shopify takes an order for 2 tees (a variant, at the shop's location)
+    order = s.order("TEE-M", 2)
+    assert {d["status"] for d in s.pump()} == {200}
+    # Then the webhook's variant and location map to TEE-M at DC, and both sides agree
+    rid = f"shop:{order['id']}:{order['line_items'][0]['id']}"
+    held = s.hub.reservations.get(rid)
+    assert (held.sku, held.location, held.quantity) == ("TEE-M", "DC", 2)
+    s.converge("TEE-M", "MUG")
+    assert s.shopify_available("TEE-M") == 4
+
+
+def test_a_sku_without_a_cross_reference_is_refused_by_name(xref_system: System) -> None:
+    s = xref_system
+    # Given CHEESE is an item of the hub with no Shopify inventory item cross-referenced
+    # When its stock moves at DC
+    post(s.client, event("c1", "receipt", "CHEESE", location="DC", quantity=3))
+    wait_for(s.hub, lambda: settled(s.hub), "the push to be settled")
+    # Then its push is refused, naming the missing cross reference, and waits as an exception
+    (refused,) = s.hub.store.deliveries(target="shopify", state="rejected")
+    assert refused.payload["sku"] == "CHEESE"
+    assert "no cross reference of source 'shop' kind item for 'CHEESE'" in (
+        refused.last_error or ""
+    )

@@ -78,6 +78,16 @@ def test_stockbridge_posts_once_and_loses_nothing(rough_day: dict) -> None:
     assert hub["erp_posting_delay_seconds"]["postings"] >= hub["events_emitted"]
 
 
+def test_the_platform_simulators_end_with_the_ledgers_availability(rough_day: dict) -> None:
+    # The storefront (Shopify simulator) and the marketplace (Amazon simulator) were fed
+    # through the hub's Shopify and Amazon targets: once the day's pushes drained, every
+    # SKU each platform holds is what the hub computed for its channel
+    hub = rough_day["modes"]["stockbridge"]
+    assert hub["platforms_off_ledger"] == 0
+    assert hub["api_calls"]["web"] > 0 and hub["api_calls"]["mkt-a"] > 0
+    assert rough_day["modes"]["status-quo"]["platforms_off_ledger"] is None
+
+
 def test_channels_hear_in_seconds_not_batches(rough_day: dict) -> None:
     quo, hub = rough_day["modes"]["status-quo"], rough_day["modes"]["stockbridge"]
     web_quo, web_hub = quo["propagation_seconds"]["web"], hub["propagation_seconds"]["web"]

@@ -22,7 +22,7 @@ from stockbridge.connectors.square.sim_state import SimState
 from stockbridge.connectors.square.simulator import SimFaults, create_app
 
 from ..conftest import LiveServer, event
-from .conftest import FAST, admin_client, settled, start_hub, wait_for
+from .conftest import FAST, admin_client, eventually, settled, start_hub, wait_for
 
 #: What Square signs: the public URL of the hub's webhook endpoint (behind a proxy, so
 #: not the URL the simulator reaches it on).
@@ -250,8 +250,11 @@ def test_register_sales_reach_the_ledger_once_through_duplicate_and_reordered_we
     types = [a["type"] for a in attempts]
     assert types.index("order.updated") < types.index("order.created")
     # And each line is one sale in the ledger, whatever the notifications' number and order
-    assert square.on_hand("TEE-M") == 8
-    assert square.on_hand("MUG") == 5
+    # (once the inbox has read the order behind them)
+    eventually(lambda: square.on_hand("TEE-M") == 8, "the sale of two tees")
+    eventually(lambda: square.on_hand("MUG") == 5, "the sale of a mug")
+    eventually(lambda: square.hub.store.inbox_pending("sq") == [], "every order read")
+    assert (square.on_hand("TEE-M"), square.on_hand("MUG")) == (8, 5)
     tee = next(li for li in order["line_items"] if li["catalog_object_id"] == "CATTEE")
     stored = square.client.get(f"/v1/events/sq/sale:{order['id']}:{tee['uid']}").json()
     assert (stored["status"], stored["type"], stored["location"]) == ("accepted", "sale", "S1")
@@ -267,7 +270,7 @@ def test_register_sales_reach_the_ledger_once_through_duplicate_and_reordered_we
     assert r.status_code == 200, r.text
     assert {a["status"] for a in square.flush()} == {200}
     # Then it is one sellable return, and Square's counts still equal the channel's
-    assert square.on_hand("TEE-M") == 9
+    eventually(lambda: square.on_hand("TEE-M") == 9, "the refunded tee back on hand")
     square.converge()
 
 
@@ -306,7 +309,7 @@ def test_a_badly_signed_notification_is_refused_and_redelivered_on_schedule(
     )
     statuses = sorted(a["status"] for a in square.flush())
     assert statuses.count(401) == 1 and set(statuses) == {200, 401}
-    assert square.on_hand("TEE-M") == 9
+    eventually(lambda: square.on_hand("TEE-M") == 9, "the sale read from Square")
     # And Square tries the refused one again a minute later, not before (the counts the
     # hub then pushes make notifications of their own, all taken)
     square.converge()
@@ -315,3 +318,63 @@ def test_a_badly_signed_notification_is_refused_and_redelivered_on_schedule(
     (again,) = [a for a in square.flush() if a["status"] != 200]
     assert (again["type"], again["status"], again["attempt"]) == ("order.updated", 401, 2)
     assert square.on_hand("TEE-M") == 9
+
+
+def test_a_sale_is_acknowledged_while_square_cannot_give_the_order_and_lands_later(
+    square: Square,
+) -> None:
+    # Given 10 tees at S1, and Square's API down for its next calls (RetrieveOrder too)
+    post(square.client, event("r1", "receipt", quantity=10))
+    square.converge()
+    square.sim.post("/admin/faults", json={"reverse": False, "outage_next": 1000})
+    # When the register sells 3 tees
+    square.sim.post(
+        "/admin/sales",
+        json={"location_id": "LOC1", "lines": [{"catalog_object_id": "CATTEE", "quantity": 3}]},
+    )
+    attempts = square.flush()
+    # Then every notification is acknowledged at once, the order read waiting in the inbox
+    assert attempts and {a["status"] for a in attempts} == {200}
+    eventually(
+        lambda: any(i.attempts >= 1 for i in square.hub.store.inbox_pending("sq")),
+        "a failed order read recorded in the inbox",
+    )
+    (waiting, *_) = square.hub.store.inbox_pending("sq")
+    assert "503" in (waiting.last_error or "")
+    assert square.on_hand("TEE-M") == 10
+    # When Square answers again
+    square.sim.post("/admin/faults", json={"outage_next": 0})
+    # Then the sale lands once, the inbox empties and Square ends with the channel's value
+    eventually(lambda: square.on_hand("TEE-M") == 7, "the sale once the order can be read")
+    eventually(lambda: square.hub.store.inbox_pending("sq") == [], "the inbox to empty")
+    square.converge()
+
+
+def test_catalog_objects_come_from_the_connectors_cross_references(square: Square) -> None:
+    # Given the Square target redeclared with no catalog map: the catalog objects are the
+    # cross references of source "sq", which also map the register's sales in
+    r = square.client.put(
+        "/v1/targets/square",
+        json={
+            "kind": "square",
+            "url": str(square.sim.base_url),
+            "platform": {
+                "access_token_env": "SQ_TOKEN",
+                "channels": {"pos-s1": "LOC1"},
+                "xref_source": "sq",
+            },
+            "rate_per_second": 0,
+            "batch_size": 10,
+            "retry": FAST,
+        },
+    )
+    assert r.status_code == 200, r.text
+    # When stock moves at S1
+    post(
+        square.client,
+        event("x1", "receipt", quantity=7),
+        event("x2", "receipt", "MUG", quantity=3),
+    )
+    # Then Square counts each SKU's xref'd catalog object at the channel's location
+    square.converge()
+    assert square.counts()["TEE-M"] == square.available()["TEE-M"] > 0

@@ -79,7 +79,7 @@ def run(
                 config,
                 client,
                 env=env_of(state) if env is None else env,
-                clock=clock or Clock(),
+                monotonic=clock or Clock(),
             )
             return await body(target)
 

@@ -249,3 +249,25 @@ def test_other_topics_and_shapes_are_ignored() -> None:
     c = inbound()
     assert c.translate(headers("products/update"), {"id": 1}).events == []
     assert c.translate(headers("orders/create"), ["not", "an", "order"]).events == []
+
+
+def test_with_settings_mapping_variants_and_locations_come_from_the_explicit_maps() -> None:
+    # Given a connector mapping by its own settings instead of the hub's cross references
+    c = inbound(
+        mapping="settings",
+        variants={"39072856": "TEE-M"},
+        locations={"gid://shopify/Location/487838322": "S1"},
+    )
+    # When a POS order arrives
+    t = c.translate(headers("orders/create"), {**ORDER, "location_id": 487838322})
+    # Then its line is reserved under the SKU and location the maps name
+    assert [(e["sku"], e["location"]) for e in t.events] == [("TEE-M", "S1")]
+    # And by default (cross references) the Shopify ids travel to the hub's mapping
+    assert inbound().translate(headers("orders/create"), ORDER).events[0]["sku"] == VARIANT
+
+
+def test_explicit_maps_without_settings_mapping_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"mapping: .*variants is explicit"):
+        inbound(mapping="xrefs", variants={"1": "TEE-M"})
+    with pytest.raises(ValueError, match=r"locations: .*x: not a Shopify Location id"):
+        inbound(locations={"x": "S1"})

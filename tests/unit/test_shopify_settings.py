@@ -22,3 +22,24 @@ def test_target_settings_name_the_bad_key() -> None:
         with pytest.raises(ValueError) as e:
             TargetIn(kind="shopify", url="https://x.myshopify.com", platform=platform)
         assert key in str(e.value)
+
+
+def test_the_mapping_source_defaults_to_cross_references_and_explicit_maps_still_work() -> None:
+    token = {"access_token_env": "TOKEN"}
+    url = "https://x.myshopify.com"
+    # A new target with no explicit map reads the hub's cross references
+    xrefs = TargetIn(kind="shopify", url=url, platform={**token, "location": "DC"})
+    assert xrefs.platform["location"] == "DC"
+    # An existing one with inventory_items keeps reading them
+    explicit = {**token, "location_id": 1, "inventory_items": {"TEE-M": 7}}
+    TargetIn(kind="shopify", url=url, platform=explicit)
+    for platform, message in (
+        (token, ("platform.location:", "required")),
+        ({**explicit, "mapping": "xrefs"}, ("platform.mapping:", "inventory_items is explicit")),
+        ({**token, "location_id": 1, "mapping": "settings"}, ("platform.mapping:", "needs")),
+        ({**token, "location": "DC", "mapping": "settings"}, ("platform.mapping:", "needs")),
+        ({**token, "location": "DC", "mapping": "csv"}, ("platform.mapping:", "'xrefs'")),
+    ):
+        with pytest.raises(ValueError) as e:
+            TargetIn(kind="shopify", url=url, platform=platform)
+        assert all(part in str(e.value) for part in message), (platform, str(e.value))

@@ -89,12 +89,24 @@ def test_the_signature_is_checked_over_the_configured_url_not_the_request_url() 
     assert not inbound.verify({}, body, URL)
 
 
-def test_a_completed_order_is_read_and_becomes_sales() -> None:
+def read(inbound: SquareInbound, notification: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of a notification once its deferred order reads are done."""
+    translation = inbound.translate({}, notification)
+    return [e for _, what in translation.deferred for e in inbound.complete(what).events]
+
+
+def test_a_completed_order_is_kept_for_a_read_off_the_request_path() -> None:
     inbound, seen = connector()
+    # When a completed order is notified
     translation = inbound.translate(
         {}, note("order.updated", summary("order.updated", "COMPLETED"))
     )
-    assert [e["event_id"] for e in translation.events] == ["sale:ORD1:u1"]
+    # Then nothing is read yet: one read is deferred, keyed by the notification
+    assert seen == [] and translation.events == []
+    assert translation.deferred == [("e-1:ORD1", {"order_id": "ORD1", "event_id": "e-1"})]
+    # And completing it reads the order, whose lines become sales
+    (_, what) = translation.deferred[0]
+    assert [e["event_id"] for e in inbound.complete(what).events] == ["sale:ORD1:u1"]
     (request,) = seen
     assert request.url == "https://sq.test/v2/orders/ORD1"
     assert request.headers["authorization"] == "Bearer tok"
@@ -103,18 +115,18 @@ def test_a_completed_order_is_read_and_becomes_sales() -> None:
 def test_an_open_order_is_not_read() -> None:
     inbound, seen = connector()
     translation = inbound.translate({}, note("order.created", summary("order.created", "OPEN")))
-    assert translation.events == [] and seen == []
+    assert translation.events == [] and translation.deferred == [] and seen == []
 
 
 def test_payment_and_refund_notifications_read_their_order() -> None:
     inbound, seen = connector()
     payment = {"payment": {"id": "P1", "order_id": "ORD1", "status": "COMPLETED"}}
-    assert len(inbound.translate({}, note("payment.updated", payment)).events) == 1
+    assert len(read(inbound, note("payment.updated", payment))) == 1
     refund = {"refund": {"id": "R1", "order_id": "RET1", "status": "PENDING"}}
-    inbound.translate({}, note("refund.created", refund))
+    read(inbound, note("refund.created", refund))
     assert [r.url.path for r in seen] == ["/v2/orders/ORD1", "/v2/orders/RET1"]
     rejected = {"refund": {"id": "R2", "order_id": "RET2", "status": "REJECTED"}}
-    assert inbound.translate({}, note("refund.updated", rejected)).events == []
+    assert read(inbound, note("refund.updated", rejected)) == []
     assert len(seen) == 2
 
 
@@ -136,12 +148,12 @@ def test_count_updates_are_observations_once_per_notification() -> None:
     assert again.observations == [] and seen == []
 
 
-def test_an_order_square_does_not_give_raises_so_the_notification_comes_again() -> None:
+def test_an_order_square_does_not_give_raises_so_the_inbox_reads_it_again() -> None:
     inbound, _ = connector(
         lambda r: httpx.Response(503, json={"errors": [{"code": "SERVICE_UNAVAILABLE"}]})
     )
     with pytest.raises(SquareUnavailable, match="HTTP 503 SERVICE_UNAVAILABLE"):
-        inbound.translate({}, note("order.updated", summary("order.updated", "COMPLETED")))
+        read(inbound, note("order.updated", summary("order.updated", "COMPLETED")))
 
 
 def test_malformed_notifications_are_bad_payloads() -> None:
@@ -152,3 +164,24 @@ def test_malformed_notifications_are_bad_payloads() -> None:
         inbound.translate({}, note("payment.updated", {"payment": {"status": "COMPLETED"}}))
     # A type the connector does not use is acknowledged and ignored
     assert inbound.translate({}, note("catalog.version.updated", {})).events == []
+
+
+def test_with_settings_mapping_catalog_objects_and_locations_come_from_the_maps() -> None:
+    # Given a connector mapping by its own settings instead of cross references
+    raw = {
+        **RAW,
+        "mapping": "settings",
+        "catalog": {"CATTEE": "TEE-M"},
+        "locations": {"LOC1": "S1"},
+    }
+    inbound = SquareInbound.from_settings("sq", raw, ENV)
+    inbound._client = httpx.Client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"order": ORDER}))
+    )
+    # When a completed order is read
+    (event,) = read(inbound, note("order.updated", summary("order.updated", "COMPLETED")))
+    # Then its line is a sale of the mapped SKU at the mapped location
+    assert (event["sku"], event["location"]) == ("TEE-M", "S1")
+    # And explicit maps with cross-reference mapping are refused by name
+    with pytest.raises(ValueError, match=r"mapping: .*catalog"):
+        SquareInbound.from_settings("sq", {**raw, "mapping": "xrefs"}, ENV)

@@ -6,16 +6,30 @@ write lock (SQLite) or `FOR UPDATE SKIP LOCKED` (PostgreSQL), never by tailing a
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from ..app.ports import Delivery, Finished, NewDelivery
+from ..domain.slas import LATENCY_BUCKETS, latency_bucket
+
+#: An attempt's outcome as counted, from the state it left the delivery in.
+ATTEMPT_OUTCOMES = {"pending": "retry", "superseded": "retry"}
+#: Counter rows per key: concurrent writers (PostgreSQL) rarely wait on each other's row.
+COUNTER_SHARDS = 8
+
+
+def counter_shard() -> int:
+    return os.getpid() % COUNTER_SHARDS
+
 
 _DELIVERY_COLUMNS = (
     "id, target, kind, key, idempotency_key, payload, priority, state, attempts, coalesced, "
-    "next_attempt_us, created_us, updated_us, delivered_us, last_status, last_error, causes"
+    "next_attempt_us, created_us, updated_us, delivered_us, last_status, last_error, causes, "
+    "traceparent, workflow, occurred_us"
 )
 
 
@@ -38,6 +52,9 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         row[14],
         row[15],
         orjson.loads(row[16]),
+        row[17],
+        row[18],
+        row[19],
     )
 
 
@@ -53,7 +70,8 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
     prices = [r for r in rows if r.kind == "price"]
     columns = (
         "INSERT INTO deliveries (target, kind, key, idempotency_key, payload, priority, state, "
-        "next_attempt_us, created_us, updated_us, causes) VALUES (?,?,?,?,?,?,'pending',?,?,?,?)"
+        "next_attempt_us, created_us, updated_us, causes, traceparent, workflow, occurred_us) "
+        "VALUES (?,?,?,?,?,?,'pending',?,?,?,?,?,?,?)"
     )
 
     def values(r: NewDelivery) -> tuple[Any, ...]:
@@ -68,6 +86,9 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
             now_us,
             now_us,
             orjson.dumps(r.causes).decode(),
+            r.traceparent,
+            r.workflow,
+            r.occurred_us,
         )
 
     if pushes:
@@ -77,9 +98,24 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
                 "kind = 'availability' DO UPDATE SET payload = excluded.payload, "
                 "priority = excluded.priority, idempotency_key = excluded.idempotency_key, "
                 "coalesced = deliveries.coalesced + 1, updated_us = excluded.updated_us, "
-                "causes = excluded.causes"
+                "causes = excluded.causes, traceparent = excluded.traceparent, "
+                # The channel has waited since the earliest news it has not been given.
+                "workflow = COALESCE(deliveries.workflow, excluded.workflow), "
+                "occurred_us = CASE WHEN deliveries.occurred_us IS NULL "
+                "OR excluded.occurred_us < deliveries.occurred_us "
+                "THEN excluded.occurred_us ELSE deliveries.occurred_us END"
             ),
             [values(r) for r in pushes],
+        )
+        # The pending push of each (target, key) is unique (the partial index of 0003):
+        # the ids of a push coalesced into it join those already there.
+        cur.executemany(
+            sql(
+                "INSERT INTO delivery_correlations (correlation_id, delivery_id) "
+                "SELECT CAST(? AS TEXT), id FROM deliveries WHERE target = ? AND key = ? "
+                "AND kind = 'availability' AND state = 'pending' ON CONFLICT DO NOTHING"
+            ),
+            [(c, r.target, r.key) for r in pushes for c in r.correlation_ids],
         )
     if prices:
         cur.executemany(
@@ -89,8 +125,24 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
             ),
             [(now_us, r.target, r.key) for r in prices],
         )
-    if postings:
-        cur.executemany(sql(columns), [values(r) for r in postings])
+    named = [r for r in postings if r.correlation_ids]
+    if named:
+        # One statement each, for the id to file the correlation ids under.
+        links: list[tuple[str, int]] = []
+        for r in named:
+            cur.execute(sql(columns + " RETURNING id"), values(r))
+            delivery_id = cur.fetchone()[0]
+            links.extend((c, delivery_id) for c in r.correlation_ids)
+        cur.executemany(
+            sql(
+                "INSERT INTO delivery_correlations (correlation_id, delivery_id) VALUES (?,?) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            links,
+        )
+    unnamed = [r for r in postings if not r.correlation_ids]
+    if unnamed:
+        cur.executemany(sql(columns), [values(r) for r in unnamed])
 
 
 class DeliveryStoreMixin:
@@ -191,6 +243,7 @@ class DeliveryStoreMixin:
         transaction waits its turn behind the ingest writer, so a round takes one turn."""
         with self._write() as cur:
             stored = [self._finish(cur, f, now_us) for f in done]
+            self._count_attempts(cur, done, stored, now_us)
             return stored, self._claim(cur, target, now_us, lease_us, limit)
 
     def _claim(
@@ -269,7 +322,68 @@ class DeliveryStoreMixin:
         with self._write() as cur:
             for f in done:
                 stored.append(self._finish(cur, f, now_us))
+            self._count_attempts(cur, done, stored, now_us)
         return stored
+
+    def _count_attempts(
+        self, cur: Any, done: Sequence[Finished], stored: Sequence[str], now_us: int
+    ) -> None:
+        """Attempts by outcome, and the propagation latency of what was delivered, added
+        to the counters in the round's own transaction (one upsert per distinct row)."""
+        outcomes: Counter[tuple[str, str, str]] = Counter()
+        latency: dict[tuple[str, str, int], list[int]] = {}
+        for f, state in zip(done, stored, strict=True):
+            d = f.delivery
+            if not f.sent:
+                continue
+            outcomes[(d.target, d.kind, ATTEMPT_OUTCOMES.get(state, state))] += 1
+            if state == "delivered" and d.occurred_us is not None:
+                spent = max(0, now_us - d.occurred_us)
+                cell = latency.setdefault((d.target, d.kind, latency_bucket(spent)), [0, 0])
+                cell[0] += 1
+                cell[1] += spent
+        shard = counter_shard()
+        if outcomes:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO delivery_outcomes (target, kind, outcome, shard, count) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT (target, kind, outcome, shard) "
+                    "DO UPDATE SET count = delivery_outcomes.count + excluded.count"
+                ),
+                [(*k, shard, n) for k, n in sorted(outcomes.items())],
+            )
+        if latency:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO delivery_latency (target, kind, bucket, shard, count, sum_us) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT (target, kind, bucket, shard) "
+                    "DO UPDATE SET count = delivery_latency.count + excluded.count, "
+                    "sum_us = delivery_latency.sum_us + excluded.sum_us"
+                ),
+                [(*k, shard, n, total) for k, (n, total) in sorted(latency.items())],
+            )
+
+    def delivery_counters(
+        self,
+    ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], tuple[list[int], int]]]:
+        """Attempts by (target, kind, outcome), and per (target, kind) the latency
+        histogram's per-bucket counts (the last one +Inf) with its sum in µs."""
+        outcomes = {
+            (r[0], r[1], r[2]): int(r[3])
+            for r in self.read(
+                "SELECT target, kind, outcome, SUM(count) FROM delivery_outcomes "
+                "GROUP BY target, kind, outcome"
+            )
+        }
+        latency: dict[tuple[str, str], tuple[list[int], int]] = {}
+        for target, kind, bucket, count, total in self.read(
+            "SELECT target, kind, bucket, SUM(count), SUM(sum_us) FROM delivery_latency "
+            "GROUP BY target, kind, bucket"
+        ):
+            counts, sum_us = latency.get((target, kind), ([0] * (len(LATENCY_BUCKETS) + 1), 0))
+            counts[int(bucket)] += int(count)
+            latency[(target, kind)] = (counts, sum_us + int(total))
+        return outcomes, latency
 
     def _finish(self, cur: Any, f: Finished, now_us: int) -> str:
         delivery, state = f.delivery, f.state
@@ -357,15 +471,43 @@ class DeliveryStoreMixin:
         return _delivery(rows[0]) if rows else None
 
     def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
+        return self.attempts_of([delivery_id])[delivery_id]
+
+    # --- traces -----------------------------------------------------------------------------
+    def deliveries_by_correlation(self, correlation_id: str, limit: int) -> list[Delivery]:
+        """Deliveries queued for events of this correlation id, oldest first."""
+        columns = ", ".join(f"d.{c.strip()}" for c in _DELIVERY_COLUMNS.split(","))
         rows = self.read(
-            "SELECT at_us, status, duration_ms, error, verdict FROM delivery_attempts "
-            "WHERE delivery_id = ? ORDER BY id",
-            (delivery_id,),
+            f"SELECT {columns} FROM delivery_correlations c "
+            "JOIN deliveries d ON d.id = c.delivery_id WHERE c.correlation_id = ? "
+            "ORDER BY d.id LIMIT ?",
+            (correlation_id, limit),
         )
-        return [
-            {"at_us": r[0], "status": r[1], "duration_ms": r[2], "error": r[3], "verdict": r[4]}
-            for r in rows
-        ]
+        return [_delivery(r) for r in rows]
+
+    def attempts_of(self, delivery_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Attempts of several deliveries (delivery id -> attempts in order)."""
+        out: dict[int, list[dict[str, Any]]] = {i: [] for i in delivery_ids}
+        ids = sorted(out)
+        for start in range(0, len(ids), 400):
+            chunk = ids[start : start + 400]
+            rows = self.read(
+                "SELECT delivery_id, at_us, status, duration_ms, error, verdict "
+                f"FROM delivery_attempts WHERE delivery_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY delivery_id, id",
+                chunk,
+            )
+            for r in rows:
+                out[r[0]].append(
+                    {
+                        "at_us": r[1],
+                        "status": r[2],
+                        "duration_ms": r[3],
+                        "error": r[4],
+                        "verdict": r[5],
+                    }
+                )
+        return out
 
     def requeue(self, ids: Sequence[int], now_us: int) -> int:
         """Dead or rejected deliveries back to pending, with a fresh retry budget.

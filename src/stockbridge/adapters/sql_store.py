@@ -39,6 +39,7 @@ from ..app.ports import (
     StoredEvent,
     TicketRecord,
 )
+from ..domain.correlation import event_correlation_id, event_of_correlation_id
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import (
@@ -57,7 +58,9 @@ from ..domain.model import (
     to_micros,
 )
 from ..domain.pricing import PriceEntry, Promotion, Scope
+from .connector_store import ConnectorStoreMixin
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
+from .observability_store import ObservabilityStoreMixin, count_events
 from .quantities import qty, qty_or_none, units, units_or_none
 from .reconciliation_store import ReconciliationStoreMixin
 from .triage_store import EXCEPTION_COLUMNS, TriageStoreMixin, exception_record
@@ -217,7 +220,8 @@ def _stored_event(row: Sequence[Any]) -> StoredEvent:
         condition=row[13],
         reference=row[14],
         reason=row[15],
-        correlation_id=row[16],
+        # Stored only when the source sent one; otherwise derived from the key.
+        correlation_id=row[16] or event_correlation_id(row[1], row[2]),
         raw=orjson.loads(row[17]),
     )
 
@@ -454,6 +458,9 @@ class SqlIngestTransaction:
                 ),
                 rows,
             )
+
+    def count_events(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        count_events(self._cur, self._sql, counts)
 
     def resolve_exceptions(self, keys: Sequence[EventKey], now_us: int) -> None:
         if not keys or not self._rows(
@@ -855,7 +862,13 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ReconciliationStoreMixin):
+class SqlStore(
+    DeliveryStoreMixin,
+    TriageStoreMixin,
+    ObservabilityStoreMixin,
+    ConnectorStoreMixin,
+    ReconciliationStoreMixin,
+):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on
@@ -1004,6 +1017,23 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ReconciliationStoreMixin):
             (source, event_id),
         )
         return _stored_event(rows[0]) if rows else None
+
+    def events_by_correlation(self, correlation_id: str, limit: int) -> list[StoredEvent]:
+        """Events carrying this correlation id: sent with it (the partial index of 0013),
+        or, for an id derived from an event's key, that event if it was sent without one."""
+        rows = self.read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE correlation_id = ? ORDER BY seq LIMIT ?",
+            (correlation_id, limit),
+        )
+        key = event_of_correlation_id(correlation_id)
+        if key is not None:
+            rows += self.read(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE source = ? AND event_id = ? "
+                "AND correlation_id IS NULL",
+                key,
+            )
+            rows.sort(key=lambda r: r[0])
+        return [_stored_event(r) for r in rows[:limit]]
 
     def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]:
         rows = self.read(

@@ -27,6 +27,8 @@ from . import (
     routes_reconciliation,
     routes_reservations,
     routes_returns,
+    routes_slas,
+    routes_trace,
     routes_webhooks,
 )
 from .body_limit import BodyLimit
@@ -34,6 +36,7 @@ from .context import RequestContext
 from .deprecation import DeprecationHeaders, Deprecations
 from .openapi import build as build_openapi
 from .problems import JsonResponse
+from .tracing import TracingMiddleware
 
 
 def create_app(
@@ -65,6 +68,8 @@ def create_app(
     # Outermost: the correlation id is in the context of everything logged below.
     app.add_middleware(RequestContext)
     problems.install(app)
+    if hub.tracing.enabled:
+        app.add_middleware(TracingMiddleware, tracing=hub.tracing)
     app.include_router(routes_events.router)
     app.include_router(routes_positions.router)
     app.include_router(routes_admin.router)
@@ -79,7 +84,9 @@ def create_app(
     app.include_router(routes_prices.router)
     app.include_router(routes_reconciliation.router)
     app.include_router(routes_returns.router)
+    app.include_router(routes_slas.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_trace.router)
     app.include_router(routes_dashboard.router())
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and a few vital figures")

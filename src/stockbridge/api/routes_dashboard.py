@@ -21,11 +21,15 @@ ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "trace.html": "text/html; charset=utf-8",
+    "trace.js": "text/javascript; charset=utf-8",
     "reconciliation.html": "text/html; charset=utf-8",
     "reconciliation.js": "text/javascript; charset=utf-8",
     "exceptions.html": "text/html; charset=utf-8",
     "exceptions.css": "text/css; charset=utf-8",
     "exceptions.js": "text/javascript; charset=utf-8",
+    "slas.html": "text/html; charset=utf-8",
+    "slas.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {
@@ -46,7 +50,7 @@ def _load_assets() -> dict[str, bytes]:
 
 
 def router() -> APIRouter:
-    """The page, its two files, and `/v1/dashboard/*`. Reads the files once, here."""
+    """The pages, their files, and `/v1/dashboard/*`. Reads the files once, here."""
     assets = _load_assets()
     routes = APIRouter()
 
@@ -64,11 +68,15 @@ def router() -> APIRouter:
     page("/dashboard", "index.html")
     page("/dashboard/dashboard.css", "dashboard.css")
     page("/dashboard/dashboard.js", "dashboard.js")
+    page("/dashboard/trace", "trace.html")
+    page("/dashboard/trace.js", "trace.js")
     page("/dashboard/reconciliation", "reconciliation.html")
     page("/dashboard/reconciliation.js", "reconciliation.js")
     page("/dashboard/exceptions", "exceptions.html")
     page("/dashboard/exceptions.css", "exceptions.css")
     page("/dashboard/exceptions.js", "exceptions.js")
+    page("/dashboard/slas", "slas.html")
+    page("/dashboard/slas.js", "slas.js")
 
     read = [Depends(require(Scope.POSITIONS_READ))]
 

@@ -13,9 +13,12 @@ from ..config import ReturnSettings, Settings, TicketSettings
 from ..delivery.dispatcher import Dispatcher
 from ..domain.returns import Disposition, InspectionRule
 from ..domain.tickets import parse_clock_time
+from ..tracing import Tracing
 from .audit import AuditLog
+from .canaries import CanaryService
 from .channels import ChannelService
 from .clock import SystemClock
+from .connector_inbox import ConnectorInbox
 from .connectors import ConnectorService, load_connectors
 from .dashboard import DashboardService
 from .deliveries import DeliveryService
@@ -26,6 +29,7 @@ from .ingest import AnyDocument, BatchResult, IngestService, MasterCache
 from .keys import KeyService
 from .limits import RateLimiter
 from .master import MasterDataService
+from .monitor import Monitor
 from .ports import Clock, Store
 from .pricing import PricingService
 from .queries import PositionQueries
@@ -34,6 +38,8 @@ from .reconciliation import ReconciliationService
 from .reconciliation_schedule import ReconciliationSchedule
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
+from .slas import SlaService
+from .trace import TraceQueries
 from .transfers import TransferPolicy
 from .triage import OverdueWatch, TriageService, sla_of
 from .writer import GroupCommitWriter
@@ -97,9 +103,15 @@ class Hub:
     dashboard: DashboardService
     dispatcher: Dispatcher | None
     connectors: ConnectorService
+    traces: TraceQueries
+    tracing: Tracing
     triage: TriageService
     history: HistoryService
     overdue_watch: OverdueWatch
+    slas: SlaService
+    canaries: CanaryService
+    monitor: Monitor
+    inbox: ConnectorInbox
     reconciliation: ReconciliationService
     reconciliation_schedule: ReconciliationSchedule
     _running: bool = False
@@ -135,10 +147,15 @@ class Hub:
             self.dispatcher.start()
         self.overdue_watch.start()
         self._running = True
+        self.monitor.start()
+        if self.connectors.connectors:
+            self.inbox.start()
         self.reconciliation_schedule.start()
 
     def stop(self) -> None:
         self.reconciliation_schedule.stop()
+        self.inbox.stop()
+        self.monitor.stop()
         self._running = False
         self.overdue_watch.stop()
         if self.dispatcher is not None:
@@ -153,12 +170,19 @@ class Hub:
 
     def close(self) -> None:
         self.stop()
+        self.tracing.shutdown()
         self.store.close()
 
 
-def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | None = None) -> Hub:
+def bootstrap(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    tracing: Tracing | None = None,
+) -> Hub:
     """Wire a hub. An injected store or clock (tests, simulation) keeps the writer in this
-    process, where they live."""
+    process, where they live; an injected tracing (tests) replaces the configured one."""
     if store is not None or clock is not None:
         settings = settings.with_overrides(**{"ingest.writer": "thread"})
     clock = clock or SystemClock()
@@ -168,6 +192,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     tickets = ticket_policy(settings.tickets)
     returns = return_policy(settings.returns)
     transfers = TransferPolicy(settings.transfers.short_receipt)
+    tracing = tracing or Tracing.from_settings(settings.tracing)
     ingest = IngestService(
         store,
         clock,
@@ -176,6 +201,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         tickets=tickets,
         returns=returns,
         transfers=transfers,
+        tracing=tracing,
     )
     writer: Writer
     if settings.ingest.writer == "process":
@@ -187,6 +213,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             tickets=tickets,
             returns=returns,
             transfers=transfers,
+            tracing=settings.tracing,
         )
     else:
         writer = GroupCommitWriter(
@@ -200,6 +227,7 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
             clock,
             poll_interval=settings.delivery.poll_interval_seconds,
             lease_seconds=settings.delivery.lease_seconds,
+            tracing=tracing,
         )
         if settings.delivery.enabled
         else None
@@ -215,6 +243,23 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
     )
     triage = TriageService(store, clock, exceptions, master_data, sla_of(settings.exceptions))
     audit = AuditLog(store, clock)
+    slas = SlaService(store, clock, settings.slas)
+    canaries = CanaryService(store, clock, master, settings.canaries, lambda raws: hub.submit(raws))
+    monitor = Monitor(
+        slas,
+        settings.slas.evaluate_interval_seconds,
+        canaries if settings.canaries.enabled else None,
+        settings.canaries.interval_seconds,
+    )
+    connectors = ConnectorService(
+        load_connectors(settings.connectors, os.environ),
+        lambda raws: hub.submit(raws),
+        lambda command: hub.submit_command(command),
+        store.latest_warehouse_snapshot,
+        settings.edi.get("partners", {}),
+        state=store,
+        clock=clock,
+    )
     reconciliation = ReconciliationService(
         store,
         clock,
@@ -248,16 +293,18 @@ def bootstrap(settings: Settings, *, store: Store | None = None, clock: Clock | 
         pricing=PricingService(store, clock, master, settings.pricing),
         dashboard=DashboardService(store, clock, master, channels, deliveries),
         dispatcher=dispatcher,
-        connectors=ConnectorService(
-            load_connectors(settings.connectors, os.environ),
-            lambda raws: hub.submit(raws),
-            lambda command: hub.submit_command(command),
-            store.latest_warehouse_snapshot,
-            settings.edi.get("partners", {}),
-        ),
+        connectors=connectors,
+        traces=TraceQueries(store),
+        tracing=tracing,
         triage=triage,
         history=HistoryService(store, master_data, channels, deliveries),
-        overdue_watch=OverdueWatch(triage, settings.exceptions.overdue_check_seconds),
+        overdue_watch=OverdueWatch(
+            triage, settings.exceptions.overdue_check_seconds, slas.alert_overdue
+        ),
+        slas=slas,
+        canaries=canaries,
+        monitor=monitor,
+        inbox=ConnectorInbox(connectors, store, clock),
         reconciliation=reconciliation,
         reconciliation_schedule=ReconciliationSchedule(intervals, reconciliation.pull),
     )

@@ -19,11 +19,11 @@ from typing import Any
 import orjson
 
 from ..config import ConfigError
-from ..connectors.registry import Inbound, UnknownConnector, inbound_class
+from ..connectors.registry import Inbound, Translation, UnknownConnector, inbound_class
 from ..domain.errors import NotFound, StockbridgeError
-from ..domain.model import from_micros
+from ..domain.model import from_micros, to_micros
 from .ingest import BatchResult
-from .ports import SnapshotRow
+from .ports import Clock, ConnectorState, SnapshotRow
 from .reservations import Command, Outcome
 from .routing import plain
 
@@ -47,6 +47,8 @@ class Received:
     events: dict[str, int] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
     observations: int = 0
+    #: Reads from the platform kept in the inbox, done after this answer.
+    deferred: int = 0
 
 
 def load_connectors(
@@ -77,6 +79,9 @@ class ConnectorService:
         submit_command: Callable[[Command], Future[Outcome]],
         snapshots: Callable[[str], list[SnapshotRow]] | None = None,
         partners: Iterable[str] = (),
+        *,
+        state: ConnectorState | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.connectors = dict(connectors)
         #: EDI trading partners: their observations are their latest 846 snapshot.
@@ -84,6 +89,10 @@ class ConnectorService:
         self.snapshots = snapshots
         self.submit = submit
         self.submit_command = submit_command
+        self.state = state
+        self.clock = clock
+        #: Called after a message left reads in the inbox (wakes the inbox worker).
+        self.on_deferred: Callable[[], None] = lambda: None
         self._observed: dict[str, deque[dict[str, Any]]] = {
             name: deque(maxlen=OBSERVATIONS_KEPT) for name in self.connectors
         }
@@ -100,6 +109,19 @@ class ConnectorService:
         except orjson.JSONDecodeError as e:
             raise BadPayload(f"the body is not JSON: {e}") from None
         translation = inbound.translate(headers, payload)
+        received = self.apply(name, translation)
+        if translation.deferred:
+            if self.state is None or self.clock is None:
+                raise RuntimeError(f"connector {name} defers reads but the hub has no inbox")
+            now_us = to_micros(self.clock.now())
+            for key, what in translation.deferred:
+                self.state.inbox_add(name, key, what, now_us)
+            received.deferred = len(translation.deferred)
+            self.on_deferred()
+        return received
+
+    def apply(self, name: str, translation: Translation) -> Received:
+        """Record what a translated message means: events, commands, observations."""
         received = Received(name, observations=len(translation.observations))
         if translation.events:
             received.events = self.submit(translation.events).totals()

@@ -28,6 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ..domain.errors import Reason
 from ..domain.intake import InvalidEvent, parse_event
 from ..domain.mapping import MasterData, Parked, map_event
+from ..domain.model import to_micros
 from ..domain.orders import (
     Cancellation,
     Decision,
@@ -42,6 +43,7 @@ from ..domain.orders import (
     state_from_json,
     state_to_json,
 )
+from ..domain.slas import Workflow
 from ..domain.tickets import (
     Discount,
     TaxLine,
@@ -52,6 +54,7 @@ from ..domain.tickets import (
     check_balance,
     day_closed,
     settlement_document,
+    ticket_correlation_id,
     ticket_document,
     ticket_document_number,
     ticket_events,
@@ -451,8 +454,21 @@ class Desk(Protocol):
 
 
 def _postings(
-    targets: Sequence[str], key: str, number: str, payload: dict[str, Any], causes: list[str]
+    targets: Sequence[str],
+    key: str,
+    number: str,
+    payload: dict[str, Any],
+    events: Sequence[dict[str, Any]],
+    correlation_ids: Sequence[str] = (),
+    workflow: Workflow | None = None,
+    occurred_us: int | None = None,
 ) -> list[NewDelivery]:
+    """A document's posting to each target, naming the events and correlation ids behind
+    it (the document's own, its events', and any given)."""
+    ids = {e["correlation_id"] for e in events if e.get("correlation_id")}
+    ids.update(correlation_ids)
+    if payload.get("correlation_id"):
+        ids.add(payload["correlation_id"])
     return [
         NewDelivery(
             target=t,
@@ -462,14 +478,18 @@ def _postings(
             idempotency_key=number,
             payload=payload,
             priority=2,
-            causes=causes,
+            causes=[f"{e['source']}/{e['event_id']}" for e in events],
+            correlation_ids=tuple(sorted(ids)),
+            workflow=workflow,
+            occurred_us=occurred_us,
         )
         for t in targets
     ]
 
 
-def _causes(events: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{e['source']}/{e['event_id']}" for e in events]
+def _earliest(events: Sequence[dict[str, Any]]) -> int | None:
+    """When the first of a document's events occurred: its SLA clock's start."""
+    return min((to_micros(datetime.fromisoformat(e["occurred_at"])) for e in events), default=None)
 
 
 class DocumentDesk:
@@ -542,9 +562,18 @@ class DocumentDesk:
             kind, document_id, payload_hash, state["status"], state, received
         )
         self.plan.events.extend(events)
+        workflow = Workflow.RETURN_TO_ERP if kind == "return" else None
         for number, payload in documents:
             self.plan.deliveries.extend(
-                _postings(self.targets, f"{kind}:{document_id}", number, payload, _causes(events))
+                _postings(
+                    self.targets,
+                    f"{kind}:{document_id}",
+                    number,
+                    payload,
+                    events,
+                    workflow=workflow,
+                    occurred_us=_earliest(events),
+                )
             )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -691,7 +720,15 @@ class DocumentDesk:
         self.plan.accepted_refs.append((ticket.source, f"ticket:{ticket.ticket_number}"))
         if posting == PER_TICKET:
             self.plan.deliveries.extend(
-                _postings(self.targets, number, number, document, _causes(events))
+                _postings(
+                    self.targets,
+                    number,
+                    number,
+                    document,
+                    events,
+                    workflow=Workflow.TICKET_TO_ERP,
+                    occurred_us=to_micros(ticket.occurred_at),
+                )
             )
         return DocumentResult("ticket", ref, DocStatus.ACCEPTED, document_number=number)
 
@@ -713,7 +750,9 @@ class DocumentDesk:
                 f"order:{key[0]}:{key[1]}",
                 doc.document_number,
                 doc.payload,
-                _causes(decision.events),
+                decision.events,
+                workflow=Workflow.ORDER_TO_ERP,
+                occurred_us=_earliest(decision.events),
             )
         )
 
@@ -859,7 +898,15 @@ def plan_settlement(
         seq,
         [(s, n) for s, n, _ in tickets],
         document,
-        _postings(posting_targets, f"settlement:{store}", number, document, []),
+        # The settlement answers for each of its tickets: a ticket's trace reaches it.
+        _postings(
+            posting_targets,
+            f"settlement:{store}",
+            number,
+            document,
+            [],
+            [ticket_correlation_id(s, n) for s, n, _ in tickets],
+        ),
     )
 
 

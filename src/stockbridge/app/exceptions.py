@@ -29,7 +29,7 @@ MAPPING_FIXED = "mapping_fixed"
 #: Who acts when nobody is named (the CLI on the hub's own machine, code).
 SYSTEM_ACTOR = "system"
 #: Reasons a replay cannot fix: the sender must act (see `replay`).
-_NOT_REPLAYABLE = frozenset({Reason.INVALID_EVENT, Reason.PRICE_MISMATCH})
+_NOT_REPLAYABLE = frozenset({Reason.INVALID_EVENT, Reason.PRICE_MISMATCH, Reason.SLA_BREACH})
 
 
 class ExceptionNotWorkable(StockbridgeError):
@@ -86,6 +86,12 @@ class ExceptionService:
                 record,
                 "a price mismatch is a report, not an event: correct the price at the source "
                 "(or re-import it), then ignore the exception with a note",
+            )
+        if record.reason == Reason.SLA_BREACH:
+            raise CannotReplay(
+                record,
+                "an SLA breach is a report: it resolves itself when compliance recovers "
+                "(or ignore it with a note)",
             )
         if record.reason in (Reason.OVER_RECEIPT, Reason.SHORT_RECEIPT):
             raise CannotReplay(

@@ -8,8 +8,9 @@ none of it is (DESIGN §4, law 4).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -22,6 +23,8 @@ from ..domain.intake import InvalidEvent, ParsedEvent, parse_event
 from ..domain.ledger import Entry, LedgerBatch, PositionKey
 from ..domain.mapping import MasterData, Parked, map_event
 from ..domain.model import ZERO, Event, EventKey, EventType, to_micros
+from ..domain.slas import CANARY_SOURCE
+from ..tracing import Tracing
 from .documents import (
     DOCUMENT_COMMANDS,
     DocumentCommand,
@@ -32,7 +35,7 @@ from .documents import (
     is_closed,
     plan_settlement,
 )
-from .ports import Clock, NewException, OutboxMessage, Store
+from .ports import Clock, NewDelivery, NewException, OutboxMessage, Store
 from .reservations import COMMANDS, Command, CommandBatch, Outcome
 from .returns import RETURN_COMMANDS, GradeCommand, ReturnCommand, ReturnDesk, ReturnPolicy
 from .routing import (
@@ -197,17 +200,21 @@ class _Call:
     exceptions: list[NewException] = field(default_factory=list)
     accepted: list[Event] = field(default_factory=list)
     accepted_raws: list[bytes] = field(default_factory=list)
+    #: (source, type, status) -> events: the ingest counters' increments.
+    counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
-    def answer(self, at: tuple[int, int], result: EventResult) -> None:
+    def answer(self, at: tuple[int, int], result: EventResult, type_: str) -> None:
         self.results[at[0]][at[1]] = result
+        self.counts[(result.source or "unknown", type_, result.status.value)] += 1
 
-    def reject(self, at: tuple[int, int], exc: NewException) -> None:
+    def reject(self, at: tuple[int, int], exc: NewException, type_: str = "unknown") -> None:
         self.exceptions.append(exc)
         self.answer(
             at,
             EventResult(
                 exc.event_id, exc.source, Status.EXCEPTION, exc.reason.value, exc.detail, exc.field
             ),
+            type_,
         )
 
 
@@ -221,9 +228,11 @@ class IngestService:
         tickets: TicketPolicy | None = None,
         returns: ReturnPolicy | None = None,
         transfers: TransferPolicy | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        self.tracing = tracing or Tracing()
         self.master = master or MasterCache(store)
         self.change_feed_retention_us = int(change_feed_retention_seconds * 1_000_000)
         self.tickets = tickets or TicketPolicy()
@@ -248,20 +257,28 @@ class IngestService:
         ledger events, in one transaction."""
         return [r for r in self.run_group(documents) if isinstance(r, DocumentResult)]
 
-    def run_group(self, items: Sequence[WriterItem]) -> list[Answer]:
+    def run_group(
+        self, items: Sequence[WriterItem], parents: Sequence[str | None] = ()
+    ) -> list[Answer]:
         """Apply client batches, reservation commands, tickets and order commands in one
         transaction (group commit), answering each in order.
 
         If the shared transaction fails, each item is retried alone so one item's
-        trouble is not another's.
+        trouble is not another's. `parents` are the `traceparent`s of the requests
+        behind the items: the transaction's span links to each.
         """
-        try:
-            return self._ingest(items)[0]
-        except Exception:
-            if len(items) == 1:
-                raise
-            log.exception("group commit failed; retrying its %d items one by one", len(items))
-            return [self._ingest([b])[0][0] for b in items]
+        with self.tracing.span(
+            "ingest transaction",
+            links=self.tracing.links(parents),
+            attributes={"stockbridge.items": len(items)},
+        ):
+            try:
+                return self._ingest(items)[0]
+            except Exception:
+                if len(items) == 1:
+                    raise
+                log.exception("group commit failed; retrying its %d items one by one", len(items))
+                return [self._ingest([b])[0][0] for b in items]
 
     def expire_reservations(self) -> int:
         """Release reservations past their expiry; returns how many were released."""
@@ -425,7 +442,9 @@ class IngestService:
             entries = ledger.apply_all(call.accepted)
             # Every event is a sign of life from its location (freshness, DESIGN §7); a
             # reservation the hub records is not.
-            alive = {e.location: e.key.source for e in call.accepted}
+            alive = {
+                e.location: e.key.source for e in call.accepted if e.key.source != CANARY_SOURCE
+            }
             raws = call.accepted_raws
             if commands.commands:
                 # Read once the positions are locked: a request committed meanwhile by
@@ -453,6 +472,7 @@ class IngestService:
             tx.save_orders(list(plan.orders.values()), now_us)
             tx.save_document_states(list(plan.states.values()), now_us)
             tx.park(call.exceptions, now_us)
+            tx.count_events(call.counts)
             tx.resolve_exceptions(
                 [e.key for e in call.accepted] + [EventKey(*r) for r in plan.accepted_refs],
                 now_us,
@@ -497,7 +517,7 @@ class IngestService:
                 )
                 tx.save_channel_values(kept, now_us)
                 deliveries = pushes + deliveries
-            tx.enqueue_deliveries(deliveries, now_us)
+            tx.enqueue_deliveries(self._traced(deliveries), now_us)
 
         batch_answers = iter(
             [BatchResult([r for r in rs if r is not None]) for rs in call.results[: len(batches)]]
@@ -514,6 +534,13 @@ class IngestService:
         ]
         return answers, len(due)
 
+    def _traced(self, deliveries: list[NewDelivery]) -> list[NewDelivery]:
+        """Deliveries stamped with the transaction span's context, when tracing is on."""
+        if not self.tracing.enabled or not deliveries:
+            return deliveries
+        parent = self.tracing.traceparent()
+        return [replace(d, traceparent=parent) for d in deliveries]
+
     @staticmethod
     def _sort(
         call: _Call,
@@ -526,20 +553,21 @@ class IngestService:
         for at, parsed, raw in candidates:
             key = parsed.key
             prior = seen.get(key)
+            type_ = parsed.type.value
             if prior is not None:
                 if prior == parsed.payload_hash:
-                    call.answer(at, EventResult(key.event_id, key.source, Status.DUPLICATE))
+                    call.answer(at, EventResult(key.event_id, key.source, Status.DUPLICATE), type_)
                 else:
-                    call.reject(at, _conflict(parsed, raw))
+                    call.reject(at, _conflict(parsed, raw), type_)
                 continue
             mapped = map_event(parsed, master)
             if isinstance(mapped, Parked):
-                call.reject(at, _parked(parsed, mapped, raw))
+                call.reject(at, _parked(parsed, mapped, raw), type_)
                 continue
             seen[key] = parsed.payload_hash
             call.accepted.append(mapped)
             call.accepted_raws.append(parsed.canonical)
-            call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED))
+            call.answer(at, EventResult(key.event_id, key.source, Status.ACCEPTED), type_)
 
 
 def _safety(master: MasterData, sku: str) -> Decimal:
@@ -598,7 +626,7 @@ def _position_messages(entries: Sequence[Entry], changed: set[PositionKey]) -> l
                 "positions": sorted(changed),
                 "event_count": len(entries),
                 "events": [str(e.key) for e in causes],
-                "correlation_ids": sorted({e.correlation_id for e in causes if e.correlation_id}),
+                "correlation_ids": sorted({e.correlation for e in causes}),
             },
         )
     ]

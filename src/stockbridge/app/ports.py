@@ -15,6 +15,7 @@ from ..domain.mapping import MasterData
 from ..domain.model import Event, EventKey, Item, Location, Position, Reservation, Xref
 from ..domain.pricing import PriceEntry, Promotion
 from ..domain.reconciliation import Difference, Summary
+from ..domain.slas import Compliance
 
 
 class Clock(Protocol):
@@ -224,7 +225,7 @@ class AuditEntry:
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     target: str
-    kind: str  # "availability", "posting" or "price"
+    kind: str  # "availability", "posting", "price" or "alert"
     #: availability: "channel/sku" (coalescing); posting: "sku/location" (order);
     #: price: the price entry's or promotion line's natural key (a newer version replaces
     #: a pending one).
@@ -235,6 +236,15 @@ class NewDelivery:
     causes: list[str]
     #: Not sent before this instant (µs since the epoch); None: as soon as possible.
     not_before_us: int | None = None
+    #: The correlation ids of the events behind it: how a trace finds the delivery.
+    correlation_ids: tuple[str, ...] = ()
+    #: W3C trace context of the ingest span that queued it (only when tracing is on).
+    traceparent: str | None = None
+    #: The SLA workflow this delivery measures (domain.slas.Workflow), if any.
+    workflow: str | None = None
+    #: When its earliest cause occurred at the source: the start of its SLA clock and of
+    #: its propagation latency.
+    occurred_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +266,10 @@ class Delivery:
     last_status: int | None
     last_error: str | None
     causes: list[str]
+    #: W3C trace context of the ingest span that queued it, when tracing was on.
+    traceparent: str | None = None
+    workflow: str | None = None
+    occurred_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +455,10 @@ class IngestTransaction(Protocol):
 
     def park(self, exceptions: Sequence[NewException], now_us: int) -> None: ...
 
+    def count_events(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Add (source, type, status) -> events to the ingest counters."""
+        ...
+
     def resolve_exceptions(self, keys: Sequence[EventKey], now_us: int) -> None:
         """Close open mapping exceptions of events that have now been accepted."""
         ...
@@ -551,7 +569,58 @@ class IngestTransaction(Protocol):
         ...
 
 
-class Store(Protocol):
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A notification acknowledged to its platform and waiting for a read from it."""
+
+    id: int
+    connector: str
+    key: str
+    payload: Any
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFeed:
+    """A listings feed Amazon accepted and has not finished processing."""
+
+    batch_key: str
+    feed_id: str
+    #: (idempotency key, seller SKU) per message; message id = position + 1.
+    lines: list[tuple[str, str]]
+    submitted_us: int
+
+
+class ConnectorState(Protocol):
+    """What platform connectors keep in the hub's database."""
+
+    def xrefs_for_codes(self, source: str, kind: str, codes: Sequence[str]) -> dict[str, list[str]]:
+        """Enterprise code -> the source's own codes for it (cross references read backwards)."""
+        ...
+
+    def inbox_add(self, connector: str, key: str, payload: Any, now_us: int) -> bool:
+        """Keep a notification for later; False if (connector, key) is already kept."""
+        ...
+
+    def inbox_due(self, now_us: int, limit: int) -> list[InboxItem]: ...
+
+    def inbox_done(self, item_id: int) -> None: ...
+
+    def inbox_retry(self, item_id: int, next_attempt_us: int, error: str) -> None: ...
+
+    def inbox_pending(self, connector: str | None = None) -> list[InboxItem]: ...
+
+    def feed_submitted(
+        self, target: str, batch_key: str, feed_id: str, lines: list[tuple[str, str]], now_us: int
+    ) -> None: ...
+
+    def open_feeds(self, target: str) -> list[OpenFeed]: ...
+
+    def feed_finished(self, target: str, batch_key: str) -> None: ...
+
+
+class Store(ConnectorState, Protocol):
     """Durable state: ledger, positions, reservations, master data, exceptions, outbox, keys."""
 
     #: "sqlite" or "postgres".
@@ -653,6 +722,48 @@ class Store(Protocol):
     def open_exceptions_summary(self) -> dict[str, tuple[int, int]]:
         """Reason -> (open exceptions, the oldest one's created_us)."""
         ...
+
+    def open_exceptions_by_age(
+        self, now_us: int, bands_us: Sequence[int]
+    ) -> dict[tuple[str, int], int]:
+        """(reason, age band index) -> open exceptions."""
+        ...
+
+    # --- observability -------------------------------------------------------------------
+    def event_counts(self) -> dict[tuple[str, str, str], int]:
+        """(source, type, status) -> events ingested since the database was created."""
+        ...
+
+    def delivery_counters(
+        self,
+    ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], tuple[list[int], int]]]:
+        """Attempts by (target, kind, outcome); latency buckets and sum per (target, kind)."""
+        ...
+
+    def sla_compliance(
+        self, workflow: str, since_us: int, now_us: int, target_us: int
+    ) -> Compliance: ...
+
+    def sla_breaches(self) -> dict[str, int]:
+        """Workflow -> since when (µs) it has been in breach."""
+        ...
+
+    def queue_alerts(self, alerts: Sequence[NewDelivery], now_us: int) -> None:
+        """Queue alert deliveries to alert targets, outside any other write."""
+        ...
+
+    def open_sla_breach(
+        self,
+        workflow: str,
+        detail: str,
+        report: dict[str, Any],
+        alerts: Sequence[NewDelivery],
+        now_us: int,
+    ) -> bool: ...
+
+    def close_sla_breach(
+        self, workflow: str, note: str, alerts: Sequence[NewDelivery], now_us: int
+    ) -> bool: ...
 
     def ledger_changes(self, after: int | None, limit: int) -> LedgerChanges:
         """SKUs moved by transactions committed after change-feed id `after` (None: only
@@ -773,6 +884,19 @@ class Store(Protocol):
     def delivery(self, delivery_id: int) -> Delivery | None: ...
 
     def attempts(self, delivery_id: int) -> list[dict[str, Any]]: ...
+
+    # traces
+    def events_by_correlation(self, correlation_id: str, limit: int) -> list[StoredEvent]:
+        """Events carrying this correlation id, oldest recorded first."""
+        ...
+
+    def deliveries_by_correlation(self, correlation_id: str, limit: int) -> list[Delivery]:
+        """Deliveries queued for events of this correlation id, oldest first."""
+        ...
+
+    def attempts_of(self, delivery_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """`attempts` of several deliveries at once (delivery id -> attempts in order)."""
+        ...
 
     def requeue(self, ids: Sequence[int], now_us: int) -> int: ...
 

@@ -17,6 +17,7 @@ from ..domain.availability import ChannelPolicy, StaleRule, channel_value, contr
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import ZERO, EventType, Position, from_micros
+from ..domain.slas import CANARY_SOURCE, Workflow, push_workflow
 from .ports import ChannelState, NewDelivery
 from .targets import TargetIn
 
@@ -254,7 +255,9 @@ def availability_push(
     events: Sequence[Entry],
     now_us: int,
 ) -> NewDelivery:
-    """One availability push of `value` for (channel, sku), naming the events behind it."""
+    """One availability push of `value` for (channel, sku), naming the events behind it
+    (none for a correction that no event caused, such as a reconciliation's)."""
+    correlations = tuple(sorted({e.event.correlation for e in events}))
     return NewDelivery(
         target=target,
         kind="availability",
@@ -268,12 +271,13 @@ def availability_push(
             "computed_at": from_micros(now_us).isoformat(),
             # The events behind this value (the first ones when there are many).
             "events": [str(e.event.key) for e in events],
-            "correlation_ids": sorted(
-                {e.event.correlation_id for e in events if e.event.correlation_id}
-            ),
+            "correlation_ids": list(correlations),
         },
         priority=priority,
         causes=[str(e.event.key) for e in events],
+        correlation_ids=correlations,
+        workflow=push_workflow((e.event.key.source, e.event.type) for e in events),
+        occurred_us=min((e.event.occurred_us for e in events), default=None),
     )
 
 
@@ -285,6 +289,9 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
     out: list[NewDelivery] = []
     for entry in entries:
         e = entry.event
+        # Canaries prove the path to the channels; the ERP never sees them.
+        if e.key.source == CANARY_SOURCE:
+            continue
         if e.type in POSTED:
             targets = routing.posting_targets
         elif e.type in HOLDS and routing.reservation_targets:
@@ -305,7 +312,7 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
             "condition": e.condition,
             "reference": e.reference,
             "reason": e.reason,
-            "correlation_id": e.correlation_id,
+            "correlation_id": e.correlation,
             "reservation_id": e.reservation_id,
         }
         for target in targets:
@@ -319,6 +326,9 @@ def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDeliver
                     payload=document,
                     priority=2,
                     causes=[str(e.key)],
+                    correlation_ids=(e.correlation,),
+                    workflow=Workflow.RETURN_TO_ERP if e.type is EventType.RETURN else None,
+                    occurred_us=e.occurred_us,
                 )
             )
     return out

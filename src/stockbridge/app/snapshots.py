@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..domain.errors import StockbridgeError
-from ..domain.model import MAX_BASE_QUANTITY, from_micros
+from ..domain.model import MAX_BASE_QUANTITY, XrefKind, from_micros
 from ..domain.reconciliation import SnapshotLine
 from .master import ImportFileError, csv_rows
 from .ports import Store
@@ -135,7 +135,9 @@ def parse_upload(content: bytes, content_type: str, taken_us: int) -> Snapshot:
 class ShopifySource:
     """`available` at a Shopify target's location, for every inventory item stocked there.
 
-    Items the target maps to SKUs but Shopify does not stock at the location count as 0.
+    Inventory items are named as the target names them: its `inventory_items`, or the
+    hub's cross references of its source (`mapping = "xrefs"`). Items mapped to a SKU but
+    not stocked at the location count as 0.
     """
 
     origin = "pull"
@@ -152,18 +154,18 @@ class ShopifySource:
         target = _target(self.store, self.target)
         settings = ShopifyTargetSettings.model_validate(target.platform)
         token = _token(self.env, settings.access_token_env)
-        skus = {item: sku for sku, item in settings.inventory_items.items()}
+        skus, location = self._mapping(settings)
         lines: list[SnapshotLine] = []
         seen: set[str] = set()
         try:
             with httpx.Client(timeout=target.timeout_seconds) as client:
-                for level in location_levels(client, target.address, settings, token):
+                for level in location_levels(client, target.address, settings, location, token):
                     seen.add(level.inventory_item_id)
                     lines.append(
                         SnapshotLine(
                             len(lines) + 1,
                             level.inventory_item_id,
-                            settings.location_id,
+                            location,
                             Decimal(level.available),
                             sku=skus.get(level.inventory_item_id),
                         )
@@ -172,9 +174,39 @@ class ShopifySource:
             raise SnapshotError(str(e)) from e
         for item, sku in sorted(skus.items()):
             if item not in seen:
-                line = SnapshotLine(len(lines) + 1, item, settings.location_id, Decimal(0), sku)
-                lines.append(line)
+                lines.append(SnapshotLine(len(lines) + 1, item, location, Decimal(0), sku))
         return Snapshot(now_us, lines)
+
+    def _mapping(self, settings: Any) -> tuple[dict[str, str], str]:
+        """(inventory item gid -> SKU, the location's gid) as the target maps them."""
+        from ..connectors.shopify.ids import as_gid, number
+
+        if settings.mapping == "settings":
+            assert settings.location_id is not None  # the settings require it
+            return {item: sku for sku, item in settings.inventory_items.items()}, (
+                settings.location_id
+            )
+        source = settings.xref_source or self.target
+        skus = {
+            as_gid(code, "InventoryItem"): sku
+            for code, sku in _xrefs(self.store, source, XrefKind.ITEM).items()
+            # The source's item xrefs also hold variants (for webhooks): only inventory items.
+            if "/" in code and number(code, "InventoryItem") is not None
+        }
+        if settings.location_id is not None:
+            return skus, settings.location_id
+        places = [
+            code
+            for code, loc in _xrefs(self.store, source, XrefKind.LOCATION).items()
+            if loc == settings.location
+        ]
+        found = [as_gid(c, "Location") for c in places if number(c, "Location") is not None]
+        if len(found) != 1:
+            raise SnapshotError(
+                f"no single Shopify location for {settings.location!r} in the cross "
+                f"references of {source!r}"
+            )
+        return skus, found[0]
 
 
 class SquareSource:
@@ -203,6 +235,14 @@ class SquareSource:
         target = _target(self.store, self.target)
         settings = SquareTargetSettings.model_validate(target.platform)
         token = _token(self.env, settings.access_token_env)
+        if settings.mapping == "xrefs":
+            source = settings.xref_source or self.target
+            settings = settings.model_copy(
+                update={
+                    name: {code: ext for ext, code in _xrefs(self.store, source, kind).items()}
+                    for name, kind in (("catalog", XrefKind.ITEM), ("locations", XrefKind.LOCATION))
+                }
+            )
         if self.channel is not None:
             if self.channel not in settings.channels:
                 raise SnapshotError(
@@ -277,6 +317,15 @@ def _target(store: Store, name: str) -> TargetIn:
     if config is None:
         raise SnapshotError(f"no target {name!r} to read the system through")
     return TargetIn.model_validate(config[0])
+
+
+def _xrefs(store: Store, source: str, kind: XrefKind) -> dict[str, str]:
+    """A source's cross references of one kind: its code -> the enterprise code."""
+    return {
+        code: enterprise
+        for (src, k, code), enterprise in store.master_data().xrefs.items()
+        if src == source and k is kind
+    }
 
 
 def _token(env: Mapping[str, str], name: str) -> str:

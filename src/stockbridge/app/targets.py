@@ -55,6 +55,9 @@ class TargetIn(BaseModel):
     #: Whether it also receives reservation holds and releases at its locations, as a
     #: warehouse that ships them does; unset: yes for x12 (3PL) targets, no otherwise.
     reservations: bool | None = None
+    #: Whether this target receives SLA breach and recovery alerts (`alert` deliveries,
+    #: JSON bodies of type `sla_breach` / `sla_recovered`); webhook targets only.
+    alerts: bool = False
     #: Availability pushes per request: above 1 they go as one `availability_batch` body,
     #: as platforms' bulk inventory endpoints take them. Postings always go one by one.
     batch_size: int = Field(1, ge=1, le=250)
@@ -67,6 +70,8 @@ class TargetIn(BaseModel):
     def _platform_settings(self) -> TargetIn:
         if self.url is None and self.kind not in FILE_KINDS:
             raise ValueError(f"url: a {self.kind} target needs the address it sends to")
+        if self.alerts and self.kind != "webhook":
+            raise ValueError("alerts: only a webhook target receives alerts")
         if self.kind == "webhook":
             if self.platform:
                 raise ValueError("platform settings are for platform targets, not webhooks")

@@ -37,6 +37,8 @@ class _Request:
     #: A client batch of raw events, or a reservation, ticket or order command.
     payload: Sequence[Any] | Command | AnyDocument
     future: Future[Any]
+    #: The caller's span (W3C traceparent), when tracing is on.
+    parent: str | None = None
 
     @property
     def size(self) -> int:
@@ -85,7 +87,7 @@ class GroupCommitWriter:
         step and then waits a whole switch interval to get it back.
         """
         future: Future[BatchResult] = Future()
-        self._queue.put(_Request(raws, future))
+        self._queue.put(_Request(raws, future, self._parent()))
         return future
 
     def submit_body(self, body: bytes, max_events: int) -> Future[BatchResult | BatchRejected]:
@@ -100,15 +102,18 @@ class GroupCommitWriter:
     def submit_command(self, command: Command) -> Future[Outcome]:
         """Queue a reservation command: decided and recorded in the next group commit."""
         future: Future[Outcome] = Future()
-        self._queue.put(_Request(command, future))
+        self._queue.put(_Request(command, future, self._parent()))
         return future
 
     def submit_document(self, command: AnyDocument) -> Future[DocumentResult]:
         """Queue a document command (ticket, order, return, transfer): committed with the
         next group."""
         future: Future[DocumentResult] = Future()
-        self._queue.put(_Request(command, future))
+        self._queue.put(_Request(command, future, self._parent()))
         return future
+
+    def _parent(self) -> str | None:
+        return self.ingest.tracing.traceparent() if self.ingest.tracing.enabled else None
 
     def _run(self) -> None:
         next_expiry = time.monotonic() + self.expiry_interval
@@ -146,7 +151,9 @@ class GroupCommitWriter:
 
     def _commit(self, group: list[_Request]) -> None:
         try:
-            results = self.ingest.run_group([r.prepared() for r in group])
+            results = self.ingest.run_group(
+                [r.prepared() for r in group], [r.parent for r in group]
+            )
         except Exception as e:
             log.exception("ingest transaction failed")
             for r in group:

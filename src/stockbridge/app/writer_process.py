@@ -23,7 +23,9 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..config import TracingSettings
 from ..domain.errors import StoreUnavailable
+from ..tracing import Tracing
 from .documents import DocumentResult, TicketPolicy
 from .ingest import (
     PASS_THROUGH,
@@ -69,6 +71,7 @@ def _child(
     tickets: TicketPolicy | None = None,
     returns: ReturnPolicy | None = None,
     transfers: TransferPolicy | None = None,
+    tracing: TracingSettings | None = None,
 ) -> None:
     from .bootstrap import open_store
     from .clock import SystemClock
@@ -82,6 +85,7 @@ def _child(
         tickets=tickets,
         returns=returns,
         transfers=transfers,
+        tracing=Tracing.from_settings(tracing or TracingSettings()),
     )
     next_tick = time.monotonic() + expiry_interval
     try:
@@ -93,12 +97,13 @@ def _child(
             if not conn.poll(max(0.0, next_tick - time.monotonic())):
                 continue
             group: list[tuple[int, Sequence[Any] | Command | AnyDocument]] = []
+            parents: list[str | None] = []
             size = 0
             while True:
                 message = conn.recv()
                 if message is None:
                     return
-                rid, raws, limit = message
+                rid, raws, limit, parent = message
                 if isinstance(raws, bytes):
                     # A request body, decoded here so the server process does no per-event work.
                     raws = decode_batch(raws, limit)
@@ -108,6 +113,7 @@ def _child(
                             continue
                         break
                 group.append((rid, raws))
+                parents.append(parent)
                 size += 1 if isinstance(raws, PASS_THROUGH) else len(raws)
                 if size >= max_events or not conn.poll(0):
                     break
@@ -117,7 +123,7 @@ def _child(
                 items: list[WriterItem] = [
                     raws if isinstance(raws, PASS_THROUGH) else prepare(raws) for _, raws in group
                 ]
-                results = ingest.run_group(items)
+                results = ingest.run_group(items, parents)
             except Exception as e:
                 log.exception("ingest transaction failed")
                 conn.send(("failed", [rid for rid, _ in group], f"{type(e).__name__}: {e}"))
@@ -128,6 +134,7 @@ def _child(
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return  # the parent is gone
     finally:
+        ingest.tracing.shutdown()
         store.close()
 
 
@@ -143,8 +150,10 @@ class ProcessWriter:
         tickets: TicketPolicy | None = None,
         returns: ReturnPolicy | None = None,
         transfers: TransferPolicy | None = None,
+        tracing: TracingSettings | None = None,
     ) -> None:
         self.database_url = database_url
+        self.tracing = tracing or TracingSettings()
         self.tickets = tickets
         self.returns = returns
         self.transfers = transfers
@@ -177,6 +186,7 @@ class ProcessWriter:
                 self.tickets,
                 self.returns,
                 self.transfers,
+                self.tracing,
             ),
             name="stockbridge-writer",
             daemon=True,
@@ -213,7 +223,9 @@ class ProcessWriter:
         self._pending[rid] = future
         # Handed to the sender thread: a pipe write blocks while the child is busy
         # committing, and the caller may be the server's event loop.
-        self._outgoing.put((rid, payload, limit))
+        # The caller's span, for the child's transaction span to link to.
+        parent = Tracing.traceparent() if self.tracing.enabled else None
+        self._outgoing.put((rid, payload, limit, parent))
         return future
 
     def _sender(self) -> None:

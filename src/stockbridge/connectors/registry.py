@@ -7,7 +7,7 @@ imported on first use, so a hub that talks only to webhooks loads none of them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from ..app.ports import Delivery
+    from ..app.ports import ConnectorState, Delivery
     from ..app.reservations import Command
     from ..app.targets import TargetIn
     from .webhook import SendResult
@@ -79,9 +79,24 @@ class Target(Protocol):
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult: ...
 
 
-def build_target(name: str, config: TargetIn, client: httpx.AsyncClient) -> Target:
+def build_target(
+    name: str,
+    config: TargetIn,
+    client: httpx.AsyncClient,
+    state: ConnectorState | None = None,
+    monotonic: Callable[[], float] | None = None,
+) -> Target:
+    """The target for `config`. A platform target that keeps state in the hub's database
+    (cross references, feeds in processing) is given `state` when it declares
+    `uses_state`; one that paces itself is given the dispatcher's `monotonic` clock when
+    it declares `uses_monotonic` (the simulator's virtual seconds, or real ones)."""
     cls = _load(TARGETS, config.kind, "delivery target")
-    target: Target = cls(name, config, client)
+    extra: dict[str, Any] = {}
+    if getattr(cls, "uses_state", False):
+        extra["state"] = state
+    if monotonic is not None and getattr(cls, "uses_monotonic", False):
+        extra["monotonic"] = monotonic
+    target: Target = cls(name, config, client, **extra)
     return target
 
 
@@ -101,6 +116,9 @@ class Translation:
     #: Facts reported by the platform that are not ledger movements (e.g. an inventory
     #: level it holds), kept for reconciliation.
     observations: list[dict[str, Any]] = field(default_factory=list)
+    #: Reads from the platform the message needs before it means anything (key, what to
+    #: read): kept in the hub's inbox and done off the request path by `complete`.
+    deferred: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class Inbound(Protocol):
@@ -114,6 +132,15 @@ class Inbound(Protocol):
         ...
 
     def translate(self, headers: Mapping[str, str], payload: Any) -> Translation: ...
+
+
+class Completing(Inbound, Protocol):
+    """An inbound connector whose messages may need a read from the platform."""
+
+    def complete(self, deferred: dict[str, Any]) -> Translation:
+        """What a deferred read means, read now (blocking I/O). Raises a StockbridgeError
+        while the platform cannot answer, so the read is tried again later."""
+        ...
 
 
 def inbound_class(kind: str) -> Any:

@@ -12,6 +12,7 @@ import orjson
 
 from ..app.ports import Delivery
 from ..app.targets import TargetIn
+from ..domain.correlation import primary_correlation_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,9 @@ class WebhookTarget:
             "X-Stockbridge-Delivery": str(delivery.id),
             "X-Stockbridge-Kind": delivery.kind,
         }
-        correlation = delivery.payload.get("correlation_id") or next(
-            iter(delivery.payload.get("correlation_ids") or []), None
-        )
+        correlation = primary_correlation_id(delivery.payload)
         if correlation:
-            headers["X-Correlation-Id"] = str(correlation)
+            headers["X-Correlation-Id"] = correlation
         if self.config.secret:
             headers[self.config.signature_header] = signature(self.config.secret, body)
         return body, headers

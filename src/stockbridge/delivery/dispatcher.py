@@ -17,20 +17,23 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 
 from ..app.ports import Clock, Delivery, Finished, Store
 from ..app.targets import TargetIn
 from ..connectors.registry import Target, build_target
 from ..connectors.webhook import SendResult
 from ..domain.model import to_micros
+from ..tracing import Tracing
 from .bucket import TokenBucket
 from .circuit import CircuitBreaker
 from .policy import RetryPolicy, Verdict, classify, next_delay
+from .trace_headers import TracedTransport, sending
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,8 @@ class StepResult:
     more: bool = False
     #: Earliest retry or circuit probe scheduled (µs since the epoch), if any.
     next_us: int | None = None
+    #: Deliveries the platforms took in this round (the simulator measures latency by them).
+    delivered: list[Delivery] = field(default_factory=list)
 
     def wake(self, at_us: int) -> None:
         self.next_us = at_us if self.next_us is None else min(self.next_us, at_us)
@@ -135,8 +140,10 @@ class Dispatcher:
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing()
         self.clock = clock
         self.poll_interval = poll_interval
         self.lease_us = int(lease_seconds * 1_000_000)
@@ -185,7 +192,9 @@ class Dispatcher:
 
     # --- the loop ------------------------------------------------------------------------
     async def _main(self) -> None:
-        async with httpx.AsyncClient(transport=self.transport) as client:
+        # Every connector's calls go through it: correlation headers and a span each.
+        transport = TracedTransport(self.transport or httpx.AsyncHTTPTransport(), self.tracing)
+        async with httpx.AsyncClient(transport=transport) as client:
             workers: dict[str, asyncio.Task[None]] = {}
             while not self._stop.is_set():
                 try:
@@ -197,7 +206,12 @@ class Dispatcher:
                     name = state.name
                     if name not in workers or workers[name].done():
                         workers[name] = asyncio.create_task(
-                            self._work(state, build_target(name, state.config, client))
+                            self._work(
+                                state,
+                                build_target(
+                                    name, state.config, client, self.store, self.monotonic
+                                ),
+                            )
                         )
                 await asyncio.sleep(min(0.5, self.poll_interval * 10))
             for task in workers.values():
@@ -253,7 +267,7 @@ class Dispatcher:
                 continue
             result.claimed += len(rows)
             result.more = result.more or len(rows) == limit
-            target = build_target(st.name, st.config, client)
+            target = build_target(st.name, st.config, client, self.store, self.monotonic)
             gate = asyncio.Semaphore(st.config.concurrency)
             finished: list[Finished] = []
             for group in _requests(rows, st.config.batch_size):
@@ -270,7 +284,12 @@ class Dispatcher:
                     result.wake(f.next_attempt_us)
                 elif f.state == "pending":
                     result.more = True
-            self.store.finish_deliveries(finished, to_micros(self.clock.now()))
+            stored = self.store.finish_deliveries(finished, to_micros(self.clock.now()))
+            result.delivered += [
+                f.delivery
+                for f, state in zip(finished, stored, strict=True)
+                if state == "delivered"
+            ]
         return result
 
     async def _work(self, st: TargetState, target: Target) -> None:
@@ -389,13 +408,7 @@ class Dispatcher:
                 ]
             st.in_flight += 1
             try:
-                if len(group) == 1:
-                    result = await target.send(group[0])
-                else:
-                    result = await target.send_batch(group)
-            except Exception as e:  # a failed attempt, never a lost delivery
-                log.exception("sending %s to %s failed", [d.id for d in group], st.name)
-                result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
+                result = await self._request(st, target, group)
             finally:
                 st.in_flight -= 1
         first = self._judge(st, group[0], result)
@@ -425,6 +438,38 @@ class Dispatcher:
                 )
             )
         return out
+
+    async def _request(self, st: TargetState, target: Target, group: list[Delivery]) -> SendResult:
+        """One request, in a span linked to the ingest spans that queued its deliveries,
+        with the correlation id on its log lines and outbound headers."""
+        with (
+            sending(group) as current,
+            structlog.contextvars.bound_contextvars(
+                correlation_id=current.correlation_id, delivery_id=current.delivery_ref
+            ),
+            self.tracing.span(
+                f"deliver {st.name}",
+                kind=SpanKind.PRODUCER,
+                links=self.tracing.links([d.traceparent for d in group]),
+                attributes={
+                    "stockbridge.target": st.name,
+                    "stockbridge.delivery_ids": [d.id for d in group],
+                    "stockbridge.kind": group[0].kind,
+                    "stockbridge.correlation_id": current.correlation_id or "",
+                },
+            ) as span,
+        ):
+            try:
+                if len(group) == 1:
+                    result = await target.send(group[0])
+                else:
+                    result = await target.send_batch(group)
+            except Exception as e:  # a failed attempt, never a lost delivery
+                log.exception("sending %s to %s failed", [d.id for d in group], st.name)
+                result = SendResult(None, {}, f"{type(e).__name__}: {e}", 0.0)
+            if result.status is not None:
+                span.set_attribute("http.response.status_code", result.status)
+            return result
 
     def _judge(self, st: TargetState, delivery: Delivery, result: SendResult) -> Finished:
         """What an attempt's result means: the state to store, and when to try again."""

@@ -50,6 +50,8 @@ class Reason(StrEnum):
     #: An EDI interchange the hub sent that its trading partner has not acknowledged (997)
     #: within the agreed time.
     EDI_ACK_OVERDUE = "edi_ack_overdue"
+    #: A workflow's deliveries fell below their SLA objective (open until it recovers).
+    SLA_BREACH = "sla_breach"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
+from .correlation import event_correlation_id
+
 
 class EventType(StrEnum):
     SALE = "sale"
@@ -89,7 +91,13 @@ class Event:
     counterparty_location: str | None = None
     reference: str | None = None
     reason: str | None = None
+    #: As the source sent it; None when it sent none (see `correlation`).
     correlation_id: str | None = None
+
+    @property
+    def correlation(self) -> str:
+        """The id its consequences are traced by: the source's, else one from its key."""
+        return self.correlation_id or event_correlation_id(self.key.source, self.key.event_id)
 
     @property
     def order(self) -> tuple[int, str, str]:

@@ -197,6 +197,12 @@ def check_balance(ticket: Ticket) -> list[Imbalance]:
 
 
 # --- stock --------------------------------------------------------------------------------
+def ticket_correlation_id(source: str, ticket_number: str) -> str:
+    """The correlation id a ticket's events, postings and pushes carry: its document
+    number, so the ERP document and the trace share one name."""
+    return ticket_document_number(source, ticket_number)
+
+
 def line_event_id(ticket_number: str, line: int) -> str:
     """A line's ledger event id: a resent ticket produces the same ids, and dedupes."""
     return f"ticket:{ticket_number}:{line}"
@@ -222,7 +228,7 @@ def ticket_events(ticket: Ticket) -> list[dict[str, Any]]:
             "quantity": format(abs(line.quantity), "f"),
             "occurred_at": ticket.occurred_at.isoformat(),
             "reference": f"ticket:{ticket.ticket_number}",
-            "correlation_id": f"ticket:{ticket.source}:{ticket.ticket_number}",
+            "correlation_id": ticket_correlation_id(ticket.source, ticket.ticket_number),
         }
         if line.uom is not None:
             raw["uom"] = line.uom
@@ -332,7 +338,7 @@ def ticket_document(ticket: Ticket) -> dict[str, Any]:
             "tax": money(ticket.tax_total),
             "tenders": money(ticket.tenders_total),
         },
-        "correlation_id": f"ticket:{ticket.source}:{ticket.ticket_number}",
+        "correlation_id": ticket_correlation_id(ticket.source, ticket.ticket_number),
     }
 
 

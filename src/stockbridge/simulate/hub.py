@@ -6,6 +6,12 @@ twice); the storefront and marketplaces reserve through the hub at checkout; the
 dispatcher sends pushes and postings to the simulated platforms through an in-process
 HTTP transport, stepped once per virtual second. Freshness, expiry and coalescing are the
 hub's own code: nothing of it is re-implemented here.
+
+The storefront and the marketplaces are the Shopify and Amazon SP-API simulators, reached
+through the hub's Shopify and Amazon targets (simulate/commerce.py) on the same virtual
+clock: what a channel shows is what its platform holds, and its API calls and throttled
+answers are the platform's. The status quo keeps its generic channels: its batch jobs
+are modelled, not its connectors.
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ from ..app.reservations import Close, Reserve, Verdict
 from ..config import load_settings_from
 from ..delivery.dispatcher import Dispatcher, StepResult
 from ..domain.model import EventKey, EventType, to_micros
+from .commerce import Commerce
 from .estate import Day, Networks
 from .platforms import (
     Erp,
     Platforms,
 )
-from .setup import declare_channels, declare_erp, declare_master_data, opening_counts
+from .setup import declare_erp, declare_master_data, opening_counts
 from .world import Order, SourceEvent, World, channel_policies, new_channels
 
 #: Seconds a store's request takes over its network (drawn between these).
@@ -73,6 +80,12 @@ class HubIntegration:
             rng=random.Random(day.seed),
             monotonic=lambda: self.clock.now().timestamp(),
         )
+        self.commerce = Commerce(
+            self.channels,
+            list(day.estate.skus),
+            monotonic=lambda: self.clock.now().timestamp(),
+            start=start,
+        )
         self.platforms = Platforms(
             self.channels,
             self.erp,
@@ -97,7 +110,7 @@ class HubIntegration:
     def _load_master_data(self) -> None:
         est = self.day.estate
         declare_master_data(self.hub, est, FRESHNESS_SLA_SECONDS)
-        declare_channels(self.hub, channel_policies(self.day), lambda n: f"{PLATFORMS}/{n}")
+        self.commerce.declare(self.hub, channel_policies(self.day), PLATFORMS)
         # Opening stock: each location's count before the doors open. The ERP has it
         # already, so it learns of postings only from the first movement of the day.
         opening = opening_counts(est, self.start_at - timedelta(minutes=30))
@@ -236,9 +249,19 @@ class HubIntegration:
         return min(wakes)
 
     def _step(self) -> StepResult:
-        return self.loop.run_until_complete(self.dispatcher.step(self.client))
+        step = self.loop.run_until_complete(self.dispatcher.step(self.client))
+        # A platform's own API carries no computed-at: the pushes it took say which value.
+        for d in step.delivered:
+            if d.kind == "availability" and d.target in self.commerce.channels:
+                computed = datetime.fromisoformat(str(d.payload["computed_at"]))
+                self._shown(
+                    d.target, str(d.payload["sku"]), (computed - self.start_at).total_seconds()
+                )
+        return step
 
     async def _platform(self, request: httpx.Request) -> httpx.Response:
+        if self.commerce.serves(request.url.path):
+            return await self.commerce.handle(request)
         answer = self.platforms.handle(
             request.url.path.strip("/"), request.headers, request.content
         )
@@ -275,11 +298,23 @@ class HubIntegration:
             drift += abs(int(pos.on_hand if pos is not None else 0) - world.truth.on_hand(key))
         stats = self.store.target_stats()
         return {
+            "platforms_off_ledger": self.platforms_off_ledger(),
             "end_drift_units": drift,
             "events_lost": lost,
             "pushes_coalesced": sum(row[3] for row in stats.values()),
             "dead_letters": sum(row[2] for row in stats.values()),
         }
+
+    def platforms_off_ledger(self) -> int:
+        """(channel, SKU) pairs where a platform holds another figure than the hub last
+        computed for the channel: zero once the day's pushes have drained."""
+        pairs = [(ch, sku) for ch in self.commerce.channels for sku in self.day.estate.skus]
+        values = self._values(pairs)
+        return sum(
+            1
+            for ch, sku in pairs
+            if self.commerce.shown(ch).get(sku, 0) != int(values.get((ch, sku), Decimal(0)))
+        )
 
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())

@@ -4,7 +4,10 @@ running hub, over HTTP, as its real systems would.
 Stores post their events to `/v1/events` as they happen (and hold them while their
 network is down), send heartbeats, and the storefront and marketplaces reserve through
 `/v1/reservations` at checkout. The hub's dispatcher delivers to the simulated platforms,
-served on a local port: a storefront, a marketplace and an ERP with maintenance windows.
+served on a local port: the storefront is the Shopify simulator (under `/shopify`, fed by
+the hub's Shopify target), the marketplace the Amazon SP-API simulator (under
+`/amazon-mkt-a`, fed by the hub's Amazon target), and an ERP with maintenance windows
+(`/erp`). `GET /web` and `GET /mkt-a` show what each channel's platform holds.
 One simulated minute passes every `1 / acceleration` minutes of wall time; day after day.
 """
 
@@ -22,10 +25,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..app.bootstrap import Hub
+from .commerce import Commerce
 from .estate import Day, Networks, plan_day
 from .platforms import Erp, Platforms
 from .scenarios import Scenario, Window
-from .setup import declare_channels, declare_erp, declare_master_data, opening_counts
+from .setup import declare_erp, declare_master_data, opening_counts
 from .world import Order, SourceEvent, World, channel_policies, new_channels
 
 log = logging.getLogger(__name__)
@@ -159,9 +163,12 @@ class LiveIntegration:
         return {}
 
 
-def platforms_app(platforms: Platforms) -> FastAPI:
-    """The simulated storefront, marketplace and ERP, as the hub's targets reach them."""
+def platforms_app(platforms: Platforms, commerce: Commerce | None = None) -> FastAPI:
+    """The simulated storefront, marketplace and ERP, as the hub's targets reach them:
+    the commerce platforms' own APIs under their prefixes, the ERP at `/erp`."""
     app = FastAPI(title="Stockbridge demo: simulated platforms", docs_url=None, redoc_url=None)
+    for mount in commerce.mounts if commerce is not None else []:
+        app.router.routes.append(mount)
 
     @app.post("/{name}")
     async def receive(name: str, request: Request) -> JSONResponse:
@@ -214,6 +221,7 @@ class LiveEstate:
             self._sim_now,
             self._sim_seconds,
         )
+        self.commerce = Commerce(self.platforms.channels, list(self.day.estate.skus))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-estate", daemon=True)
 
@@ -225,10 +233,11 @@ class LiveEstate:
 
     def declare(self, platforms_url: str) -> None:
         """Master data, channels, targets (pointing at `platforms_url`, where
-        `platforms_app(self.platforms)` is served) and opening stock, into the hub."""
+        `platforms_app(self.platforms, self.commerce)` is served) and opening stock, into
+        the hub."""
         est = self.day.estate
         declare_master_data(self.hub, est, FRESHNESS_SLA_SECONDS)
-        declare_channels(self.hub, channel_policies(self.day), lambda n: f"{platforms_url}/{n}")
+        self.commerce.declare(self.hub, channel_policies(self.day), platforms_url)
         declare_erp(self.hub, f"{platforms_url}/erp")
         now = datetime.now(UTC) - timedelta(seconds=5)
         self.hub.submit(opening_counts(est, now, prefix=f"d{self.seed}-"))

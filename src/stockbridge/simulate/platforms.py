@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -65,7 +65,9 @@ class Channel(_Metered):
 
     name: str
     limits: Limits
-    shown: dict[str, int] = field(default_factory=dict)
+    #: SKU -> units shown; a platform simulator's own inventory when one serves the
+    #: channel (simulate/commerce.py).
+    shown: MutableMapping[str, int] = field(default_factory=dict)
     #: Per-store stock shown for click-and-collect (the status quo's storefront only;
     #: with Stockbridge the storefront asks the hub at checkout).
     shown_at_store: dict[tuple[str, str], int] = field(default_factory=dict)

@@ -103,6 +103,8 @@ def _figures(world: World, integ: Integration, extra: dict[str, Any]) -> dict[st
         "events_emitted": len(world.emitted),
         "events_lost": extra["events_lost"],
         "end_drift_units": extra["end_drift_units"],
+        # Stockbridge mode: platform simulators holding another figure than the ledger's.
+        "platforms_off_ledger": extra.get("platforms_off_ledger"),
         "demand": dict(sorted(m.demand.items())),
     }
     story = world.day.story.get("order")

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ..mapping import MappingSource, mapping_source
 
 #: Login with Amazon's token endpoint (the refresh-token grant).
 DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
@@ -65,7 +67,8 @@ class AmazonTargetSettings(LwaSettings):
 
     seller_id: str = Field(min_length=1)
     marketplace_ids: list[str] = Field(min_length=1, max_length=25)
-    #: Enterprise SKU -> seller SKU; a SKU not listed is sent as it is.
+    #: Enterprise SKU -> seller SKU, with mapping = "settings"; a SKU not listed is sent
+    #: as it is.
     skus: dict[str, str] = Field(default_factory=dict)
     product_type: str = Field("PRODUCT", min_length=1)
     fulfillment_channel_code: str = Field(MERCHANT_CHANNEL, min_length=1)
@@ -74,9 +77,22 @@ class AmazonTargetSettings(LwaSettings):
     #: getFeed calls within one attempt before answering "not done yet, try later".
     feed_polls: int = Field(2, ge=1, le=15)
     issue_locale: str = "en_US"
+    #: Where SKUs find their seller SKUs: the hub's cross references of kind `item`
+    #: (`xrefs`, the default) or `skus` (`settings`, implied when it is set). Either way
+    #: a SKU without one is sent as it is.
+    mapping: MappingSource | None = Field(None, validate_default=True)
+    #: The cross references' source; the target's name when unset.
+    xref_source: str | None = Field(None, min_length=1)
 
     def seller_sku(self, sku: str) -> str:
+        """The seller SKU of `sku` by the explicit map (mapping = "settings")."""
         return self.skus.get(sku, sku)
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping(cls, value: str | None, info: ValidationInfo) -> str:
+        explicit = {"skus": info.data.get("skus", {})}
+        return mapping_source(value, explicit, settings_need_a_map=False)
 
 
 class AmazonInboundSettings(LwaSettings):

@@ -62,6 +62,13 @@ def _not_found(what: str) -> Response:
     return _errors(404, {"code": "NOT_FOUND", "message": what, "details": ""})
 
 
+def _here(request: Request) -> str:
+    """The simulator's own base URL, with the prefix it is mounted under, if any (the
+    demo serves it under one on the platforms port)."""
+    prefix = str(request.scope.get("root_path", "")).rstrip("/")
+    return str(request.base_url).rstrip("/") + prefix
+
+
 def create_app(state: AmazonState, faults: Faults | None = None) -> FastAPI:
     """The simulated SP-API over `state` (its faults replaced by `faults` if given)."""
     if faults is not None:
@@ -133,7 +140,7 @@ def create_app(state: AmazonState, faults: Faults | None = None) -> FastAPI:
         if not isinstance(body, dict) or not isinstance(body.get("contentType"), str):
             return _errors(400, INVALID_INPUT)
         doc = state.new_document()
-        url = f"{str(request.base_url).rstrip('/')}{DOCUMENTS}/{doc.document_id}"
+        url = f"{_here(request)}{DOCUMENTS}/{doc.document_id}"
         return _json(201, {"feedDocumentId": doc.document_id, "url": url})
 
     @app.post("/feeds/2021-06-30/feeds")
@@ -181,7 +188,7 @@ def create_app(state: AmazonState, faults: Faults | None = None) -> FastAPI:
             return _not_found(f"Feed document {document_id} not found")
         body = {
             "feedDocumentId": document_id,
-            "url": f"{str(request.base_url).rstrip('/')}{DOCUMENTS}/{document_id}",
+            "url": f"{_here(request)}{DOCUMENTS}/{document_id}",
         }
         if state.faults.gzip_reports:
             body["compressionAlgorithm"] = "GZIP"

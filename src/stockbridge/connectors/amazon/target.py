@@ -11,6 +11,7 @@ still in processing a 429 without one, and the dispatcher decides when to come b
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -18,16 +19,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
 
-from ...app.ports import Delivery
+from ...app.ports import ConnectorState, Delivery
 from ...app.targets import TargetIn
 from ...delivery.bucket import TokenBucket
 from ...delivery.policy import RETRYABLE_4XX
+from ...domain.model import to_micros
+from ..mapping import Unmapped, externals
 from ..webhook import SendResult
 from .config import AmazonTargetSettings, LwaCredentials
 from .feeds import API as FEEDS
@@ -52,8 +56,10 @@ FEEDS_KEPT = 200
 
 @dataclass
 class FeedJob:
-    """A feed being submitted or processed for one batch, kept between its attempts."""
+    """A feed being submitted or processed for one batch, kept between its attempts (and,
+    once Amazon has accepted it, in the hub's database across restarts)."""
 
+    key: str
     #: (idempotency key, seller SKU) per message, message id = position + 1.
     lines: list[tuple[str, str]]
     document: bytes
@@ -73,6 +79,8 @@ class Session:
     feeds: OrderedDict[str, FeedJob] = field(default_factory=OrderedDict)
     patches: int = 0
     feeds_created: int = 0
+    #: Feeds in processing read back from the hub's database (once per session).
+    resumed: bool = False
 
 
 # Keyed by the HTTP client the dispatcher keeps for its lifetime, so a session ends with
@@ -111,21 +119,28 @@ def _elapsed(started: float) -> float:
 
 
 class AmazonTarget:
+    #: Reads cross references and keeps feeds in processing in the hub's database, and
+    #: paces its patches on the dispatcher's clock.
+    uses_state = True
+    uses_monotonic = True
+
     def __init__(
         self,
         name: str,
         config: TargetIn,
         client: httpx.AsyncClient,
         *,
+        state: ConnectorState | None = None,
         env: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.config = config
         self.client = client
+        self.state = state
         self.env = os.environ if env is None else env
-        self.clock = clock
-        self.session = session_of(client, name, config, clock)
+        self.clock = monotonic
+        self.session = session_of(client, name, config, self.clock)
 
     @property
     def settings(self) -> AmazonTargetSettings:
@@ -138,8 +153,12 @@ class AmazonTarget:
             return SendResult(
                 422, {}, "an Amazon target takes availability pushes only", _elapsed(started)
             )
+        settings = self.settings
+        sku = (self._seller_skus(settings, [delivery]))[str(delivery.payload["sku"])]
+        if isinstance(sku, Unmapped):
+            return SendResult(422, {}, str(sku), _elapsed(started))
         try:
-            status, headers, error = await self._patch(self.settings, delivery)
+            status, headers, error = await self._patch(settings, delivery, sku)
         except Stop as stop:
             return stop.result
         return SendResult(status, headers, error, _elapsed(started))
@@ -147,12 +166,48 @@ class AmazonTarget:
     async def send_batch(self, deliveries: list[Delivery]) -> SendResult:
         started = time.perf_counter()
         settings = self.settings
+        skus = self._seller_skus(settings, deliveries)
+        rejected = {
+            d.id: str(why)
+            for d in deliveries
+            if isinstance(why := skus[str(d.payload["sku"])], Unmapped)
+        }
+        sendable = [d for d in deliveries if d.id not in rejected]
+        mapped = {sku: seller for sku, seller in skus.items() if isinstance(seller, str)}
         try:
-            if len(deliveries) >= settings.feed_threshold:
-                return await self._feed(settings, deliveries, started)
-            return await self._patches(settings, deliveries, started)
+            if not sendable:
+                result = SendResult(200, {}, None, _elapsed(started))
+            elif len(sendable) >= settings.feed_threshold:
+                result = await self._feed(settings, sendable, mapped, started)
+            else:
+                result = await self._patches(settings, sendable, mapped, started)
         except Stop as stop:
-            return stop.result
+            result = stop.result
+        if not rejected:
+            return result
+        if not sendable:
+            return SendResult(422, {}, next(iter(rejected.values())), result.duration_ms, rejected)
+        return SendResult(
+            result.status,
+            result.headers,
+            result.error,
+            result.duration_ms,
+            {**rejected, **result.rejected},
+        )
+
+    # --- mapping -------------------------------------------------------------------------
+    def _seller_skus(
+        self, settings: AmazonTargetSettings, deliveries: list[Delivery]
+    ) -> dict[str, str | Unmapped]:
+        """SKU -> seller SKU (the SKU itself when nothing maps it), or why it is ambiguous."""
+        skus = sorted({str(d.payload["sku"]) for d in deliveries})
+        if settings.mapping == "settings":
+            return {sku: settings.skus.get(sku, sku) for sku in skus}
+        found = externals(self.state, settings.xref_source or self.name, "item", skus)
+        return {
+            sku: sku if isinstance(seller, Unmapped) and str(seller).startswith("no ") else seller
+            for sku, seller in found.items()
+        }
 
     # --- HTTP with the access token ------------------------------------------------------
     def _url(self, path: str) -> str:
@@ -212,10 +267,9 @@ class AmazonTarget:
 
     # --- one patch -----------------------------------------------------------------------
     async def _patch(
-        self, settings: AmazonTargetSettings, delivery: Delivery
+        self, settings: AmazonTargetSettings, delivery: Delivery, sku: str
     ) -> tuple[int, dict[str, str], str | None]:
         """Status, headers and error of the patch of one push (a refusal as 422)."""
-        sku = settings.seller_sku(str(delivery.payload["sku"]))
         units = quantity(delivery.payload.get("available"))
         self.session.patches += 1
         response = await self._call(
@@ -231,7 +285,11 @@ class AmazonTarget:
         return _judge(response, sku)
 
     async def _patches(
-        self, settings: AmazonTargetSettings, deliveries: list[Delivery], started: float
+        self,
+        settings: AmazonTargetSettings,
+        deliveries: list[Delivery],
+        sellers: dict[str, str],
+        started: float,
     ) -> SendResult:
         """A small batch, patch by patch within the rate budget; cut short when spent."""
         session = self.session
@@ -251,7 +309,7 @@ class AmazonTarget:
                     _elapsed(started),
                     rejected,
                 )
-            status, headers, error = await self._patch(settings, d)
+            status, headers, error = await self._patch(settings, d, sellers[str(d.payload["sku"])])
             if 200 <= status < 300:
                 _remember(session.applied, d.idempotency_key)
                 done += 1
@@ -266,7 +324,22 @@ class AmazonTarget:
         return SendResult(200, {}, None, _elapsed(started), rejected)
 
     # --- a listings feed -----------------------------------------------------------------
-    def _job(self, settings: AmazonTargetSettings, deliveries: list[Delivery]) -> FeedJob:
+    async def _resume(self) -> None:
+        """Once per session: the feeds Amazon was processing when the hub last stopped,
+        so their batches poll them instead of submitting again."""
+        session = self.session
+        if session.resumed or self.state is None:
+            return
+        session.resumed = True
+        for feed in await asyncio.to_thread(self.state.open_feeds, self.name):
+            if feed.batch_key not in session.feeds:
+                session.feeds[feed.batch_key] = FeedJob(
+                    feed.batch_key, feed.lines, b"", uploaded=True, feed_id=feed.feed_id
+                )
+
+    def _job(
+        self, settings: AmazonTargetSettings, deliveries: list[Delivery], sellers: dict[str, str]
+    ) -> FeedJob:
         key = batch_key(deliveries)
         feeds = self.session.feeds
         job = feeds.get(key)
@@ -275,7 +348,7 @@ class AmazonTarget:
             lines = [
                 (
                     d.idempotency_key,
-                    settings.seller_sku(str(d.payload["sku"])),
+                    sellers[str(d.payload["sku"])],
                     quantity(d.payload.get("available")),
                 )
                 for d in ordered
@@ -287,18 +360,28 @@ class AmazonTarget:
                 [(sku, units) for _, sku, units in lines],
                 settings.issue_locale,
             )
-            job = feeds[key] = FeedJob([(k, sku) for k, sku, _ in lines], orjson.dumps(document))
+            job = feeds[key] = FeedJob(
+                key, [(k, sku) for k, sku, _ in lines], orjson.dumps(document)
+            )
             while len(feeds) > FEEDS_KEPT:
                 feeds.popitem(last=False)
         return job
 
-    def _forget(self, deliveries: list[Delivery]) -> None:
-        self.session.feeds.pop(batch_key(deliveries), None)
+    async def _forget(self, deliveries: list[Delivery]) -> None:
+        key = batch_key(deliveries)
+        job = self.session.feeds.pop(key, None)
+        if job is not None and job.feed_id is not None and self.state is not None:
+            await asyncio.to_thread(self.state.feed_finished, self.name, key)
 
     async def _feed(
-        self, settings: AmazonTargetSettings, deliveries: list[Delivery], started: float
+        self,
+        settings: AmazonTargetSettings,
+        deliveries: list[Delivery],
+        sellers: dict[str, str],
+        started: float,
     ) -> SendResult:
-        job = self._job(settings, deliveries)
+        await self._resume()
+        job = self._job(settings, deliveries, sellers)
         try:
             await self._submit(settings, job)
             assert job.feed_id is not None
@@ -321,10 +404,10 @@ class AmazonTarget:
             report = await self._report(settings, feed)
         except Stop as stop:
             if stop.result.status is not None and _final(stop.result.status):
-                self._forget(deliveries)
+                await self._forget(deliveries)
             r = stop.result
             return SendResult(r.status, r.headers, r.error, _elapsed(started), r.rejected)
-        self._forget(deliveries)
+        await self._forget(deliveries)
         if status != "DONE":
             detail = "; ".join(message_errors(report).values()) or "no report"
             return SendResult(
@@ -371,6 +454,16 @@ class AmazonTarget:
         )
         job.feed_id = str(_expect(response, 202, "createFeed")["feedId"])
         self.session.feeds_created += 1
+        if self.state is not None:
+            # From here the feed is Amazon's: a restart polls it rather than sending again.
+            await asyncio.to_thread(
+                self.state.feed_submitted,
+                self.name,
+                job.key,
+                job.feed_id,
+                job.lines,
+                to_micros(datetime.now(UTC)),
+            )
 
     async def _report(self, settings: AmazonTargetSettings, feed: Mapping[str, Any]) -> Any:
         document_id = feed.get("resultFeedDocumentId")

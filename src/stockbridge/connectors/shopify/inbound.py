@@ -111,17 +111,29 @@ class ShopifyInbound:
 
     def _location(self, location_id: Any) -> str:
         if isinstance(location_id, int | str) and str(location_id).isdigit():
-            return gid("Location", location_id)
-        return self.settings.default_location_id or UNASSIGNED
+            shopify = gid("Location", location_id)
+        else:
+            shopify = self.settings.default_location_id or UNASSIGNED
+        return self._mapped(shopify, self.settings.locations)
 
     def _item(self, line: Mapping[str, Any]) -> str | None:
         if self.settings.item_key == "sku":
             sku = line.get("sku")
-            return sku if isinstance(sku, str) and sku.strip() else None
+            if not isinstance(sku, str) or not sku.strip():
+                return None
+            return self._mapped(sku, self.settings.variants)
         variant = line.get("variant_id")
         if isinstance(variant, int | str) and str(variant).isdigit():
-            return gid("ProductVariant", variant)
+            return self._mapped(gid("ProductVariant", variant), self.settings.variants)
         return None  # a custom line: no stock behind it
+
+    def _mapped(self, code: str, table: Mapping[str, str]) -> str:
+        """With mapping = "settings", the hub code of `code` from the explicit map; with
+        "xrefs" (or when the map lacks it) `code` itself, which ingest maps through the
+        cross references of this source or parks as unknown."""
+        if self.settings.mapping == "settings":
+            return table.get(code, code)
+        return code
 
     def _event(
         self,

@@ -40,11 +40,12 @@ def location_levels(
     client: httpx.Client,
     address: str,
     settings: ShopifyTargetSettings,
+    location_id: str,
     token: str,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Level]:
-    """Every inventory level at the settings' location, page after page."""
+    """Every inventory level at a location (a gid), page after page."""
     url = f"{address.rstrip('/')}/admin/api/{settings.api_version}/graphql.json"
     headers = {
         "Content-Type": "application/json",
@@ -53,11 +54,11 @@ def location_levels(
     }
     after: str | None = None
     while True:
-        variables = {"locationId": settings.location_id, "first": PAGE, "after": after}
+        variables = {"locationId": location_id, "first": PAGE, "after": after}
         data = _call(client, url, headers, variables, sleep)
         location = data.get("location")
         if not isinstance(location, dict):
-            raise ShopifyReadError(f"Shopify has no location {settings.location_id}")
+            raise ShopifyReadError(f"Shopify has no location {location_id}")
         connection = location.get("inventoryLevels") or {}
         for node in connection.get("nodes") or []:
             item = node.get("item") or {}

@@ -21,18 +21,21 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
 
-from ...app.ports import Delivery
+from ...app.ports import ConnectorState, Delivery
 from ...app.targets import TargetIn
+from ..mapping import Unmapped, externals
 from ..webhook import SendResult
 from . import documents
 from .config import ShopifyTargetSettings
+from .ids import as_gid, number
 from .throttle import CostTracker, retry_after
 
 SET_OPERATION = documents.operation_name(documents.SET_AVAILABLE)
@@ -47,6 +50,15 @@ class _Row:
     delivery: Delivery
     item: str
     quantity: int
+
+
+@dataclass(slots=True)
+class _Session:
+    cost: CostTracker = field(default_factory=CostTracker)
+    levels: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+_SESSIONS: WeakKeyDictionary[httpx.AsyncClient, dict[str, _Session]] = WeakKeyDictionary()
 
 
 class _Stop(Exception):
@@ -69,23 +81,33 @@ def quantity_of(available: Any) -> int:
 
 
 class ShopifyTarget:
+    #: Reads cross references from the hub's database (mapping = "xrefs"), and reads its
+    #: cost bucket on the dispatcher's clock.
+    uses_state = True
+    uses_monotonic = True
+
     def __init__(
         self,
         name: str,
         config: TargetIn,
         client: httpx.AsyncClient,
         *,
+        state: ConnectorState | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.client = client
+        self.state = state
         self.monotonic = monotonic
         self.env: Mapping[str, str] = env if env is not None else os.environ
-        self.cost = CostTracker()
+        # The dispatcher may build a target per round: what it learnt of the cost bucket
+        # and of Shopify's levels lives as long as the HTTP client.
+        session = _SESSIONS.setdefault(client, {}).setdefault(name, _Session())
+        self.cost = session.cost
         #: (inventory item, location) -> the `available` this target last saw in Shopify.
-        self.levels: dict[tuple[str, str], int] = {}
+        self.levels = session.levels
         self._parsed: tuple[dict[str, Any], ShopifyTargetSettings] | None = None
 
     # --- the Target protocol -----------------------------------------------------------
@@ -102,9 +124,13 @@ class ShopifyTarget:
                 f"{settings.access_token_env} is not set"
             )
             return SendResult(None, {}, error, 0.0)
+        try:
+            location = self._location(settings)
+        except Unmapped as e:
+            return SendResult(422, {}, f"platform.location: {e}", _ms(started))
         rows, rejected = self._rows(deliveries, settings)
         try:
-            await self._set(rows, rejected, settings, token)
+            await self._set(rows, rejected, settings, location, token)
         except _Stop as stop:
             r = stop.result
             return SendResult(
@@ -123,22 +149,68 @@ class ShopifyTarget:
             self._parsed = (self.config.platform, parsed)
         return self._parsed[1]
 
+    @property
+    def xref_source(self) -> str:
+        return self.settings().xref_source or self.name
+
+    def _location(self, settings: ShopifyTargetSettings) -> str:
+        """The Shopify location gid pushes are set at; Unmapped if its xref is missing."""
+        if settings.location_id is not None:
+            return settings.location_id
+        assert settings.location is not None  # the settings require one or the other
+        found = externals(
+            self.state,
+            self.xref_source,
+            "location",
+            [settings.location],
+            lambda code: number(code, "Location") is not None,
+        )
+        mapped = found[settings.location]
+        if isinstance(mapped, Unmapped):
+            raise mapped
+        return as_gid(mapped, "Location")
+
+    def _items(self, skus: list[str], settings: ShopifyTargetSettings) -> dict[str, str | Unmapped]:
+        """SKU -> its Shopify inventory item gid, or why there is none."""
+        if settings.mapping == "settings":
+            why = "add it to platform.inventory_items"
+            return {
+                sku: settings.inventory_items.get(sku)
+                or Unmapped(f"no Shopify inventory item for SKU {sku!r}: {why}")
+                for sku in skus
+            }
+        # The source's item xrefs also hold variants (for webhooks): only inventory items.
+        found = externals(
+            self.state,
+            self.xref_source,
+            "item",
+            skus,
+            lambda code: number(code, "InventoryItem") is not None and "/" in code,
+        )
+        return {
+            sku: item if isinstance(item, Unmapped) else as_gid(item, "InventoryItem")
+            for sku, item in found.items()
+        }
+
     def _rows(
         self, deliveries: list[Delivery], settings: ShopifyTargetSettings
     ) -> tuple[list[_Row], dict[int, str]]:
         rows: dict[str, _Row] = {}
         rejected: dict[int, str] = {}
+        pushes = []
         for d in deliveries:
             payload = d.payload if isinstance(d.payload, dict) else {}
             if d.kind != "availability" or payload.get("type") != "availability":
                 rejected[d.id] = f"a Shopify target takes availability pushes, not {d.kind}"
                 continue
+            pushes.append(d)
+        items = self._items(sorted({str(d.payload.get("sku")) for d in pushes}), settings)
+        for d in pushes:
+            payload = d.payload
             sku = str(payload.get("sku"))
-            item = settings.inventory_items.get(sku)
-            if item is None:
-                rejected[d.id] = (
-                    f"no Shopify inventory item for SKU {sku!r}: add it to platform.inventory_items"
-                )
+            item = items[sku]
+            if isinstance(item, Unmapped):
+                rejected[d.id] = str(item)
                 continue
             try:
                 quantity = quantity_of(payload.get("available"))
@@ -149,8 +221,7 @@ class ShopifyTarget:
                 other = rows[item].delivery.payload
                 rejected[d.id] = (
                     f"SKUs {other.get('sku')!r} and {sku!r} (channels {other.get('channel')!r}, "
-                    f"{payload.get('channel')!r}) both set inventory item {item} at "
-                    f"{settings.location_id}"
+                    f"{payload.get('channel')!r}) both set inventory item {item}"
                 )
                 continue
             rows[item] = _Row(d, item, quantity)
@@ -162,16 +233,16 @@ class ShopifyTarget:
         rows: list[_Row],
         rejected: dict[int, str],
         settings: ShopifyTargetSettings,
+        location: str,
         token: str,
     ) -> None:
-        location = settings.location_id
         for _ in range(settings.max_stale_retries + 1):
             if not rows:
                 return
             unknown = [r.item for r in rows if (r.item, location) not in self.levels]
             if unknown:
                 await self._read(unknown, location, settings, token)
-            variables = self._variables(rows, settings)
+            variables = self._variables(rows, settings, location)
             data = await self._call(
                 SET_OPERATION, documents.SET_AVAILABLE, variables, settings, token
             )
@@ -207,8 +278,9 @@ class ShopifyTarget:
                 )
             )
 
-    def _variables(self, rows: list[_Row], settings: ShopifyTargetSettings) -> dict[str, Any]:
-        location = settings.location_id
+    def _variables(
+        self, rows: list[_Row], settings: ShopifyTargetSettings, location: str
+    ) -> dict[str, Any]:
         quantities = [
             {
                 "inventoryItemId": r.item,

@@ -76,7 +76,7 @@ def _availability(
         return Refused(f"channel {channel!r} has no Square location (platform.channels)")
     catalog_id = settings.catalog.get(str(sku))
     if catalog_id is None:
-        return Refused(f"SKU {sku!r} has no Square catalog object (platform.catalog)")
+        return Refused(f"SKU {sku!r} has no Square catalog object ({settings.catalog_hint})")
     available = _decimal(payload.get("available"))
     at = parse_time(payload.get("computed_at"))
     if available is None or at is None:
@@ -122,7 +122,7 @@ def _posting(
     sku = payload.get("sku")
     catalog_id = settings.catalog.get(str(sku))
     if catalog_id is None:
-        return Refused(f"SKU {sku!r} has no Square catalog object (platform.catalog)")
+        return Refused(f"SKU {sku!r} has no Square catalog object ({settings.catalog_hint})")
     quantity = _decimal(payload.get("quantity"))
     at = parse_time(payload.get("occurred_at"))
     if quantity is None or at is None:

@@ -7,8 +7,9 @@ as configured (what Square signs), never the URL the request arrived on.
 Order notifications (order.created, order.updated) carry only a summary (id, state,
 version), payment ones the payment, refund ones the refund: the order itself, with its
 line items or returns, is read from the Orders API (RetrieveOrder) when the notification
-says there is something to record. A read that fails raises, so the hub answers 500 and
-Square delivers the notification again.
+says there is something to record. The read is not done while Square waits for its
+answer: the notification is kept in the hub's inbox and acknowledged, and the inbox
+reads the order (`complete`), again with backoff while Square cannot give it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 
 from ...app.connectors import BadPayload
 from ...domain.errors import StockbridgeError
+from ..mapping import mapped_events
 from ..registry import Translation
 from .config import SquareInboundSettings, secret, validate
 from .orders import COMPLETED, count_observations, order_events
@@ -85,7 +87,20 @@ class SquareInbound:
         order_id = self._order_to_read(kind, payload["data"], obj)
         if order_id is None:
             return Translation()
-        return Translation(events=order_events(self.source, self._order(order_id)))
+        # One read per notification (Square's event_id; its redeliveries share it).
+        key = f"{event_id or kind}:{order_id}"
+        return Translation(deferred=[(key, {"order_id": order_id, "event_id": event_id})])
+
+    def complete(self, deferred: dict[str, Any]) -> Translation:
+        """The order a notification was about, read now; SquareUnavailable if Square does
+        not give it."""
+        order_id = deferred.get("order_id")
+        if not isinstance(order_id, str) or not order_id:
+            raise BadPayload(f"an inbox entry without an order id: {deferred!r}")
+        events = order_events(self.source, self._order(order_id))
+        if self.settings.mapping == "settings":
+            events = mapped_events(events, self.settings.catalog, self.settings.locations)
+        return Translation(events=events)
 
     def _counts(self, event_id: str, obj: dict[str, Any]) -> Translation:
         if event_id in self._seen:

@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 import orjson
 
-from ...app.ports import Delivery
+from ...app.ports import ConnectorState, Delivery
 from ...app.targets import TargetIn
 from ...delivery.policy import RETRYABLE_4XX
+from ..mapping import externals
 from ..webhook import SendResult
 from .changes import Planned, Refused, plan
 from .config import SquareTargetSettings
@@ -72,18 +73,23 @@ def _retryable(status: int | None) -> bool:
 
 
 class SquareTarget:
+    #: Reads cross references from the hub's database (mapping = "xrefs").
+    uses_state = True
+
     def __init__(
         self,
         name: str,
         config: TargetIn,
         client: httpx.AsyncClient,
         *,
+        state: ConnectorState | None = None,
         env: Mapping[str, str] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.client = client
+        self.state = state
         self.env = os.environ if env is None else env
         self.now = now or (lambda: datetime.now(UTC))
         self._settings: tuple[dict[str, Any], SquareTargetSettings] | None = None
@@ -109,8 +115,27 @@ class SquareTarget:
             return SendResult(outcome.failed or 422, {}, reason, elapsed, outcome.rejected)
         return SendResult(outcome.status, outcome.headers, outcome.error, elapsed, outcome.rejected)
 
+    def _mapped(
+        self, settings: SquareTargetSettings, deliveries: list[Delivery]
+    ) -> SquareTargetSettings:
+        """With mapping = "xrefs", the settings with the catalog objects and Square
+        locations of this batch's SKUs and locations read from the cross references."""
+        if settings.mapping == "settings":
+            return settings
+        source = settings.xref_source or self.name
+        skus = [str(d.payload.get("sku")) for d in deliveries]
+        places = [str(d.payload.get("location")) for d in deliveries if d.payload.get("location")]
+        items = externals(self.state, source, "item", skus)
+        sites = externals(self.state, source, "location", places)
+        return settings.model_copy(
+            update={
+                "catalog": {k: v for k, v in items.items() if isinstance(v, str)},
+                "locations": {k: v for k, v in sites.items() if isinstance(v, str)},
+            }
+        )
+
     async def _deliver(self, deliveries: list[Delivery]) -> _Outcome:
-        settings = self.settings
+        settings = self._mapped(self.settings, deliveries)
         token = self.env.get(settings.access_token_env)
         if not token:
             # Held back, not refused: deliveries flow once the variable is set.
