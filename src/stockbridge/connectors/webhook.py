@@ -26,6 +26,11 @@ class SendResult:
     #: Deliveries of a batch the platform refused one by one (delivery id -> why); they
     #: go to the exception queue while the rest follow `status`.
     rejected: dict[int, str] = field(default_factory=dict)
+    #: Deliveries of a batch the target held back unsent to stay within the platform's
+    #: budget: they come back after `deferred_seconds`, with no attempt counted (pacing
+    #: is not a failure, so it neither backs off nor spends the retry budget).
+    deferred: frozenset[int] = frozenset()
+    deferred_seconds: float = 0.0
 
 
 def signature(secret: str, body: bytes) -> str:

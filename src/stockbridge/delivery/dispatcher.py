@@ -414,9 +414,16 @@ class Dispatcher:
         first = self._judge(st, group[0], result)
         # Every item of a batch shares its request's fate and retry delay; an item whose
         # own retry budget is spent becomes a dead letter. An item the platform refused on
-        # its own (a batch's per-item user error) goes to the exception queue alone.
+        # its own (a batch's per-item user error) goes to the exception queue alone. Items
+        # the target held back to stay within budget go back unsent, due when it refills.
         out = []
+        if result.deferred:
+            st.bucket.block_until(self.monotonic() + result.deferred_seconds)
+            due_us = to_micros(self.clock.now()) + int(result.deferred_seconds * 1_000_000)
         for d in group:
+            if d.id in result.deferred:
+                out.append(Finished(d, "pending", None, "paced", 0.0, due_us, sent=False))
+                continue
             refused = result.rejected.get(d.id)
             if refused is not None:
                 out.append(

@@ -5,8 +5,9 @@ quantity). A batch of fewer than `feed_threshold` pushes goes patch by patch wit
 documented token bucket; a larger one goes as one JSON_LISTINGS_FEED, followed across
 attempts until Amazon has processed it, whose report refuses messages one by one.
 
-The target never waits on its own: throttling becomes a 429 with Retry-After, a feed
-still in processing a 429 without one, and the dispatcher decides when to come back.
+The target never waits on its own: pushes its bucket cannot take yet are handed back
+unsent with the wait, Amazon's throttling becomes a 429 with Retry-After, a feed still in
+processing a 429 without one, and the dispatcher decides when to come back.
 """
 
 from __future__ import annotations
@@ -302,12 +303,16 @@ class AmazonTarget:
                 continue
             wait = session.bucket.take(self.clock())
             if wait > 0:
+                # The rest wait for the budget unsent; what was applied is delivered.
+                held = deliveries[deliveries.index(d) :]
                 return SendResult(
-                    429,
-                    {"Retry-After": f"{wait:.3f}"},
-                    f"paced: {done} of {len(deliveries)} applied, the rest within the rate budget",
+                    200,
+                    {},
+                    None,
                     _elapsed(started),
                     rejected,
+                    deferred=frozenset(x.id for x in held),
+                    deferred_seconds=wait,
                 )
             status, headers, error = await self._patch(settings, d, sellers[str(d.payload["sku"])])
             if 200 <= status < 300:
