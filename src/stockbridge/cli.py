@@ -18,6 +18,7 @@ from .connectors.edi.cli import app as edi_app
 from .connectors.files.cli import app as files_app
 from .connectors.odoo.cli import app as erp_app
 from .domain.errors import StockbridgeError
+from .reconcile_cli import reconcile
 
 app = typer.Typer(
     no_args_is_help=True, help="Stockbridge: one ledger of stock, in sync everywhere."
@@ -53,6 +54,8 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(erp_app, name="erp")
 app.add_typer(files_app, name="files")
 app.add_typer(edi_app, name="edi")
+
+app.command("reconcile")(reconcile)
 
 console = Console()
 err = Console(stderr=True)

@@ -11,10 +11,18 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .connectors.files.config import FilesSettings
 from .domain.errors import StockbridgeError
+from .domain.reconciliation import Measure, Policy
 
 DEFAULT_DATABASE = "stockbridge.db"
 BOOTSTRAP_KEY_ENV = "STOCKBRIDGE_BOOTSTRAP_KEY"
@@ -132,6 +140,48 @@ class TransferSettings(_Section):
     short_receipt: Literal["write_off", "keep_in_transit"] = "write_off"
 
 
+class ReconciliationSystemSettings(_Section):
+    """One system reconciled against the ledger (docs/reconciliation.md)."""
+
+    #: Where its snapshots come from: pulled through a target's settings (Shopify
+    #: inventory levels, Square counts, Odoo quants), read from the last 846 of an EDI
+    #: partner, or only uploaded ("file").
+    kind: Literal["shopify", "square", "odoo", "edi", "file"] = "file"
+    policy: Policy
+    #: The hub figure its quantities are compared with.
+    measure: Measure = Measure.ON_HAND
+    #: The channel whose available-to-sell the system shows (measure "channel", push_ours).
+    channel: str | None = None
+    #: The delivery target that talks to the system: pulled through (shopify), and whose
+    #: pending deliveries explain a difference as in flight.
+    target: str | None = None
+    #: The EDI trading partner whose 846 is the snapshot (kind "edi").
+    partner: str | None = None
+    #: The cross-reference source naming the system's codes; default: the system's name.
+    xref_source: str | None = None
+    #: Run on this interval in the server; none: only when asked (API, CLI).
+    interval_seconds: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReconciliationSystemSettings:
+        if self.measure is Measure.CHANNEL and self.channel is None:
+            raise ValueError("measure 'channel' needs 'channel'")
+        if self.policy is Policy.PUSH_OURS and self.measure is not Measure.CHANNEL:
+            raise ValueError("policy 'push_ours' needs measure 'channel' and its 'channel'")
+        if self.policy is Policy.ACCEPT_THEIRS and self.measure is not Measure.ON_HAND:
+            raise ValueError("policy 'accept_theirs' posts counts: it needs measure 'on_hand'")
+        if self.kind in ("shopify", "square", "odoo") and self.target is None:
+            raise ValueError(f"kind {self.kind!r} needs 'target' (the target to read through)")
+        if self.kind == "edi" and self.partner is None:
+            raise ValueError("kind 'edi' needs 'partner'")
+        return self
+
+
+class ReconciliationSettings(_Section):
+    #: Systems by name ([reconciliation.systems.NAME]).
+    systems: dict[str, ReconciliationSystemSettings] = Field(default_factory=dict)
+
+
 class ExceptionSettings(_Section):
     """The business exception queue: how long an exception may wait for someone."""
 
@@ -219,6 +269,7 @@ class Settings(_Section):
     tickets: TicketSettings = TicketSettings()
     returns: ReturnSettings = ReturnSettings()
     transfers: TransferSettings = TransferSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
     tracing: TracingSettings = TracingSettings()
     exceptions: ExceptionSettings = ExceptionSettings()
     slas: SlasSettings = SlasSettings()

@@ -81,6 +81,7 @@ def start(
     monkeypatch: pytest.MonkeyPatch,
     skus: list[str],
     mapping: str = "settings",
+    hub_settings: dict[str, Any] | None = None,
     **target: Any,
 ) -> Iterator[System]:
     monkeypatch.setenv("SHOP_SECRET", SECRET)
@@ -102,7 +103,7 @@ def start(
             "secret_env": "SHOP_SECRET",
             "default_location_id": location["id"],
         }
-        hub, server = start_hub(store, connectors={"shop": connector})
+        hub, server = start_hub(store, connectors={"shop": connector}, **(hub_settings or {}))
         stopping.append(hub)
         new = [{"sku": s} for s in skus if s not in ("TEE-M", "MUG", "CHEESE")]
         hub.master_data.import_list(MasterKind.ITEMS, new)

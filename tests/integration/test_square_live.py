@@ -89,6 +89,14 @@ class Square:
 
 @pytest.fixture
 def square(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Square]:
+    yield from start_square(tmp_path, monkeypatch)
+
+
+def start_square(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: Any
+) -> Iterator[Square]:
+    """The simulated Square and a hub whose channel pos-s1 pushes to it (more hub
+    settings as `settings`)."""
     monkeypatch.setenv("SQ_SIG", SIGNATURE_KEY)
     monkeypatch.setenv("SQ_TOKEN", TOKEN)
     state = SimState(access_token=TOKEN, seed=7)
@@ -106,7 +114,7 @@ def square(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Square]:
         }
     }
     store = open_store(str(tmp_path / "hub.db"))
-    hub, server = start_hub(store, connectors=connectors)
+    hub, server = start_hub(store, connectors=connectors, **settings)
     hub.master_data.import_list(
         MasterKind.XREFS,
         [

@@ -43,9 +43,9 @@ from ..domain.correlation import event_correlation_id, event_of_correlation_id
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
 from ..domain.model import (
-    QUANTITY_PLACES,
-    QUANTITY_SCALE,
+    Event,
     EventKey,
+    EventType,
     Item,
     Location,
     LocationKind,
@@ -61,25 +61,15 @@ from ..domain.pricing import PriceEntry, Promotion, Scope
 from .connector_store import ConnectorStoreMixin
 from .delivery_store import DeliveryStoreMixin, enqueue_deliveries
 from .observability_store import ObservabilityStoreMixin, count_events
+from .quantities import qty, qty_or_none, units, units_or_none
+from .reconciliation_store import ReconciliationStoreMixin
 from .triage_store import EXCEPTION_COLUMNS, TriageStoreMixin, exception_record
 
 _CHUNK = 400  # keys per IN (VALUES ...) list: well under either database's parameter limit
 
 
-_SCALE = Decimal(QUANTITY_SCALE)
-
-
 #: Document kind -> (table, key column) of returns and transfer orders.
 DOCUMENT_TABLES = {"return": ("returns", "return_id"), "transfer": ("transfers", "transfer_id")}
-
-
-def units(q: Decimal) -> int:
-    """Decimal quantity -> integer millionths, the storage form."""
-    return int(q * _SCALE)
-
-
-def qty(stored: int | Decimal | None) -> Decimal:
-    return Decimal(int(stored or 0)).scaleb(-QUANTITY_PLACES)
 
 
 def to_json(value: Any) -> str:
@@ -105,6 +95,10 @@ _EVENT_COLUMNS = (
     "seq, source, event_id, type, sku, location, counterparty_location, quantity, on_hand_delta,"
     " occurred_us, recorded_us, reservation_id, expires_us, condition, reference, reason,"
     " correlation_id, raw"
+)
+_FOLD_COLUMNS = (
+    "source, event_id, type, sku, location, counterparty_location, quantity, occurred_us,"
+    " reservation_id, expires_us, condition"
 )
 _POSITION_COLUMNS = (
     "sku, location, on_hand, non_sellable, reserved, in_transit, count_us, count_source,"
@@ -868,7 +862,13 @@ class SqlIngestTransaction:
         return int(count)
 
 
-class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin, ConnectorStoreMixin):
+class SqlStore(
+    DeliveryStoreMixin,
+    TriageStoreMixin,
+    ObservabilityStoreMixin,
+    ConnectorStoreMixin,
+    ReconciliationStoreMixin,
+):
     """Shared SQL store. Subclasses connect and say how their dialect locks and binds.
 
     One write connection, serialised by a lock (SQLite has one writer anyway; on
@@ -1047,6 +1047,39 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin, Co
         )
         return [_stored_event(r) for r in rows]
 
+    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[Event]:
+        # Every event that can move (sku, location): its own, transfers shipped to it, and
+        # the closing events of reservations made here recorded elsewhere. Only the
+        # columns the fold reads: no payloads to parse.
+        rows = self.read(
+            f"SELECT {_FOLD_COLUMNS} FROM events WHERE sku = ? AND location = ? "
+            "AND occurred_us <= ?"
+            f" UNION ALL SELECT {_FOLD_COLUMNS} FROM events WHERE sku = ? "
+            "AND counterparty_location = ? AND location <> counterparty_location "
+            "AND type = 'transfer_out' AND occurred_us <= ?"
+            f" UNION ALL SELECT {_FOLD_COLUMNS} FROM events WHERE occurred_us <= ? "
+            "AND NOT (sku = ? AND location = ?) AND reservation_id IN (SELECT reservation_id "
+            "FROM events WHERE sku = ? AND location = ? AND type = 'reserve' "
+            "AND occurred_us <= ?)",
+            (*(sku, location, as_of_us) * 2, as_of_us, *(sku, location) * 2, as_of_us),
+        )
+        return [
+            Event(
+                key=EventKey(r[0], r[1]),
+                type=EventType(r[2]),
+                sku=r[3],
+                location=r[4],
+                quantity=qty(r[6]),
+                occurred_us=r[7],
+                payload_hash="",
+                reservation_id=r[8],
+                expires_us=r[9],
+                condition=r[10],
+                counterparty_location=r[5],
+            )
+            for r in rows
+        ]
+
     def reservation(self, reservation_id: str) -> ReservationRecord | None:
         rows = self.read(
             f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = ?",
@@ -1210,10 +1243,11 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin, Co
                 conversions={k: Decimal(v) for k, v in orjson.loads(r[4]).items()},
                 safety_stock=qty(r[5]),
                 description=r[6],
+                unit_cost=qty_or_none(r[7]),
             )
             for r in self.read(
-                "SELECT sku, gtin, base_uom, category, conversions, safety_stock, description "
-                "FROM items"
+                "SELECT sku, gtin, base_uom, category, conversions, safety_stock, description, "
+                "unit_cost FROM items"
             )
         ]
         locations = [
@@ -1231,10 +1265,12 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin, Co
     def upsert_items(self, items: Sequence[Item], now_us: int) -> None:
         self.write_config(
             "INSERT INTO items (sku, gtin, base_uom, category, conversions, safety_stock, "
-            "description, updated_us) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET "
+            "description, unit_cost, updated_us) VALUES (?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (sku) DO UPDATE SET "
             "gtin = excluded.gtin, base_uom = excluded.base_uom, category = excluded.category, "
             "conversions = excluded.conversions, safety_stock = excluded.safety_stock, "
-            "description = excluded.description, updated_us = excluded.updated_us",
+            "description = excluded.description, unit_cost = excluded.unit_cost, "
+            "updated_us = excluded.updated_us",
             [
                 (
                     i.sku,
@@ -1244,6 +1280,7 @@ class SqlStore(DeliveryStoreMixin, TriageStoreMixin, ObservabilityStoreMixin, Co
                     orjson.dumps({k: str(v) for k, v in i.conversions.items()}).decode(),
                     units(i.safety_stock),
                     i.description,
+                    units_or_none(i.unit_cost),
                     now_us,
                 )
                 for i in items

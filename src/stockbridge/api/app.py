@@ -24,6 +24,7 @@ from . import (
     routes_history,
     routes_positions,
     routes_prices,
+    routes_reconciliation,
     routes_reservations,
     routes_returns,
     routes_slas,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(metrics.router(hub))
     app.include_router(routes_reservations.router)
     app.include_router(routes_prices.router)
+    app.include_router(routes_reconciliation.router)
     app.include_router(routes_returns.router)
     app.include_router(routes_slas.router)
     app.include_router(routes_webhooks.router)

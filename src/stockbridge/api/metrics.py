@@ -4,8 +4,8 @@ Read at scrape time. Counters that several processes add to (events ingested by 
 writer process, attempts and latency recorded by every dispatcher) are kept in the
 database by the transactions that do the work, so any process's scrape is complete.
 Circuit state and the position cache are this process's own. Labels are bounded:
-sources, event types, statuses, targets, delivery kinds, locations, reasons and
-workflows; never a SKU, an order or an event id.
+sources, event types, statuses, targets, delivery kinds, locations, reasons,
+workflows and declared reconciliation systems; never a SKU, an order or an event id.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class HubCollector(Collector):
         yield from self._locations()
         yield from self._exceptions()
         yield from self._slas()
+        yield from self._reconciliation()
 
     def _ingest(self) -> Iterator[Metric]:
         events = _counter(
@@ -229,6 +230,45 @@ class HubCollector(Collector):
                 judged.add_metric([w, outcome], n)
             breached.add_metric([w], 0.0 if s.breached_since_us is None else 1.0)
         yield from (ratio, objective, target, judged, breached)
+
+    def _reconciliation(self) -> Iterator[Metric]:
+        """The latest run of each declared system (labels: system names from the file)."""
+        units = _gauge(
+            "stockbridge_reconciliation_drift_units",
+            "Sum of the absolute differences found by the system's latest reconciliation.",
+            "system",
+        )
+        value = _gauge(
+            "stockbridge_reconciliation_drift_value",
+            "Value at unit cost of the differences of the system's latest reconciliation.",
+            "system",
+        )
+        lines = _gauge(
+            "stockbridge_reconciliation_differing_lines",
+            "Lines that differed at the system's latest reconciliation.",
+            "system",
+        )
+        oldest = _gauge(
+            "stockbridge_reconciliation_oldest_difference_age_seconds",
+            "How long the longest-standing difference of the latest run had differed then.",
+            "system",
+        )
+        last = _gauge(
+            "stockbridge_reconciliation_last_run_timestamp_seconds",
+            "When the system was last reconciled (Unix time).",
+            "system",
+        )
+        declared = self.hub.reconciliation.systems
+        for run in self.hub.store.latest_reconciliations():
+            if run.system not in declared:
+                continue  # a system since removed from the file: keep labels bounded
+            units.add_metric([run.system], float(run.drift_units))
+            value.add_metric([run.system], float(run.drift_value))
+            lines.add_metric([run.system], run.differing)
+            age = run.created_us - run.oldest_us if run.oldest_us is not None else 0
+            oldest.add_metric([run.system], age / 1e6)
+            last.add_metric([run.system], run.created_us / 1e6)
+        yield from (units, value, lines, oldest, last)
 
 
 def router(hub: Hub) -> APIRouter:

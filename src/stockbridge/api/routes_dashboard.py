@@ -23,6 +23,8 @@ ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "trace.html": "text/html; charset=utf-8",
     "trace.js": "text/javascript; charset=utf-8",
+    "reconciliation.html": "text/html; charset=utf-8",
+    "reconciliation.js": "text/javascript; charset=utf-8",
     "exceptions.html": "text/html; charset=utf-8",
     "exceptions.css": "text/css; charset=utf-8",
     "exceptions.js": "text/javascript; charset=utf-8",
@@ -68,6 +70,8 @@ def router() -> APIRouter:
     page("/dashboard/dashboard.js", "dashboard.js")
     page("/dashboard/trace", "trace.html")
     page("/dashboard/trace.js", "trace.js")
+    page("/dashboard/reconciliation", "reconciliation.html")
+    page("/dashboard/reconciliation.js", "reconciliation.js")
     page("/dashboard/exceptions", "exceptions.html")
     page("/dashboard/exceptions.css", "exceptions.css")
     page("/dashboard/exceptions.js", "exceptions.js")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from ..app.keys import Scope
 from ..app.queries import PositionView
+from ..domain.model import to_micros
 from .auth import check_names, enforce_names, hub_of, principal_of, require
 from .problems import JsonResponse, Problem
 from .schemas import PositionOut, SkuPositionsOut
@@ -60,10 +63,30 @@ def sku_positions(sku: str, request: Request) -> JsonResponse:
     response_class=JsonResponse,
     responses={200: {"model": PositionOut}},
 )
-async def position(sku: str, location: str, request: Request) -> JsonResponse:
+async def position(
+    sku: str,
+    location: str,
+    request: Request,
+    as_of: datetime | None = Query(
+        None,
+        description="An instant (RFC 3339 with an offset): the position then, re-folded "
+        "from the events that occurred by that instant.",
+    ),
+) -> JsonResponse:
     await enforce_names(request, {"path.location": ("location", location)})
+    hub = hub_of(request)
+    if as_of is not None:
+        if as_of.tzinfo is None:
+            raise Problem(
+                422, "Invalid request", "as_of needs a UTC offset", kind="invalid-request"
+            )
+        at = to_micros(as_of)
+        view = await run_in_threadpool(hub.positions.as_of, sku, location, at)
+        if view is None:
+            raise Problem(404, "Not found", f"no position for SKU {sku!r} at {location!r}")
+        return JsonResponse({**_view(view), "as_of": as_of})
     # Served from the position cache: cheaper on the event loop than via the thread pool.
-    view = hub_of(request).positions.position(sku, location)
+    view = hub.positions.position(sku, location)
     if view is None:
         raise Problem(404, "Not found", f"no position for SKU {sku!r} at {location!r}")
     return JsonResponse(_view(view))

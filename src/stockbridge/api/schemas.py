@@ -94,6 +94,7 @@ class PositionOut(BaseModel):
     available: Decimal = Field(
         description="max(0, on_hand - non_sellable - reserved - safety_stock)"
     )
+    as_of: datetime | None = Field(None, description="Present when asked for a past instant.")
 
 
 class SkuPositionsOut(BaseModel):
@@ -227,3 +228,70 @@ class Problem(BaseModel):
 
 
 DOC_MODELS: list[type[BaseModel]] = [IngestRequest, IngestResponse]
+
+
+class DifferenceOut(BaseModel):
+    """One line where a system and the hub disagree (quantities as decimal strings)."""
+
+    system: str
+    line: int
+    sku: str | None = Field(description="Enterprise SKU; null when the code has no mapping.")
+    location: str | None = Field(description="Enterprise location, or the channel's name.")
+    system_sku: str
+    system_location: str
+    hub: Decimal | None = Field(description="The hub's value as of the snapshot's instant.")
+    system_quantity: Decimal
+    difference: Decimal = Field(description="system_quantity - hub")
+    unit_cost: Decimal | None
+    value: Decimal | None = Field(description="difference x unit_cost")
+    cause: str = Field(description="in_flight, mapping_missing or drift")
+    first_seen: datetime
+    differing_seconds: int
+    action: str = Field(description="none, pushed, exception or counted")
+
+
+class SnapshotErrorOut(BaseModel):
+    line: int
+    field: str
+    message: str
+
+
+class ReconciliationRunOut(BaseModel):
+    id: int
+    system: str
+    origin: str = Field(description="pull, upload or edi")
+    policy: str
+    snapshot_at: datetime
+    created_at: datetime
+    lines: int
+    rejected: int
+    matched: int
+    differing: int
+    drift_units: Decimal = Field(description="Sum of the absolute differences.")
+    drift_value: Decimal = Field(description="Sum of the absolute values at cost.")
+    oldest_difference_since: datetime | None
+    by_cause: dict[str, int]
+    actions: dict[str, int]
+    errors: list[SnapshotErrorOut]
+
+
+class ReconciliationOut(ReconciliationRunOut):
+    differences: list[DifferenceOut]
+
+
+class ReconciliationRunsOut(BaseModel):
+    runs: list[ReconciliationRunOut]
+
+
+class ReconciliationSystemOut(BaseModel):
+    name: str
+    kind: str
+    policy: str
+    measure: str
+    channel: str | None
+    interval_seconds: float | None
+    latest: ReconciliationRunOut | None
+
+
+class ReconciliationSystemsOut(BaseModel):
+    systems: list[ReconciliationSystemOut]

@@ -34,6 +34,8 @@ from .ports import Clock, Store
 from .pricing import PricingService
 from .queries import PositionQueries
 from .read_cache import PositionCache
+from .reconciliation import ReconciliationService
+from .reconciliation_schedule import ReconciliationSchedule
 from .reservations import Command, Outcome, ReservationService
 from .returns import ReturnPolicy
 from .slas import SlaService
@@ -110,6 +112,8 @@ class Hub:
     canaries: CanaryService
     monitor: Monitor
     inbox: ConnectorInbox
+    reconciliation: ReconciliationService
+    reconciliation_schedule: ReconciliationSchedule
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -146,8 +150,10 @@ class Hub:
         self.monitor.start()
         if self.connectors.connectors:
             self.inbox.start()
+        self.reconciliation_schedule.start()
 
     def stop(self) -> None:
+        self.reconciliation_schedule.stop()
         self.inbox.stop()
         self.monitor.stop()
         self._running = False
@@ -254,6 +260,19 @@ def bootstrap(
         state=store,
         clock=clock,
     )
+    reconciliation = ReconciliationService(
+        store,
+        clock,
+        master,
+        channels,
+        settings.reconciliation.systems,
+        lambda raws: hub.submit(raws),
+    )
+    intervals = {
+        name: system.interval_seconds
+        for name, system in settings.reconciliation.systems.items()
+        if system.interval_seconds is not None and system.kind != "file"
+    }
     hub = Hub(
         settings=settings,
         store=store,
@@ -286,5 +305,7 @@ def bootstrap(
         canaries=canaries,
         monitor=monitor,
         inbox=ConnectorInbox(connectors, store, clock),
+        reconciliation=reconciliation,
+        reconciliation_schedule=ReconciliationSchedule(intervals, reconciliation.pull),
     )
     return hub

@@ -119,6 +119,10 @@ class ChannelService:
             channel.policy(name), sku, md.items[sku], self.positions.positions(sku), self._stale()
         )
 
+    def stale(self) -> frozenset[str]:
+        """Locations past their freshness SLA now."""
+        return self._stale()
+
     def _stale(self) -> frozenset[str]:
         locations = self.master.get().locations
         slas = {code: loc.freshness_sla_seconds for code, loc in locations.items()}

@@ -18,6 +18,8 @@ from .ports import ApiKeyRecord, Clock, NewApiKey, Store
 class Scope(StrEnum):
     EVENTS_WRITE = "events:write"
     POSITIONS_READ = "positions:read"
+    #: Upload snapshots and start reconciliation runs (reading reports: positions:read).
+    RECONCILE = "reconcile"
     ADMIN = "admin"
 
 

@@ -49,6 +49,7 @@ class ItemRow(_Row):
     category: str | None = None
     safety_stock: Decimal = Field(Decimal(0), ge=0, le=MAX_BASE_QUANTITY, allow_inf_nan=False)
     description: str | None = None
+    unit_cost: Decimal | None = Field(None, ge=0, le=MAX_BASE_QUANTITY, allow_inf_nan=False)
 
     @field_validator("conversions")
     @classmethod
@@ -69,6 +70,7 @@ class ItemRow(_Row):
             conversions=dict(self.conversions),
             safety_stock=self.safety_stock,
             description=self.description,
+            unit_cost=self.unit_cost,
         )
 
 

@@ -12,8 +12,9 @@ from typing import Any, Protocol
 from ..domain.errors import Reason
 from ..domain.ledger import Entry, PositionKey
 from ..domain.mapping import MasterData
-from ..domain.model import EventKey, Item, Location, Position, Reservation, Xref
+from ..domain.model import Event, EventKey, Item, Location, Position, Reservation, Xref
 from ..domain.pricing import PriceEntry, Promotion
+from ..domain.reconciliation import Difference, Summary
 from ..domain.slas import Compliance
 
 
@@ -392,6 +393,39 @@ class SettlementRecord:
     created_us: int
 
 
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A reconciliation run to record: where the snapshot came from and what it showed."""
+
+    system: str
+    origin: str  # pull, upload or edi
+    policy: str
+    snapshot_us: int
+    summary: Summary
+    #: Snapshot rows that could not be read: {"line", "field", "message"}.
+    rejected: list[dict[str, Any]]
+    #: What the policy did: action -> count.
+    actions: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    system: str
+    origin: str
+    policy: str
+    snapshot_us: int
+    created_us: int
+    lines_read: int
+    lines_rejected: int
+    matched: int
+    differing: int
+    drift_units: Decimal
+    drift_value: Decimal
+    oldest_us: int | None
+    summary: dict[str, Any]
+
+
 class IngestTransaction(Protocol):
     """One database transaction of the ingest path; commits on clean exit."""
 
@@ -606,6 +640,11 @@ class Store(ConnectorState, Protocol):
     def event(self, source: str, event_id: str) -> StoredEvent | None: ...
 
     def history(self, sku: str, location: str, limit: int) -> list[StoredEvent]: ...
+
+    def events_as_of(self, sku: str, location: str, as_of_us: int) -> list[Event]:
+        """Every event that moves (sku, location) and occurred at or before `as_of_us`,
+        with what the ledger fold reads."""
+        ...
 
     def reservation(self, reservation_id: str) -> ReservationRecord | None: ...
 
@@ -873,6 +912,31 @@ class Store(ConnectorState, Protocol):
     def api_keys(self) -> list[ApiKeyRecord]: ...
 
     def revoke_api_key(self, key_id: int, now_us: int) -> bool: ...
+
+    # reconciliation
+    def open_drift(self, system: str) -> dict[tuple[str, str], int]:
+        """(system SKU, system location) -> first seen, of differences still open."""
+        ...
+
+    def in_flight_keys(self, target: str, kind: str) -> set[str]:
+        """Keys of the deliveries of `kind` pending or being sent to `target`."""
+        ...
+
+    def save_reconciliation(
+        self,
+        run: NewRun,
+        differences: Sequence[Difference],
+        matched: Sequence[tuple[str, str]],
+        now_us: int,
+    ) -> int: ...
+
+    def reconciliation_runs(self, system: str | None, limit: int) -> list[RunRecord]: ...
+
+    def reconciliation_run(self, run_id: int) -> RunRecord | None: ...
+
+    def latest_reconciliations(self) -> list[RunRecord]: ...
+
+    def reconciliation_lines(self, run_id: int) -> list[Difference]: ...
 
     # Audit log
     def add_audit(self, entry: AuditEntry) -> None: ...

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..domain.ledger import fold
 from ..domain.model import ZERO, Position, from_micros
 from .ingest import MasterCache
 from .ports import Store, StoredEvent
@@ -79,6 +80,18 @@ def explain(
     }
 
 
+def position_as_of(store: Store, sku: str, location: str, as_of_us: int) -> Position:
+    """The position at an instant: the events that occurred by then, folded by the
+    ledger's own laws, with reservations expired as they would have been then.
+
+    Events are taken as the hub knows them now: one that occurred before the instant but
+    arrived after it counts (the answer is what the position was, not what the hub
+    showed at the time).
+    """
+    folded = fold(store.events_as_of(sku, location, as_of_us), as_of_us)
+    return folded.get((sku, location)) or Position(sku, location)
+
+
 class PositionQueries:
     def __init__(self, store: Store, master: MasterCache, cache: PositionCache) -> None:
         self.store = store
@@ -100,6 +113,14 @@ class PositionQueries:
                 return None
             pos = Position(sku, location)
         return PositionView.of(pos, self._safety(sku))
+
+    def as_of(self, sku: str, location: str, as_of_us: int) -> PositionView | None:
+        """The position at a past instant (None for an unknown SKU or location)."""
+        if not self.known(sku, location) and self.cache.position(sku, location) is None:
+            return None
+        return PositionView.of(
+            position_as_of(self.store, sku, location, as_of_us), self._safety(sku)
+        )
 
     def positions(self, sku: str) -> list[PositionView]:
         safety = self._safety(sku)

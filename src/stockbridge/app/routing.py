@@ -234,28 +234,9 @@ def plan_pushes(
             continue
         priority = 0 if value == 0 else 1 if before is not None and (value < before) else 2
         events = by_sku.get(sku, [])[:MAX_CAUSES]
-        correlations = tuple(sorted({e.event.correlation for e in events}))
         deliveries.append(
-            NewDelivery(
-                target=routing.channel_target[channel],
-                kind="availability",
-                key=f"{channel}/{sku}",
-                idempotency_key=f"availability:{channel}:{sku}:{now_us}",
-                payload={
-                    "type": "availability",
-                    "channel": channel,
-                    "sku": sku,
-                    "available": plain(value),
-                    "computed_at": from_micros(now_us).isoformat(),
-                    # The events behind this value (the first ones when there are many).
-                    "events": [str(e.event.key) for e in events],
-                    "correlation_ids": list(correlations),
-                },
-                priority=priority,
-                causes=[str(e.event.key) for e in events],
-                correlation_ids=correlations,
-                workflow=push_workflow((e.event.key.source, e.event.type) for e in events),
-                occurred_us=min((e.event.occurred_us for e in events), default=None),
+            availability_push(
+                routing.channel_target[channel], channel, sku, value, priority, events, now_us
             )
         )
     return deliveries, kept
@@ -263,6 +244,41 @@ def plan_pushes(
 
 #: Reservation events that reach the targets taking holds (a 3PL ships or cancels them).
 HOLDS = frozenset({EventType.RESERVE, EventType.RELEASE})
+
+
+def availability_push(
+    target: str,
+    channel: str,
+    sku: str,
+    value: Decimal,
+    priority: int,
+    events: Sequence[Entry],
+    now_us: int,
+) -> NewDelivery:
+    """One availability push of `value` for (channel, sku), naming the events behind it
+    (none for a correction that no event caused, such as a reconciliation's)."""
+    correlations = tuple(sorted({e.event.correlation for e in events}))
+    return NewDelivery(
+        target=target,
+        kind="availability",
+        key=f"{channel}/{sku}",
+        idempotency_key=f"availability:{channel}:{sku}:{now_us}",
+        payload={
+            "type": "availability",
+            "channel": channel,
+            "sku": sku,
+            "available": plain(value),
+            "computed_at": from_micros(now_us).isoformat(),
+            # The events behind this value (the first ones when there are many).
+            "events": [str(e.event.key) for e in events],
+            "correlation_ids": list(correlations),
+        },
+        priority=priority,
+        causes=[str(e.event.key) for e in events],
+        correlation_ids=correlations,
+        workflow=push_workflow((e.event.key.source, e.event.type) for e in events),
+        occurred_us=min((e.event.occurred_us for e in events), default=None),
+    )
 
 
 def plan_postings(routing: Routing, entries: Sequence[Entry]) -> list[NewDelivery]:

@@ -43,6 +43,8 @@ class Reason(StrEnum):
     OVER_RECEIPT = "over_receipt"
     #: A transfer closed with shipped units never received (in transit remainder).
     SHORT_RECEIPT = "short_receipt"
+    #: A system's stock differs from the ledger at a reconciliation (hub vs system).
+    RECONCILIATION_DRIFT = "reconciliation_drift"
     #: An EDI file refused whole by its checks (the segment and element at fault named).
     EDI_REJECTED = "edi_rejected"
     #: An EDI interchange the hub sent that its trading partner has not acknowledged (997)

@@ -203,3 +203,22 @@ class LedgerBatch:
             assert res.sku is not None and res.location is not None
             self.position(res.sku, res.location).reserved -= res.quantity
             res.holding = False
+
+
+class _NoHistory:
+    """History before the first event of a full re-fold: there is none."""
+
+    def on_hand_deltas_after(self, sku: str, location: str, after_us: int) -> Decimal:
+        return ZERO
+
+
+def fold(events: Iterable[Event], now_us: int) -> dict[PositionKey, Position]:
+    """Positions from a complete set of events, by the same laws as the live ledger.
+
+    The events are applied in their total order; the laws make the result independent of
+    it. `now_us` decides which reservations have expired. Used for positions as of a past
+    instant: pass the events that occurred at or before it, and that instant as `now_us`.
+    """
+    batch = LedgerBatch({}, {}, _NoHistory(), now_us)
+    batch.apply_all(sorted(events, key=lambda e: e.order))
+    return batch.positions

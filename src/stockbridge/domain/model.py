@@ -114,6 +114,8 @@ class Item:
     conversions: dict[str, Decimal] = field(default_factory=dict)
     safety_stock: Decimal = ZERO
     description: str | None = None
+    #: Cost of one base unit, in the ledger's currency; values drift in reconciliation.
+    unit_cost: Decimal | None = None
 
     def factor(self, uom: str | None) -> Decimal | None:
         """How many base units one `uom` holds; None when the unit is unknown."""

@@ -22,3 +22,4 @@ def operation_name(document: str) -> str:
 
 SET_AVAILABLE = load("set_available.graphql")
 AVAILABLE_LEVELS = load("available_levels.graphql")
+LOCATION_LEVELS = load("location_levels.graphql")

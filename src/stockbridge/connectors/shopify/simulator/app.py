@@ -90,6 +90,11 @@ class PumpIn(_In):
     duplicate: bool = False
 
 
+class DropIn(_In):
+    #: Only deliveries of this topic; none: every queued delivery.
+    topic: str | None = None
+
+
 class FaultsIn(_In):
     outage: bool | None = None
     latency_seconds: float | None = Field(None, ge=0)
@@ -257,6 +262,13 @@ def create_app(
             client_box["client"], order=body.order, duplicate=body.duplicate, force=True
         )
         return {"sent": sent, "queued": len(sender.queue)}
+
+    @app.post("/_sim/webhooks/drop")
+    def drop(body: DropIn) -> dict[str, Any]:
+        """Lose queued deliveries for good: the webhooks Shopify never sent."""
+        lost = [d for d in sender.queue if body.topic in (None, d.topic)]
+        sender.queue = [d for d in sender.queue if d not in lost]
+        return {"dropped": [d.topic for d in lost], "queued": len(sender.queue)}
 
     @app.get("/_sim/webhooks")
     def webhook_state() -> dict[str, Any]:

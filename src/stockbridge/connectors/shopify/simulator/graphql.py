@@ -9,6 +9,7 @@ with THROTTLED, before anything runs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from .shop import Level, Shop, Webhook
 
 SET_ROOT = "inventorySetQuantities"
 NODES_ROOT = "nodes"
+LOCATION_ROOT = "location"
 #: Versions this simulator serves; 2026-04 makes @idempotent and changeFromQuantity
 #: mandatory and drops compareQuantity/ignoreCompareQuantity.
 VERSIONS = ("2026-01", "2026-04")
@@ -86,6 +88,10 @@ class GraphQL:
             ids = variables.get("ids")
             n = len(ids) if isinstance(ids, list) else 0
             return self._metered(1 + 3 * n, lambda: self._nodes(variables))
+        if kind == "query" and root == LOCATION_ROOT:
+            first = variables.get("first")
+            n = first if isinstance(first, int) and not isinstance(first, bool) else 0
+            return self._metered(2 + max(0, n), lambda: self._levels(variables))
         on = "Mutation" if kind == "mutation" else "QueryRoot"
         message = f"Field '{root}' doesn't exist on type '{on}'"
         return Answer(200, {"errors": [error(message, "undefinedField", typeName=on)]})
@@ -437,6 +443,56 @@ class GraphQL:
                 }
             )
         return Answer(200, {"data": {"nodes": nodes}}), 1 + 2 * found
+
+    # --- location.inventoryLevels ----------------------------------------------------------
+    def _levels(self, variables: dict[str, Any]) -> tuple[Answer, int]:
+        """One page of a location's inventory levels, ordered by inventory item id; the
+        cursor is opaque to the client (here: the last item id, base64)."""
+        first = variables.get("first")
+        if not isinstance(first, int) or isinstance(first, bool) or not 0 < first <= MAX_INPUT:
+            message = (
+                f"The input array size of {first} is greater than the maximum allowed of "
+                f"{MAX_INPUT}."
+                if isinstance(first, int) and first > MAX_INPUT
+                else "Variable $first of type Int! was provided invalid value"
+            )
+            code = "MAX_INPUT_SIZE_EXCEEDED" if isinstance(first, int) else "INVALID_VARIABLE"
+            return Answer(200, {"errors": [error(message, code)]}), 1
+        location = variables.get("locationId")
+        location_id = number(location, "Location") if isinstance(location, str) else None
+        if location_id not in self.shop.locations:
+            return Answer(200, {"data": {LOCATION_ROOT: None}}), 1
+        after = variables.get("after")
+        start = 0
+        if isinstance(after, str):
+            try:
+                start = int(base64.b64decode(after).decode().removeprefix("item:"))
+            except ValueError:
+                return Answer(200, {"errors": [error("Invalid cursor", "BAD_REQUEST")]}), 1
+        stocked = sorted(
+            item_id
+            for (item_id, at) in self.shop.levels
+            if at == location_id and item_id > start and item_id in self.shop.items
+        )
+        page = stocked[:first]
+        nodes = [
+            {
+                "item": {"id": gid("InventoryItem", i), "sku": self.shop.items[i].sku},
+                "quantities": [
+                    {"name": "available", "quantity": self.shop.levels[(i, location_id)].available}
+                ],
+            }
+            for i in page
+        ]
+        cursor = base64.b64encode(f"item:{page[-1]}".encode()).decode() if page else None
+        data = {
+            "id": gid("Location", location_id),
+            "inventoryLevels": {
+                "pageInfo": {"hasNextPage": len(stocked) > first, "endCursor": cursor},
+                "nodes": nodes,
+            },
+        }
+        return Answer(200, {"data": {LOCATION_ROOT: data}}), 2 + len(page)
 
 
 def _find_input(document: str, variables: dict[str, Any]) -> Any:
