@@ -121,6 +121,10 @@ def test_a_csv_snapshot_is_compared_as_of_its_instant_and_bad_rows_are_named(
     assert again["oldest_difference_since"] == run["created_at"]
     parked = api.get("/v1/exceptions", params={"reason": "reconciliation_drift"}).json()
     assert sorted(x["occurrences"] for x in parked["exceptions"]) == [2, 2]
+    # And a difference is a report, not an event: replaying it is refused with the why
+    first = parked["exceptions"][0]["id"]
+    refused = api.post(f"/v1/exceptions/{first}/replay")
+    assert refused.status_code == 409 and "reconciliation difference" in refused.json()["detail"]
 
     # And the report is a CSV with one row per difference
     report = api.get(f"/v1/reconciliations/{again['id']}/report.csv")

@@ -29,7 +29,9 @@ MAPPING_FIXED = "mapping_fixed"
 #: Who acts when nobody is named (the CLI on the hub's own machine, code).
 SYSTEM_ACTOR = "system"
 #: Reasons a replay cannot fix: the sender must act (see `replay`).
-_NOT_REPLAYABLE = frozenset({Reason.INVALID_EVENT, Reason.PRICE_MISMATCH, Reason.SLA_BREACH})
+_NOT_REPLAYABLE = frozenset(
+    {Reason.INVALID_EVENT, Reason.PRICE_MISMATCH, Reason.SLA_BREACH, Reason.RECONCILIATION_DRIFT}
+)
 
 
 class ExceptionNotWorkable(StockbridgeError):
@@ -92,6 +94,13 @@ class ExceptionService:
                 record,
                 "an SLA breach is a report: it resolves itself when compliance recovers "
                 "(or ignore it with a note)",
+            )
+        if record.reason == Reason.RECONCILIATION_DRIFT:
+            raise CannotReplay(
+                record,
+                "a reconciliation difference is a report, not an event: correct the stock in "
+                "the system that is wrong (or post a count), then ignore the exception with a "
+                "note; the next run shows whether it is gone",
             )
         if record.reason in (Reason.OVER_RECEIPT, Reason.SHORT_RECEIPT):
             raise CannotReplay(
