@@ -123,6 +123,38 @@ window.Stockbridge = (() => {
 
   const $ = (id) => document.getElementById(id);
 
+  // The key panel in place of the page's `board`, saying why the last key failed if it did.
+  function askForKey(item, board, message) {
+    sessionStorage.removeItem(item);
+    document.body.dataset.state = "needs-key";
+    $(board).hidden = true;
+    if ($("forget-key")) $("forget-key").hidden = true;
+    $("key-panel").hidden = false;
+    $("key-error").hidden = !message;
+    $("key-error").textContent = message || "";
+    $("status").textContent = "Waiting for an API key";
+    $("status").className = "status";
+    $("key-input").focus();
+  }
+
+  function showBoard(board) {
+    $("key-panel").hidden = true;
+    $(board).hidden = false;
+    if ($("forget-key")) $("forget-key").hidden = false;
+  }
+
+  // Calls use(key) with each key typed into the key form, once it is kept under `item`.
+  function onKeyEntered(item, use) {
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("key-input").value.trim();
+      if (!key) return;
+      sessionStorage.setItem(item, key);
+      $("key-input").value = "";
+      use(key);
+    });
+  }
+
   return Object.freeze({
     keyItem: KEY_ITEM,
     reasons,
@@ -134,5 +166,8 @@ window.Stockbridge = (() => {
     badge,
     setFigure,
     $,
+    askForKey,
+    showBoard,
+    onKeyEntered,
   });
 })();

@@ -9,8 +9,9 @@
   const DEFAULT_SKUS = 3;
   const SKUS_ITEM = "stockbridge.dashboard.skus";
 
+  const Stockbridge = window.Stockbridge;
   const { keyItem: KEY_ITEM, reasonLabel, takeKey, client, ApiError, el, badge, setFigure, $ } =
-    window.Stockbridge;
+    Stockbridge;
 
   let apiKey = null;
   let skus = [];
@@ -351,24 +352,13 @@
 
   // --- screens --------------------------------------------------------------------------
   function showBoard() {
-    $("key-panel").hidden = true;
-    $("board").hidden = false;
-    $("forget-key").hidden = false;
+    Stockbridge.showBoard("board");
   }
 
   function askForKey(message) {
     clearTimeout(timer);
     apiKey = null;
-    sessionStorage.removeItem(KEY_ITEM);
-    document.body.dataset.state = "needs-key";
-    $("board").hidden = true;
-    $("forget-key").hidden = true;
-    $("key-panel").hidden = false;
-    $("key-error").hidden = !message;
-    $("key-error").textContent = message || "";
-    $("status").textContent = "Waiting for an API key";
-    $("status").className = "status";
-    $("key-input").focus();
+    Stockbridge.askForKey(KEY_ITEM, "board", message);
   }
 
   async function start() {
@@ -388,13 +378,8 @@
   }
 
   function wire() {
-    $("key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const key = $("key-input").value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_ITEM, key);
+    Stockbridge.onKeyEntered(KEY_ITEM, (key) => {
       apiKey = key;
-      $("key-input").value = "";
       start();
     });
     $("forget-key").addEventListener("click", () => askForKey(""));

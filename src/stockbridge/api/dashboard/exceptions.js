@@ -7,10 +7,11 @@
 
 (() => {
   const KEY_ITEM = "stockbridge.workbench.key";
+  const Stockbridge = window.Stockbridge;
   const {
     keyItem: OVERVIEW_KEY_ITEM, reasons, reasonLabel, takeKey, client, ApiError, el, badge,
     setFigure, $,
-  } = window.Stockbridge;
+  } = Stockbridge;
 
   const STATUS = { open: "Open", resolved: "Resolved", ignored: "Ignored" };
   const RESOLUTION = {
@@ -248,23 +249,12 @@
 
   // --- screens --------------------------------------------------------------------------
   function showBench() {
-    $("key-panel").hidden = true;
-    $("bench").hidden = false;
-    $("forget-key").hidden = false;
+    Stockbridge.showBoard("bench");
   }
 
   function askForKey(message) {
     apiKey = null;
-    sessionStorage.removeItem(KEY_ITEM);
-    document.body.dataset.state = "needs-key";
-    $("bench").hidden = true;
-    $("forget-key").hidden = true;
-    $("key-panel").hidden = false;
-    $("key-error").hidden = !message;
-    $("key-error").textContent = message || "";
-    $("status").textContent = "Waiting for an API key";
-    $("status").className = "status";
-    $("key-input").focus();
+    Stockbridge.askForKey(KEY_ITEM, "bench", message);
   }
 
   function wire() {
@@ -272,13 +262,8 @@
     for (const [code, label] of Object.entries(reasons)) {
       picker.append(el("option", { value: code }, label));
     }
-    $("key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const key = $("key-input").value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_ITEM, key);
+    Stockbridge.onKeyEntered(KEY_ITEM, (key) => {
       apiKey = key;
-      $("key-input").value = "";
       load();
     });
     $("forget-key").addEventListener("click", () => askForKey(""));

@@ -4,7 +4,8 @@
 
 (() => {
   const POLL_MS = 5000;
-  const { keyItem: KEY_ITEM, takeKey, client, el, $ } = window.Stockbridge;
+  const Stockbridge = window.Stockbridge;
+  const { keyItem: KEY_ITEM, takeKey, client, el, $ } = Stockbridge;
   const WORKFLOWS = {
     store_sale_to_channel: "Store sale reaches the channels",
     reservation_to_channel: "Reservation reaches the channels",
@@ -88,23 +89,11 @@
   function askForKey(message) {
     clearTimeout(timer);
     apiKey = null;
-    sessionStorage.removeItem(KEY_ITEM);
-    document.body.dataset.state = "needs-key";
-    $("board").hidden = true;
-    $("key-panel").hidden = false;
-    $("key-error").hidden = !message;
-    $("key-error").textContent = message || "";
-    $("status").textContent = "Waiting for an API key";
-    $("key-input").focus();
+    Stockbridge.askForKey(KEY_ITEM, "board", message);
   }
 
-  $("key-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const key = $("key-input").value.trim();
-    if (!key) return;
-    sessionStorage.setItem(KEY_ITEM, key);
+  Stockbridge.onKeyEntered(KEY_ITEM, (key) => {
     apiKey = key;
-    $("key-input").value = "";
     refresh();
   });
   apiKey = takeKey().key;
