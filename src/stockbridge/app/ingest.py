@@ -408,6 +408,7 @@ class IngestService:
                     routing.posting_targets,
                     self.tickets,
                     [ReturnDesk(self.returns), TransferDesk(self.transfers)],
+                    routing.reservation_targets,
                 )
                 plan = desk.decide(documents)
                 # The documents' events take the ordinary path; their answers go nowhere.
