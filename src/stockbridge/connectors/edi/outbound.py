@@ -87,6 +87,15 @@ def _lines(raw: Any, partner: PartnerSettings, here: bool) -> list[tuple[int, st
     return out
 
 
+def _order_940(
+    body: list[list[str]], number: str, reference: dict[str, Any], key: str, cancel: bool
+) -> Outgoing:
+    """A 940 that is its own document (one per key), or the one cancelling it."""
+    if cancel:
+        return Outgoing("940", "OW", body, number, reference, f"{key}:cancel", key)
+    return Outgoing("940", "OW", body, number, reference, key)
+
+
 def reservation_key(reservation_id: str) -> str:
     return f"940:reservation:{reservation_id}"
 
@@ -121,10 +130,7 @@ def _hold(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | No
         "document": payload.get("document_number"),
         "lines": {"1": str(payload.get("sku"))},
     }
-    key = reservation_key(rid)
-    if cancel:
-        return Outgoing("940", "OW", body, number, reference, f"{key}:cancel", key)
-    return Outgoing("940", "OW", body, number, reference, key)
+    return _order_940(body, number, reference, reservation_key(rid), cancel)
 
 
 def transfer_key(transfer_id: str) -> str:
@@ -156,10 +162,7 @@ def _transfer_order(partner: PartnerSettings, payload: Mapping[str, Any]) -> Out
         "document": payload.get("document_number"),
         "lines": {str(n): sku for n, sku, _, _ in lines},
     }
-    key = transfer_key(transfer_id)
-    if cancel:
-        return Outgoing("940", "OW", body, number, reference, f"{key}:cancel", key)
-    return Outgoing("940", "OW", body, number, reference, key)
+    return _order_940(body, number, reference, transfer_key(transfer_id), cancel)
 
 
 def plan(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | None:
