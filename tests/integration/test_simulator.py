@@ -177,3 +177,32 @@ def test_bench_simulate_rewrites_its_section(tmp_path: Path) -> None:
     text = doc.read_text()
     assert "old" not in text
     assert "## Simulated day" in text and "stockbridge bench simulate" in text
+
+
+def test_the_simulated_hub_sends_correlation_headers_to_the_platforms(tmp_path: Path) -> None:
+    import re
+
+    from stockbridge.domain.correlation import traceparent_for
+    from stockbridge.simulate.hub import HubIntegration
+    from stockbridge.simulate.world import SourceEvent, day_start
+
+    # Given the estate's hub on a small day, and a sale at a store's till
+    day = plan_day(SMALL, 3)
+    sim = HubIntegration(day, tmp_path, day_start(day))
+    store, sku = day.estate.stores[0], day.estate.skus[0]
+    sale = SourceEvent("till-1", "pos", "sale", sku, store, 1, 5.0)
+    document = "pos:till-1"
+    try:
+        sim.emit(sale, 5.0)
+        # When the simulated day runs until the ERP has the sale's posting
+        second = 5.0
+        while document not in sim.erp.references and second < 600:
+            second += 1
+            sim.tick(second)
+    finally:
+        sim.close()
+    # Then the ERP got it with the event's correlation id and a W3C traceparent of its trace
+    correlation, traceparent = sim.erp.references[document]
+    assert correlation == "event:pos:till-1"
+    assert traceparent is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traceparent)
+    assert traceparent.split("-")[1] == traceparent_for(correlation, "any").split("-")[1]

@@ -34,6 +34,7 @@ from ..app.clock import ManualClock
 from ..app.reservations import Close, Reserve, Verdict
 from ..config import load_settings_from
 from ..delivery.dispatcher import Dispatcher, StepResult
+from ..delivery.trace_headers import TracedTransport
 from ..domain.model import EventKey, EventType, to_micros
 from .commerce import Commerce
 from .estate import Day, Networks
@@ -94,7 +95,10 @@ class HubIntegration:
             self._shown,
         )
         self.loop = asyncio.new_event_loop()
-        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._platform))
+        # The same header wrapper as the real dispatcher's client: the platforms see
+        # `X-Correlation-Id` and `traceparent` on every call.
+        transport = TracedTransport(httpx.MockTransport(self._platform), self.dispatcher.tracing)
+        self.client = httpx.AsyncClient(transport=transport)
         self.arrivals: list[tuple[float, int, SourceEvent]] = []
         self._seq = itertools.count()
         self.world: World | None = None
