@@ -124,6 +124,13 @@ def test_estate_trades_live_against_the_hub(tmp_path: Path) -> None:
             for sku in skus
         }
 
+        # Served under /square, Square still wants its bearer token
+        anonymous = httpx.post(
+            f"{platforms.url}/square/v2/inventory/counts/batch-retrieve", json={}
+        )
+        assert anonymous.status_code == 401
+        assert anonymous.json()["errors"][0]["code"] == "UNAUTHORIZED"
+
         # A notification with a bad signature is refused and records nothing; the same
         # bytes signed with the subscription's key are recorded
         order, _ = estate.pos.state.sale(
