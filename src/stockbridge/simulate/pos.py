@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import os
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ from starlette.routing import Mount
 from ..app.bootstrap import Hub
 from ..app.master import MasterKind
 from ..connectors.square import simulator as square_sim
-from ..connectors.square.sim_state import SimState, new_id
+from ..connectors.square.sim_state import SimClock, SimState, new_id
 from ..connectors.square.sim_webhooks import Subscription
 
 #: Where the Square simulator is served on the platforms port.
@@ -46,14 +47,35 @@ PUMP_SECONDS = 0.5
 CHANNEL = "pos-{store}"
 
 
-class SquarePos:
-    """The Square seller of an estate's Square stores: one Square location per store."""
+class FollowingClock(SimClock):
+    """Square's clock following another one (the estate simulator's virtual clock), so
+    orders, counts and the webhook retry schedule run on simulated time."""
 
-    def __init__(self, stores: list[str], skus: list[str], seed: int = 1) -> None:
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        super().__init__()
+        self._follow = now
+
+    def now(self) -> datetime:
+        return self._follow() + self._offset
+
+
+class SquarePos:
+    """The Square seller of an estate's Square stores: one Square location per store.
+
+    `now`: the clock Square runs on (default: the wall clock)."""
+
+    def __init__(
+        self,
+        stores: list[str],
+        skus: list[str],
+        seed: int = 1,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         rng = random.Random(seed)
         # The environment's credentials when set (a process runs one seller), else drawn.
         token = os.environ.get(TOKEN_ENV) or "sq-sim-" + new_id(rng, 20)
-        self.state = SimState(seed=seed, access_token=token)
+        clock = FollowingClock(now) if now is not None else SimClock()
+        self.state = SimState(clock=clock, seed=seed, access_token=token)
         self.signature_key = os.environ.get(SIGNATURE_KEY_ENV) or "sq-sim-" + new_id(rng, 22)
         self.locations = {store: "L" + new_id(rng, 12) for store in stores}
         self.catalog = {sku: new_id(rng, 24) for sku in skus}
