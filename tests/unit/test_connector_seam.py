@@ -88,3 +88,21 @@ def test_a_connector_added_later_is_validated_as_a_declared_one() -> None:
     # And a second one of the same name is refused
     with pytest.raises(ConfigError, match=r"connectors\.till: already declared"):
         service.add("till", square, {"SQ_SIG": "k", "SQ_TOKEN": "t"})
+
+
+def test_a_target_that_dates_what_it_sends_gets_the_hubs_clock() -> None:
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from stockbridge.connectors.registry import build_target
+
+    # Given the hub's clock on a simulated day
+    day = datetime(2026, 11, 28, 9, tzinfo=UTC)
+    config = TargetIn.model_validate(
+        {"kind": "square", "url": "http://square", "platform": {"access_token_env": "T"}}
+    )
+    # When the Square target is built by the dispatcher's factory
+    target = build_target("sq", config, httpx.AsyncClient(), now=lambda: day)
+    # Then it dates its changes on that clock
+    assert target.now() == day  # type: ignore[attr-defined]
