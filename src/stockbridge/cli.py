@@ -1143,7 +1143,7 @@ def demo(
     estate.declare(platforms_url)
     platforms = uvicorn.Server(
         uvicorn.Config(
-            platforms_app(estate.platforms, estate.commerce),
+            platforms_app(estate.platforms, estate.commerce, estate.pos),
             host=host,
             port=platforms_port,
             log_config=None,
@@ -1159,7 +1159,9 @@ def demo(
     console.print(
         f"Estate     {DEMO.summary} One simulated minute every {60 / acceleration:g} s; "
         f"the simulated platforms answer on {platforms_url}: Shopify under /shopify, "
-        f"Amazon SP-API under /amazon-mkt-a, the ERP at /erp."
+        f"Amazon SP-API under /amazon-mkt-a, Square under /square (the till of "
+        f"{', '.join(sorted(estate.pos.stores))}: its sales reach the hub as Square's signed "
+        f"webhooks to /v1/webhooks/pos-square), the ERP at /erp."
     )
     console.print("Try:")
     auth = f'-H "Authorization: Bearer {key}"'

@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -102,9 +103,36 @@ def secret_values(settings: Any, env: Mapping[str, str]) -> list[str]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class LogSetup:
+    """How this process's logs are configured: what a child process is given to match."""
+
+    level: str
+    json: bool
+    secrets: tuple[str, ...]
+
+    def apply(self) -> Redactor:
+        return configure(self.level, self.json, self.secrets)
+
+
+_active: tuple[LogSetup, Redactor] | None = None
+
+
+def active() -> LogSetup | None:
+    """This process's log configuration with every secret registered since, or None when
+    logs were never configured (a library use, a test)."""
+    if _active is None:
+        return None
+    setup, redactor = _active
+    return LogSetup(setup.level, setup.json, tuple(sorted(redactor._known)))
+
+
 def configure(level: str = "info", json: bool = True, secrets: Iterable[str] = ()) -> Redactor:
     """Route stdlib and structlog records through one chain that ends masked and rendered."""
+    global _active
+    secrets = tuple(secrets)
     redactor = Redactor(secrets)
+    _active = (LogSetup(level, json, secrets), redactor)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

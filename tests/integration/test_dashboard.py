@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -30,6 +32,8 @@ from stockbridge.domain.model import to_micros
 from tests.conftest import LiveServer, event, seed_master
 
 ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "src" / "stockbridge" / "api" / "dashboard"
+PAGE_NAMES = ["exceptions", "trace", "slas", "reconciliation"]
 S = 1_000_000  # one second in µs
 
 
@@ -302,6 +306,44 @@ def test_the_page_is_public_and_may_talk_to_its_own_hub_only(live: LiveServer) -
     # And it references no other host
     for text in (home.text, script.text, style.text):
         assert "http://" not in text and "https://" not in text
+
+
+PAGES = ["/", "/dashboard", *(f"/dashboard/{name}" for name in PAGE_NAMES)]
+
+
+def test_every_page_loads_the_shared_script_first_from_where_it_is_served(
+    live: LiveServer,
+) -> None:
+    with httpx.Client(base_url=live.url, timeout=30) as anonymous:
+        for path in PAGES:
+            # Given a page as the browser gets it (the overview is served at / and /dashboard)
+            page = anonymous.get(path)
+            assert page.status_code == 200, path
+            scripts = re.findall(r'<script src="([^"]+)" defer></script>', page.text)
+            # Then the shared script comes before the page's own
+            assert len(scripts) == 2 and scripts[0].endswith("common.js"), (path, scripts)
+            for src in scripts + re.findall(r'<link rel="stylesheet" href="([^"]+)">', page.text):
+                # And each file resolves, against the page's own address, to a served file
+                url = urljoin(f"{live.url}{path}", src)
+                got = anonymous.get(url)
+                assert got.status_code == 200, (path, src, url)
+                assert (
+                    got.headers["content-security-policy"]
+                    == page.headers["content-security-policy"]
+                )
+            assert urljoin(f"{live.url}{path}", scripts[0]) == f"{live.url}/dashboard/common.js"
+
+
+def test_every_exception_reason_has_a_plain_label() -> None:
+    # Given the labels the shared script gives the pages
+    common = (DASHBOARD / "common.js").read_text()
+    block = re.search(r"const reasons = Object\.freeze\(\{(.*?)\}\);", common, re.S)
+    assert block is not None
+    labels = dict(re.findall(r'^\s*(\w+): "([^"]+)",$', block.group(1), re.M))
+    # Then every reason the hub parks an exception for has one, and no label is left over
+    assert set(labels) == {reason.value for reason in Reason}
+    # And a label is words for a person, not the code again
+    assert all(label != code and " " in label for code, label in labels.items())
 
 
 def test_every_dashboard_file_is_shipped_as_package_data() -> None:

@@ -177,3 +177,82 @@ def test_bench_simulate_rewrites_its_section(tmp_path: Path) -> None:
     text = doc.read_text()
     assert "old" not in text
     assert "## Simulated day" in text and "stockbridge bench simulate" in text
+
+
+def test_the_simulated_hub_sends_correlation_headers_to_the_platforms(tmp_path: Path) -> None:
+    import re
+
+    from stockbridge.domain.correlation import traceparent_for
+    from stockbridge.simulate.hub import HubIntegration
+    from stockbridge.simulate.world import SourceEvent, World, day_start
+
+    # Given the estate's hub on a small day, and a sale at a store's till
+    day = plan_day(SMALL, 3)
+    sim = HubIntegration(day, tmp_path, day_start(day))
+    sim.start(World(day, sim, []))  # where propagation is measured
+    # (the second store: the first one's till is Square)
+    store, sku = day.estate.stores[1], day.estate.skus[0]
+    sale = SourceEvent("till-1", "pos", "sale", sku, store, 1, 5.0)
+    document = "pos:till-1"
+    try:
+        sim.emit(sale, 5.0)
+        # When the simulated day runs until the ERP has the sale's posting
+        second = 5.0
+        while document not in sim.erp.references and second < 600:
+            second += 1
+            sim.tick(second)
+    finally:
+        sim.close()
+    # Then the ERP got it with the event's correlation id and a W3C traceparent of its trace
+    correlation, traceparent = sim.erp.references[document]
+    assert correlation == "event:pos:till-1"
+    assert traceparent is not None and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traceparent)
+    assert traceparent.split("-")[1] == traceparent_for(correlation, "any").split("-")[1]
+
+
+def test_a_square_stores_sale_reaches_the_ledger_through_squares_webhooks(
+    tmp_path: Path,
+) -> None:
+    from stockbridge.simulate.hub import HubIntegration
+    from stockbridge.simulate.pos import CONNECTOR
+    from stockbridge.simulate.world import SourceEvent, World, day_start
+
+    # Given the estate's hub on a small day, whose first store's till is Square
+    day = plan_day(SMALL, 3)
+    sim = HubIntegration(day, tmp_path, day_start(day))
+    sim.start(World(day, sim, []))
+    store = day.estate.stores[0]
+    assert store in sim.pos.stores
+    stocked = [
+        (p.on_hand, p.sku)
+        for p in (sim.hub.positions.position(s, store) for s in day.estate.skus)
+        if p is not None
+    ]
+    _, sku = max(stocked)  # a SKU the store has at least two of
+    on_hand = sim.hub.positions.position(sku, store)
+    assert on_hand is not None and on_hand.on_hand >= 2
+    sale = SourceEvent("till-1", "pos", "sale", sku, store, 2, 5.0, duplicated=True)
+    try:
+        # When the shopper buys (the store's upload sent twice) and the day runs on
+        sim.emit(sale, 5.0)
+        second = 5.0
+        while not sim.drained() and second < 600:
+            second += 1
+            sim.tick(second)
+        # Then the register rang it once, Square notified the hub, and the ledger has
+        # the order's line under the connector's source, not the store's upload
+        assert len(sim.pos.state.orders) == 1
+        (order,) = sim.pos.state.orders.values()
+        key = f"sale:{order['id']}:{order['line_items'][0]['uid']}"
+        assert sim.hub.store.event(CONNECTOR, key) is not None
+        assert sim.hub.store.event("pos", "till-1") is None
+        after = sim.hub.positions.position(sku, store)
+        assert after is not None and after.on_hand == on_hand.on_hand - 2
+        delivered = {e["type"] for e in sim.pos.sender.log if e["status"] == 200}
+        assert {"order.created", "order.updated", "inventory.count.updated"} <= delivered
+        # And the hub counted the store's stock back into Square
+        assert sim.pos.units(store, sku) == int(
+            sim.hub.channels.availability(f"pos-{store}", sku).available
+        )
+    finally:
+        sim.close()

@@ -3,6 +3,8 @@ connectors declared in the configuration, and per-item refusals in a batch."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from stockbridge.app.connectors import load_connectors
@@ -59,3 +61,48 @@ def test_a_platform_target_names_the_credential_variables_that_are_not_set() -> 
         ("platform.access_token_env", "environment variable SHOP_TOKEN is not set")
     ]
     assert unset_credentials(target, {"SHOP_TOKEN": "shpat_1"}) == []
+
+
+def test_a_connector_added_later_is_validated_as_a_declared_one() -> None:
+    from stockbridge.app.connectors import ConnectorService
+    from stockbridge.connectors.square.inbound import SquareInbound
+
+    def unused(_: object) -> Any:
+        raise AssertionError("nothing is received here")
+
+    # Given a hub's connectors, none declared
+    service = ConnectorService({}, submit=unused, submit_command=unused)
+    square = {
+        "kind": "square",
+        "signature_key_env": "SQ_SIG",
+        "notification_url": "https://hub.example.com/v1/webhooks/till",
+        "access_token_env": "SQ_TOKEN",
+    }
+    # When one is added without its credentials set, the error names the key
+    with pytest.raises(ConfigError, match=r"connectors\.till\.signature_key_env: .*SQ_SIG"):
+        service.add("till", square, {})
+    # With them, it receives and keeps observations under its name
+    service.add("till", square, {"SQ_SIG": "k", "SQ_TOKEN": "t"})
+    assert isinstance(service.connectors["till"], SquareInbound)
+    assert service.observations("till") == []
+    # And a second one of the same name is refused
+    with pytest.raises(ConfigError, match=r"connectors\.till: already declared"):
+        service.add("till", square, {"SQ_SIG": "k", "SQ_TOKEN": "t"})
+
+
+def test_a_target_that_dates_what_it_sends_gets_the_hubs_clock() -> None:
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from stockbridge.connectors.registry import build_target
+
+    # Given the hub's clock on a simulated day
+    day = datetime(2026, 11, 28, 9, tzinfo=UTC)
+    config = TargetIn.model_validate(
+        {"kind": "square", "url": "http://square", "platform": {"access_token_env": "T"}}
+    )
+    # When the Square target is built by the dispatcher's factory
+    target = build_target("sq", config, httpx.AsyncClient(), now=lambda: day)
+    # Then it dates its changes on that clock
+    assert target.now() == day  # type: ignore[attr-defined]

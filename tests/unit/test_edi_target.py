@@ -156,3 +156,44 @@ def test_reservation_holds_reach_x12_targets_unless_told_otherwise() -> None:
     routing = load_routing({}, targets)
     assert routing.posting_targets == ("3pl", "erp", "quiet-3pl", "wms")
     assert routing.reservation_targets == ("3pl", "wms")
+
+
+def transfer_order(to: str = "S1", cancel: bool = False, origin: str = "DC") -> dict[str, Any]:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from stockbridge.domain.transfers import Transfer, TransferLine, open_transfer, warehouse_order
+
+    t = Transfer("T7", "transfers", origin, to, datetime(2026, 3, 2, 9, tzinfo=UTC),
+                 (TransferLine(1, "TEE-M", Decimal(4)),))  # fmt: skip
+    return warehouse_order(open_transfer(t), t.created_at, cancel=cancel).payload
+
+
+def test_a_transfer_out_of_the_3pl_becomes_a_940_to_the_receiving_location(
+    tmp_path: Path,
+) -> None:
+    t = target(tmp_path)
+    # Given a transfer order out of the 3PL's location, delivered twice
+    first = asyncio.run(t.send(delivery("posting", transfer_order(), key="transfer_order:T7")))
+    again = asyncio.run(t.send(delivery("posting", transfer_order(), key="retry")))
+    # Then one 940 ships its lines to the receiving location under the transfer id
+    assert (first.status, again.status) == (200, 200)
+    (file,) = (tmp_path / "out").iterdir()
+    text = file.read_text()
+    assert "W05*N*T7*" in text and "N1*ST*S1*91*S1~" in text
+    assert "W01*4*EA**SK*TEE-M~" in text
+    # When the transfer is cancelled: a 940 W05-01 C under the same number
+    cancel = asyncio.run(t.send(delivery("posting", transfer_order(cancel=True), key="c")))
+    assert "W05*C*T7*" in Path(cancel.headers["X-X12-File"]).read_text()
+    # And a transfer into the 3PL or between stores is no 940
+    inbound = asyncio.run(t.send(delivery("posting", transfer_order(to="DC", origin="S1"))))
+    assert inbound.status == 204
+
+
+def test_a_transfer_cancelled_before_its_940_is_never_sent(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    # Given the cancellation delivered before the order (nothing sent to cancel)
+    assert asyncio.run(t.send(delivery("posting", transfer_order(cancel=True)))).status == 204
+    # Then the order that comes after it is not sent either
+    assert asyncio.run(t.send(delivery("posting", transfer_order(), key="b"))).status == 204
+    assert not (tmp_path / "out").exists()

@@ -54,3 +54,22 @@ def test_the_configuration_names_its_secrets() -> None:
     assert sorted(found) == sorted(
         ["url-token-99", "whsec-42abc", "shpat_from_env_1", "boot-key-123456"]
     )
+
+
+def test_a_group_names_the_first_correlation_ids_of_its_events() -> None:
+    from stockbridge.app.ingest import prepare
+    from stockbridge.app.log_context import MAX_GROUP_IDS, group_correlations
+
+    # Given two client batches: one event with its own id, then many without one
+    first = prepare([{"event_id": "a", "source": "pos", "type": "sale", "sku": "T",
+                      "location": "S1", "quantity": 1, "occurred_at": "2026-03-02T09:00:00Z",
+                      "correlation_id": "till-4"}])  # fmt: skip
+    many = prepare(
+        [{**first.candidates[0][2], "event_id": f"e{i}", "correlation_id": None}
+         for i in range(50)]
+    )  # fmt: skip
+    # When the group's ids are named for a line about the whole group
+    ids = group_correlations([first, many])
+    # Then the source's id comes first, derived ones after, and no more than the bound
+    assert ids[:3] == ["till-4", "event:pos:e0", "event:pos:e1"]
+    assert len(ids) == MAX_GROUP_IDS

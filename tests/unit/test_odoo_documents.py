@@ -213,3 +213,9 @@ def test_a_settlement_is_one_summary_invoice_per_currency() -> None:
         ("settlement:S1:2026-03-02/EUR", False),
         ("settlement:S1:2026-03-02/CHF", True),
     ]
+
+
+def test_a_transfer_order_books_nothing_until_it_ships() -> None:
+    # A warehouse instruction (the 3PL's 940): the ERP books the shipment, not the order
+    order = {"type": "transfer_order", "transfer_id": "T1", "lines": [], "cancel": False}
+    assert documents_for(order) == []

@@ -21,6 +21,7 @@ ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
     "trace.html": "text/html; charset=utf-8",
     "trace.js": "text/javascript; charset=utf-8",
     "reconciliation.html": "text/html; charset=utf-8",
@@ -68,6 +69,7 @@ def router() -> APIRouter:
     page("/dashboard", "index.html")
     page("/dashboard/dashboard.css", "dashboard.css")
     page("/dashboard/dashboard.js", "dashboard.js")
+    page("/dashboard/common.js", "common.js")
     page("/dashboard/trace", "trace.html")
     page("/dashboard/trace.js", "trace.js")
     page("/dashboard/reconciliation", "reconciliation.html")

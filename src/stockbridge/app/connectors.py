@@ -97,6 +97,15 @@ class ConnectorService:
             name: deque(maxlen=OBSERVATIONS_KEPT) for name in self.connectors
         }
 
+    def add(self, name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        """Declare one more connector, validated as a `[connectors.NAME]` table is, for a
+        process that embeds the hub (the demo) and learns its platforms' addresses only
+        after the hub is built. Before `Hub.start`, so that the inbox runs."""
+        if name in self.connectors:
+            raise ConfigError(f"connectors.{name}: already declared")
+        self.connectors[name] = load_connectors({name: raw}, env)[name]
+        self._observed[name] = deque(maxlen=OBSERVATIONS_KEPT)
+
     def receive(self, name: str, headers: Mapping[str, str], body: bytes, url: str) -> Received:
         inbound = self.connectors.get(name)
         if inbound is None:

@@ -502,10 +502,13 @@ class DocumentDesk:
         posting_targets: Sequence[str],
         policy: TicketPolicy,
         desks: Sequence[Desk] = (),
+        order_targets: Sequence[str] = (),
     ) -> None:
         self.tx = tx
         self.master = master
         self.targets = posting_targets
+        #: Targets that ship on instruction (a 3PL): they also take warehouse orders.
+        self.order_targets = order_targets
         self.policy = policy
         self.desks = desks
         self.plan = DocumentPlan()
@@ -575,6 +578,11 @@ class DocumentDesk:
                     occurred_us=_earliest(events),
                 )
             )
+
+    def warehouse_order(self, key: str, number: str, payload: dict[str, Any]) -> None:
+        """Queue a warehouse order (or its cancellation) for the targets that ship on
+        instruction; the ERP books nothing until the units move."""
+        self.plan.deliveries.extend(_postings(self.order_targets, key, number, payload, []))
 
     # --- shared steps ---------------------------------------------------------------------
     def refuse(

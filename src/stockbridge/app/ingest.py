@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
+import structlog
 
 from ..domain.availability import ChannelPolicy, stale_locations
 from ..domain.errors import Reason
@@ -35,6 +36,7 @@ from .documents import (
     is_closed,
     plan_settlement,
 )
+from .log_context import group_context, log_parked
 from .ports import Clock, NewDelivery, NewException, OutboxMessage, Store
 from .reservations import COMMANDS, Command, CommandBatch, Outcome
 from .returns import RETURN_COMMANDS, GradeCommand, ReturnCommand, ReturnDesk, ReturnPolicy
@@ -277,7 +279,10 @@ class IngestService:
             except Exception:
                 if len(items) == 1:
                     raise
-                log.exception("group commit failed; retrying its %d items one by one", len(items))
+                with group_context(items):
+                    log.exception(
+                        "group commit failed; retrying its %d items one by one", len(items)
+                    )
                 return [self._ingest([b])[0][0] for b in items]
 
     def expire_reservations(self) -> int:
@@ -330,7 +335,8 @@ class IngestService:
         if settled:
             log.info("queued %d daily settlement(s)", settled)
         for location, stale in changed.items():
-            log.warning("location %s is %s", location, "stale" if stale else "reporting again")
+            with structlog.contextvars.bound_contextvars(location=location):
+                log.warning("location %s is %s", location, "stale" if stale else "reporting again")
 
     def prune_change_feed(self) -> int:
         before_us = to_micros(self.clock.now()) - self.change_feed_retention_us
@@ -408,6 +414,7 @@ class IngestService:
                     routing.posting_targets,
                     self.tickets,
                     [ReturnDesk(self.returns), TransferDesk(self.transfers)],
+                    routing.reservation_targets,
                 )
                 plan = desk.decide(documents)
                 # The documents' events take the ordinary path; their answers go nowhere.
@@ -518,6 +525,8 @@ class IngestService:
                 tx.save_channel_values(kept, now_us)
                 deliveries = pushes + deliveries
             tx.enqueue_deliveries(self._traced(deliveries), now_us)
+        # Committed: only now is each of them really parked.
+        log_parked(call.exceptions)
 
         batch_answers = iter(
             [BatchResult([r for r in rs if r is not None]) for rs in call.results[: len(batches)]]

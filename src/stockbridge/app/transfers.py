@@ -19,12 +19,14 @@ from pydantic import AwareDatetime, Field, model_validator
 from ..domain.errors import Reason
 from ..domain.transfers import (
     Decision,
+    ErpDocument,
     Movement,
     Refusal,
     ShortReceipt,
     Transfer,
     TransferLine,
     TransferState,
+    cancels_order,
     close,
     open_transfer,
     receive,
@@ -32,6 +34,7 @@ from ..domain.transfers import (
     state_from_json,
     state_to_json,
     transfer_number,
+    warehouse_order,
 )
 from .documents import (
     DocStatus,
@@ -270,7 +273,9 @@ class TransferDesk:
             return skus
         lines = [replace(line, sku=sku) for line, sku in zip(t.lines, skus, strict=True)]
         transfer = replace(t, from_location=places[0], to_location=places[1], lines=tuple(lines))
-        self._store(desk, c.payload_hash, open_transfer(transfer), c.received)
+        opened = open_transfer(transfer)
+        self._store(desk, c.payload_hash, opened, c.received)
+        _order(desk, warehouse_order(opened, transfer.created_at))
         desk.plan.accepted_refs.append((t.source, number))
         return DocumentResult(KIND, ref, DocStatus.ACCEPTED, document_number=number)
 
@@ -324,7 +329,16 @@ class TransferDesk:
             return DocumentResult("close", ref, DocStatus.DUPLICATE)
         outcome = close(state, c.closed_at, self.policy.short_receipt)
         self._store(desk, payload_hash, outcome.state, None, outcome)
+        if cancels_order(state, outcome.state):
+            _order(desk, warehouse_order(outcome.state, c.closed_at, cancel=True))
         return _accepted("close", ref, outcome)
+
+
+def _order(desk: DocumentDesk, document: ErpDocument) -> None:
+    """A warehouse order on the transfer's delivery key: it reaches a 3PL in order with
+    the transfer's other documents."""
+    tid = document.payload["transfer_id"]
+    desk.warehouse_order(f"{KIND}:{tid}", document.document_number, document.payload)
 
 
 def _accepted(kind: str, ref: dict[str, str | None], outcome: Decision) -> DocumentResult:

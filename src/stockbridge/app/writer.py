@@ -27,6 +27,7 @@ from .ingest import (
     decode_batch,
     prepare,
 )
+from .log_context import group_context
 from .reservations import Command, Outcome
 
 log = logging.getLogger(__name__)
@@ -150,12 +151,12 @@ class GroupCommitWriter:
         return group, False
 
     def _commit(self, group: list[_Request]) -> None:
+        items = [r.prepared() for r in group]
         try:
-            results = self.ingest.run_group(
-                [r.prepared() for r in group], [r.parent for r in group]
-            )
+            results = self.ingest.run_group(items, [r.parent for r in group])
         except Exception as e:
-            log.exception("ingest transaction failed")
+            with group_context(items):
+                log.exception("ingest transaction failed")
             for r in group:
                 r.future.set_exception(e)
             return

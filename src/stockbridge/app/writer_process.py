@@ -23,8 +23,10 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .. import logs
 from ..config import TracingSettings
 from ..domain.errors import StoreUnavailable
+from ..logs import LogSetup
 from ..tracing import Tracing
 from .documents import DocumentResult, TicketPolicy
 from .ingest import (
@@ -39,6 +41,7 @@ from .ingest import (
     decode_batch,
     prepare,
 )
+from .log_context import group_context
 from .reservations import Command, Outcome
 from .returns import ReturnPolicy
 from .transfers import TransferPolicy
@@ -72,8 +75,14 @@ def _child(
     returns: ReturnPolicy | None = None,
     transfers: TransferPolicy | None = None,
     tracing: TracingSettings | None = None,
+    logging_setup: LogSetup | None = None,
 ) -> None:
     from .bootstrap import open_store
+
+    # A spawned process starts with no log configuration: its lines would be plain text,
+    # unredacted; they get the parent's JSON chain and secrets instead.
+    if logging_setup is not None:
+        logging_setup.apply()
     from .clock import SystemClock
     from .ingest import IngestService
 
@@ -119,13 +128,14 @@ def _child(
                     break
             if not group:
                 continue
+            items: list[WriterItem] = [
+                raws if isinstance(raws, PASS_THROUGH) else prepare(raws) for _, raws in group
+            ]
             try:
-                items: list[WriterItem] = [
-                    raws if isinstance(raws, PASS_THROUGH) else prepare(raws) for _, raws in group
-                ]
                 results = ingest.run_group(items, parents)
             except Exception as e:
-                log.exception("ingest transaction failed")
+                with group_context(items):
+                    log.exception("ingest transaction failed")
                 conn.send(("failed", [rid for rid, _ in group], f"{type(e).__name__}: {e}"))
                 continue
             conn.send(
@@ -187,6 +197,7 @@ class ProcessWriter:
                 self.returns,
                 self.transfers,
                 self.tracing,
+                logs.active(),
             ),
             name="stockbridge-writer",
             daemon=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -85,17 +86,22 @@ def build_target(
     client: httpx.AsyncClient,
     state: ConnectorState | None = None,
     monotonic: Callable[[], float] | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> Target:
     """The target for `config`. A platform target that keeps state in the hub's database
     (cross references, feeds in processing) is given `state` when it declares
     `uses_state`; one that paces itself is given the dispatcher's `monotonic` clock when
-    it declares `uses_monotonic` (the simulator's virtual seconds, or real ones)."""
+    it declares `uses_monotonic` (the simulator's virtual seconds, or real ones); one
+    that dates what it sends is given the hub's clock (`now`) when it declares
+    `uses_clock`."""
     cls = _load(TARGETS, config.kind, "delivery target")
     extra: dict[str, Any] = {}
     if getattr(cls, "uses_state", False):
         extra["state"] = state
     if monotonic is not None and getattr(cls, "uses_monotonic", False):
         extra["monotonic"] = monotonic
+    if now is not None and getattr(cls, "uses_clock", False):
+        extra["now"] = now
     target: Target = cls(name, config, client, **extra)
     return target
 

@@ -209,7 +209,12 @@ class Dispatcher:
                             self._work(
                                 state,
                                 build_target(
-                                    name, state.config, client, self.store, self.monotonic
+                                    name,
+                                    state.config,
+                                    client,
+                                    self.store,
+                                    self.monotonic,
+                                    self.clock.now,
                                 ),
                             )
                         )
@@ -267,7 +272,9 @@ class Dispatcher:
                 continue
             result.claimed += len(rows)
             result.more = result.more or len(rows) == limit
-            target = build_target(st.name, st.config, client, self.store, self.monotonic)
+            target = build_target(
+                st.name, st.config, client, self.store, self.monotonic, self.clock.now
+            )
             gate = asyncio.Semaphore(st.config.concurrency)
             finished: list[Finished] = []
             for group in _requests(rows, st.config.batch_size):

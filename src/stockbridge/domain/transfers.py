@@ -196,6 +196,20 @@ def _document(
     )
 
 
+def warehouse_order(state: TransferState, at: datetime, cancel: bool = False) -> ErpDocument:
+    """The order to pick and ship a transfer at its sending location, for a warehouse that
+    ships on instruction (a 3PL's 940), or its cancellation: every line as ordered."""
+    t = state.transfer
+    number = f"transfer_order:{t.transfer_id}" + (":cancel" if cancel else "")
+    lines = [_units(x, x.quantity) for x in state.lines]
+    return _document(state, "transfer_order", number, at, lines, cancel=cancel)
+
+
+def cancels_order(before: TransferState, after: TransferState) -> bool:
+    """Closing leaves units unshipped: the warehouse must not ship them any more."""
+    return after.closed and not before.closed and any(x.to_ship > 0 for x in before.lines)
+
+
 def _check(state: TransferState, lines: Sequence[tuple[int, Decimal]], what: str) -> Refusal | None:
     """Refuse an empty movement, unknown or repeated lines and quantities below one unit."""
     if not lines:

@@ -57,6 +57,13 @@ DELIVERY = {
 }
 
 
+async def in_process(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
+    """`request` answered by an in-process transport, its body read."""
+    response = await transport.handle_async_request(request)
+    content = await response.aread()
+    return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+
 class Metered:
     """An ASGI app whose calls (and throttled answers: HTTP 429, or Shopify's THROTTLED
     inside a 200) are counted on the channel it serves, for the report."""
@@ -165,9 +172,7 @@ class Commerce:
         return any(path.startswith(mount.path + "/") for mount in self.mounts)
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
-        response = await self._transport.handle_async_request(request)
-        content = await response.aread()
-        return httpx.Response(response.status_code, headers=response.headers, content=content)
+        return await in_process(self._transport, request)
 
     # --- the hub's side ----------------------------------------------------------------------
     def credentials(self) -> dict[str, str]:

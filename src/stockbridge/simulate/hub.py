@@ -10,8 +10,12 @@ hub's own code: nothing of it is re-implemented here.
 The storefront and the marketplaces are the Shopify and Amazon SP-API simulators, reached
 through the hub's Shopify and Amazon targets (simulate/commerce.py) on the same virtual
 clock: what a channel shows is what its platform holds, and its API calls and throttled
-answers are the platform's. The status quo keeps its generic channels: its batch jobs
-are modelled, not its connectors.
+answers are the platform's. One store in ten has a Square till (simulate/pos.py): its
+sales are rung up at the Square simulator, whose signed webhooks reach the hub's API
+in process, and the hub's connector inbox reads each order back before the ledger
+records it; the propagation of those sales is measured from the shopper's purchase.
+The status quo keeps its generic channels (and every store its file uploads): its batch
+jobs are modelled, not its connectors.
 """
 
 from __future__ import annotations
@@ -21,26 +25,32 @@ import heapq
 import itertools
 import random
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.routing import Router
 
 from ..adapters.sqlite import SqliteStore
+from ..api.app import create_app
 from ..app.bootstrap import Hub, bootstrap
 from ..app.clock import ManualClock
 from ..app.reservations import Close, Reserve, Verdict
 from ..config import load_settings_from
+from ..connectors.square.inbound import SquareInbound
 from ..delivery.dispatcher import Dispatcher, StepResult
+from ..delivery.trace_headers import TracedTransport
 from ..domain.model import EventKey, EventType, to_micros
-from .commerce import Commerce
+from .commerce import Commerce, in_process
 from .estate import Day, Networks
 from .platforms import (
     Erp,
     Platforms,
 )
+from .pos import CONNECTOR, SQUARE_PREFIX, SquarePos
 from .setup import declare_erp, declare_master_data, opening_counts
 from .world import Order, SourceEvent, World, channel_policies, new_channels
 
@@ -56,6 +66,26 @@ HOUSEKEEPING_EVERY = 30.0
 RESERVATION_HOURS = 6
 #: Where the targets point; the in-process transport answers for every platform.
 PLATFORMS = "http://platforms.sim"
+#: Where Square sends its webhooks: the hub's API, reached in process.
+HUB = "http://hub.sim"
+#: One store in this many (the first, the eleventh, ...) has a Square till.
+SQUARE_EVERY = 10
+
+
+class LoopTransport(httpx.BaseTransport):
+    """Synchronous requests answered by an async handler on the simulator's event loop:
+    the connector inbox reads Square's orders between steps, while the loop is idle."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        handler: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    ) -> None:
+        self.loop = loop
+        self.handler = handler
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.loop.run_until_complete(self.handler(request))
 
 
 class HubIntegration:
@@ -93,8 +123,26 @@ class HubIntegration:
             lambda iso: (datetime.fromisoformat(iso) - self.start_at).total_seconds(),
             self._shown,
         )
+        self.pos = SquarePos(
+            list(day.estate.stores[::SQUARE_EVERY]),
+            list(day.estate.skus),
+            day.seed,
+            now=self.clock.now,
+        )
+        self._square = httpx.ASGITransport(app=Router(routes=[self.pos.mount]))
+        #: Square-till sales: the store's event key -> the ledger's key of its order line.
+        self.rung: dict[str, EventKey] = {}
+        #: Rung up, not yet in the ledger.
+        self.awaiting: dict[EventKey, SourceEvent] = {}
         self.loop = asyncio.new_event_loop()
-        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._platform))
+        # The same header wrapper as the real dispatcher's client: the platforms see
+        # `X-Correlation-Id` and `traceparent` on every call.
+        transport = TracedTransport(httpx.MockTransport(self._platform), self.dispatcher.tracing)
+        self.client = httpx.AsyncClient(transport=transport)
+        self.hub_api = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(self.hub, manage_hub=False))
+        )
+        self.orders_client = httpx.Client(transport=LoopTransport(self.loop, self._platform))
         self.arrivals: list[tuple[float, int, SourceEvent]] = []
         self._seq = itertools.count()
         self.world: World | None = None
@@ -111,6 +159,10 @@ class HubIntegration:
         est = self.day.estate
         declare_master_data(self.hub, est, FRESHNESS_SLA_SECONDS)
         self.commerce.declare(self.hub, channel_policies(self.day), PLATFORMS)
+        self.pos.declare(self.hub, HUB, PLATFORMS)
+        inbound = self.hub.connectors.connectors[CONNECTOR]
+        assert isinstance(inbound, SquareInbound)
+        inbound.use_client(self.orders_client)
         # Opening stock: each location's count before the doors open. The ERP has it
         # already, so it learns of postings only from the first movement of the day.
         opening = opening_counts(est, self.start_at - timedelta(minutes=30))
@@ -155,18 +207,61 @@ class HubIntegration:
         if not batch:
             return 0
         self._at(now)
-        skus = sorted({e.sku for e in batch})
+        for sale in [e for e in batch if self._at_square_till(e)]:
+            self._ring(sale)
+        batch = [e for e in batch if not self._at_square_till(e)]
+        if batch:
+            self._recording(
+                batch,
+                now,
+                lambda: self.hub.ingest.ingest([e.canonical(self.start_at) for e in batch]),
+            )
+        return len(batch)
+
+    def _recording(self, events: list[SourceEvent], now: float, record: Callable[[], Any]) -> None:
+        """`record()`, and the channel values it changed noted as not yet shown, from the
+        earliest of `events` on their SKUs."""
+        skus = sorted({e.sku for e in events})
         pairs = [(ch, sku) for ch in self.channels for sku in skus]
         before = self._values(pairs)
-        self.hub.ingest.ingest([e.canonical(self.start_at) for e in batch])
+        record()
         after = self._values(pairs)
         earliest: dict[str, float] = {}
-        for e in batch:
+        for e in events:
             earliest[e.sku] = min(earliest.get(e.sku, e.at), e.at)
         for pair in pairs:
             if after.get(pair) != before.get(pair):
                 self.unshown[pair].append((now, earliest[pair[1]]))
-        return len(batch)
+
+    # --- the Square tills ------------------------------------------------------------------
+    def _at_square_till(self, event: SourceEvent) -> bool:
+        return event.type == "sale" and event.location in self.pos.stores
+
+    def _ring(self, sale: SourceEvent) -> None:
+        """The sale rung up at the store's Square register (once: a repeated upload is
+        the store's, Square repeats only its notifications)."""
+        if sale.key in self.rung:
+            return
+        body = self.pos.sale_request(sale.location, {sale.sku: sale.quantity})
+        request = httpx.Request("POST", f"{PLATFORMS}{SQUARE_PREFIX}/admin/sales", json=body)
+        order = self.loop.run_until_complete(self._platform(request)).json()["order"]
+        key = EventKey(CONNECTOR, f"sale:{order['id']}:{order['line_items'][0]['uid']}")
+        self.rung[sale.key] = key
+        self.awaiting[key] = sale
+
+    def _square_sends(self, now: float) -> None:
+        """Square sends its due webhooks to the hub; the inbox reads the orders back."""
+        self._at(now)
+        self.loop.run_until_complete(self.pos.sender.flush(self.hub_api))
+        if not self.awaiting:
+            return
+        waiting = list(self.awaiting.values())
+        self._recording(waiting, now, self.hub.inbox.process)
+        with self.store.transaction() as tx:
+            recorded = tx.find_events(list(self.awaiting))
+        for key in recorded:
+            del self.awaiting[key]
+        self.dirty = self.dirty or bool(recorded)
 
     def _values(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
         with self.store.transaction() as tx:
@@ -222,6 +317,8 @@ class HubIntegration:
     def tick(self, now: float) -> float:
         if self._ingest_due(now):
             self.dirty = True
+        if self.pos.sender.pending or self.awaiting:
+            self._square_sends(now)
         if now >= self.next_heartbeat:
             self._heartbeats(now)
             self.next_heartbeat = now + HEARTBEAT_EVERY
@@ -244,7 +341,7 @@ class HubIntegration:
         wakes = [self.next_heartbeat, self.next_housekeeping, self.retry_at]
         if self.arrivals:
             wakes.append(self.arrivals[0][0])
-        if self.dirty:
+        if self.dirty or self.pos.sender.pending or self.awaiting:
             wakes.append(now + 1)
         return min(wakes)
 
@@ -260,6 +357,8 @@ class HubIntegration:
         return step
 
     async def _platform(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith(SQUARE_PREFIX + "/"):
+            return await in_process(self._square, request)
         if self.commerce.serves(request.url.path):
             return await self.commerce.handle(request)
         answer = self.platforms.handle(
@@ -280,13 +379,14 @@ class HubIntegration:
 
     # --- the end of the day -------------------------------------------------------------
     def drained(self) -> bool:
-        if self.arrivals:
+        if self.arrivals or self.awaiting or self.pos.sender.pending:
             return False
         backlog = self.store.target_backlog()
         return all(row[0] == 0 for row in backlog.values())
 
     def finish(self, world: World) -> dict[str, Any]:
-        keys = [EventKey(*key.split(":", 1)) for key in world.emitted]
+        # A Square till's sale is in the ledger under its order line's key.
+        keys = [self.rung.get(key) or EventKey(*key.split(":", 1)) for key in world.emitted]
         all_keys = set(world.truth.sellable) | set(world.truth.damaged)
         with self.store.transaction() as tx:
             recorded = tx.find_events(keys)
@@ -318,5 +418,7 @@ class HubIntegration:
 
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())
+        self.loop.run_until_complete(self.hub_api.aclose())
+        self.orders_client.close()
         self.loop.close()
         self.hub.close()

@@ -8,15 +8,20 @@ served on a local port: the storefront is the Shopify simulator (under `/shopify
 the hub's Shopify target), the marketplace the Amazon SP-API simulator (under
 `/amazon-mkt-a`, fed by the hub's Amazon target), and an ERP with maintenance windows
 (`/erp`). `GET /web` and `GET /mkt-a` show what each channel's platform holds.
+Store S001's till is Square (`simulate.pos`, served under `/square`): its sales are rung
+up at the Square register and reach the hub as Square's signed webhooks, and the hub
+counts the store's stock back into Square.
 One simulated minute passes every `1 / acceleration` minutes of wall time; day after day.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +33,7 @@ from ..app.bootstrap import Hub
 from .commerce import Commerce
 from .estate import Day, Networks, plan_day
 from .platforms import Erp, Platforms
+from .pos import SquarePos, ring
 from .scenarios import Scenario, Window
 from .setup import declare_erp, declare_master_data, opening_counts
 from .world import Order, SourceEvent, World, channel_policies, new_channels
@@ -53,6 +59,8 @@ DEMO = Scenario(
 #: Wall seconds a store may stay silent before the hub treats it as stale.
 FRESHNESS_SLA_SECONDS = 30.0
 HEARTBEAT_WALL_SECONDS = 10.0
+#: Stores whose till is Square: their sales reach the hub through Square's webhooks.
+SQUARE_STORES = ("S001",)
 
 
 class StopLive(Exception):
@@ -72,8 +80,12 @@ class LiveIntegration:
         prefix: str,
         acceleration: float,
         wall_start: float,
+        pos: SquarePos | None = None,
+        register: httpx.Client | None = None,
     ) -> None:
         self.day = day
+        self.pos = pos
+        self.register = register
         self.client = client
         self.channels = platforms.channels
         self.erp = platforms.erp
@@ -90,9 +102,13 @@ class LiveIntegration:
     def _occurred(self, at: float) -> str:
         return datetime.fromtimestamp(self.wall_start + at / self.acceleration, UTC).isoformat()
 
+    def _at_square_till(self, event: SourceEvent) -> bool:
+        return self.pos is not None and event.type == "sale" and event.location in self.pos.stores
+
     def emit(self, event: SourceEvent, now: float) -> None:
         self.queued.append((self.networks.back_online(event.location, now), event))
-        if event.duplicated:
+        # A Square register rings a sale once; Square itself repeats its notifications.
+        if event.duplicated and not self._at_square_till(event):
             self.queued.append((self.networks.back_online(event.location, now) + 20, event))
 
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Response | None:
@@ -135,12 +151,24 @@ class LiveIntegration:
         self.queued = [(at, e) for at, e in self.queued if at > now]
         events = []
         for e in due:
+            if self._at_square_till(e):
+                self._ring(e)
+                continue
             raw = e.canonical(datetime.fromtimestamp(self.wall_start, UTC))
             raw["event_id"] = self.prefix + e.event_id
             raw["occurred_at"] = self._occurred(e.at)
             events.append(raw)
         for i in range(0, len(events), 500):
             self._post("/v1/events", {"events": events[i : i + 500]})
+
+    def _ring(self, sale: SourceEvent) -> None:
+        """The sale, rung up at the store's Square register (its order reaches the hub
+        through Square's webhooks)."""
+        assert self.pos is not None and self.register is not None
+        if not ring(self.register, self.pos.sale_request(sale.location, {sale.sku: sale.quantity})):
+            log.warning(
+                "demo estate: the Square register at %s could not ring a sale", sale.location
+            )
 
     def tick(self, now: float) -> float:
         self._flush(now)
@@ -163,12 +191,28 @@ class LiveIntegration:
         return {}
 
 
-def platforms_app(platforms: Platforms, commerce: Commerce | None = None) -> FastAPI:
-    """The simulated storefront, marketplace and ERP, as the hub's targets reach them:
-    the commerce platforms' own APIs under their prefixes, the ERP at `/erp`."""
-    app = FastAPI(title="Stockbridge demo: simulated platforms", docs_url=None, redoc_url=None)
+def platforms_app(
+    platforms: Platforms, commerce: Commerce | None = None, pos: SquarePos | None = None
+) -> FastAPI:
+    """The simulated storefront, marketplace, Square stores and ERP, as the hub's targets
+    reach them: the commerce platforms' own APIs under their prefixes (Square sending its
+    webhooks while served), the ERP at `/erp`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with pos.sending() if pos is not None else contextlib.nullcontext():
+            yield
+
+    app = FastAPI(
+        title="Stockbridge demo: simulated platforms",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     for mount in commerce.mounts if commerce is not None else []:
         app.router.routes.append(mount)
+    if pos is not None:
+        app.router.routes.append(pos.mount)
 
     @app.post("/{name}")
     async def receive(name: str, request: Request) -> JSONResponse:
@@ -222,6 +266,8 @@ class LiveEstate:
             self._sim_seconds,
         )
         self.commerce = Commerce(self.platforms.channels, list(self.day.estate.skus))
+        self.pos = SquarePos(list(SQUARE_STORES), list(self.day.estate.skus), seed)
+        self.register: httpx.Client | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-estate", daemon=True)
 
@@ -233,11 +279,13 @@ class LiveEstate:
 
     def declare(self, platforms_url: str) -> None:
         """Master data, channels, targets (pointing at `platforms_url`, where
-        `platforms_app(self.platforms, self.commerce)` is served) and opening stock, into
-        the hub."""
+        `platforms_app(self.platforms, self.commerce, self.pos)` is served), the Square
+        connector of the Square stores, and opening stock, into the hub, before it starts."""
         est = self.day.estate
         declare_master_data(self.hub, est, FRESHNESS_SLA_SECONDS)
         self.commerce.declare(self.hub, channel_policies(self.day), platforms_url)
+        self.pos.declare(self.hub, str(self.client.base_url).rstrip("/"), platforms_url)
+        self.register = httpx.Client(base_url=platforms_url, timeout=10)
         declare_erp(self.hub, f"{platforms_url}/erp")
         now = datetime.now(UTC) - timedelta(seconds=5)
         self.hub.submit(opening_counts(est, now, prefix=f"d{self.seed}-"))
@@ -249,6 +297,8 @@ class LiveEstate:
         self._stop.set()
         self._thread.join(timeout=10)
         self.client.close()
+        if self.register is not None:
+            self.register.close()
 
     def _pace(self, now: float) -> None:
         if self._stop.is_set():
@@ -290,6 +340,8 @@ class LiveEstate:
                 f"d{self.seed + day_number}-",
                 self.acceleration,
                 self.wall_start,
+                self.pos,
+                self.register,
             )
             world = World(day, integration, [])
             try:

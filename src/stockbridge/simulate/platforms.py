@@ -92,6 +92,9 @@ class Erp(_Metered):
     posted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: Idempotency keys already answered (honoured for callers that send one).
     answered: set[str] = field(default_factory=set)
+    #: Document -> the `X-Correlation-Id` and `traceparent` it was first posted with, as
+    #: an ERP keeps the caller's reference on the document (what a trace is matched by).
+    references: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     delays: list[float] = field(default_factory=list)
     bucket: TokenBucket = field(init=False)
 
@@ -177,5 +180,8 @@ class Platforms:
         document = str(data.get("document_number", key))
         if key not in self.erp.answered:
             self.erp.answered.add(key)
+            self.erp.references.setdefault(
+                document, (headers.get("x-correlation-id"), headers.get("traceparent"))
+            )
             self.erp.post(document, self.occurred(str(data["occurred_at"])), now)
         return Answer(200, {}, {"posted": document}, timed_out=self.erp.times_out())

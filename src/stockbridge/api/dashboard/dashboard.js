@@ -7,34 +7,11 @@
   const POLL_MS = 2000;
   const MAX_SKUS = 8;
   const DEFAULT_SKUS = 3;
-  const KEY_ITEM = "stockbridge.dashboard.key";
   const SKUS_ITEM = "stockbridge.dashboard.skus";
 
-  const REASONS = {
-    unknown_sku: "Unknown item code",
-    unknown_location: "Unknown store or site code",
-    unknown_uom: "Unknown unit of measure",
-    invalid_event: "Malformed message from a system",
-    bad_quantity: "Quantity with too many decimals",
-    conflicting_duplicate: "Same message sent twice with different content",
-    target_rejected: "Refused by a receiving system",
-    price_mismatch: "Price differs from the price in force",
-    invalid_ticket: "Malformed till ticket",
-    unbalanced_ticket: "Till ticket does not balance",
-    invalid_order: "Order, shipment or cancellation for no such order",
-    invalid_return: "Malformed return",
-    invalid_transfer: "Transfer step that cannot apply",
-    over_fulfilment: "More shipped than ordered",
-    over_cancellation: "More cancelled than open",
-    over_receipt: "More received than shipped",
-    short_receipt: "Less received than shipped",
-    edi_rejected: "Warehouse EDI file refused",
-    edi_ack_overdue: "Warehouse has not acknowledged an EDI file",
-    over_shipment: "More shipped than ordered on a transfer",
-    over_grading: "More graded than returned",
-  };
-
-  const $ = (id) => document.getElementById(id);
+  const Stockbridge = window.Stockbridge;
+  const { keyItem: KEY_ITEM, reasonLabel, takeKey, client, ApiError, el, badge, setFigure, $ } =
+    Stockbridge;
 
   let apiKey = null;
   let skus = [];
@@ -46,20 +23,9 @@
 
   // --- the key and the chosen SKUs ------------------------------------------------------
   function takeFragment() {
-    const params = new URLSearchParams(window.location.hash.slice(1));
-    const key = params.get("key");
-    const listed = params.get("skus");
-    if (key) sessionStorage.setItem(KEY_ITEM, key);
-    if (listed !== null) saveSkus(listed.split(","));
-    if (key || listed !== null) {
-      // The key must not stay in the address bar, the history or a bookmark.
-      params.delete("key");
-      params.delete("skus");
-      const rest = params.toString();
-      history.replaceState(null, "", window.location.pathname + window.location.search +
-        (rest ? "#" + rest : ""));
-    }
-    apiKey = sessionStorage.getItem(KEY_ITEM);
+    const taken = takeKey(KEY_ITEM, ["skus"]);
+    if (taken.skus !== null) saveSkus(taken.skus.split(","));
+    apiKey = taken.key;
     try {
       const saved = JSON.parse(localStorage.getItem(SKUS_ITEM) || "null");
       skus = Array.isArray(saved) ? saved.filter((s) => typeof s === "string") : [];
@@ -79,33 +45,7 @@
   }
 
   // --- the API --------------------------------------------------------------------------
-  class ApiError extends Error {
-    constructor(status, problem) {
-      super((problem && (problem.detail || problem.title)) || "HTTP " + status);
-      this.status = status;
-    }
-  }
-
-  async function api(path) {
-    const url = new URL(path, document.baseURI);
-    if (url.origin !== window.location.origin) throw new Error("refusing to call " + url.origin);
-    const response = await fetch(url, {
-      headers: { Authorization: "Bearer " + apiKey, Accept: "application/json" },
-      credentials: "omit",
-      cache: "no-store",
-      redirect: "error",
-    });
-    if (!response.ok) {
-      let problem = null;
-      try {
-        problem = await response.json();
-      } catch (_) {
-        problem = null;
-      }
-      throw new ApiError(response.status, problem);
-    }
-    return response.json();
-  }
+  const api = client(() => apiKey);
 
   const enc = encodeURIComponent;
 
@@ -149,36 +89,12 @@
   }
 
   // --- DOM helpers ----------------------------------------------------------------------
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "className") node.className = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
   function cell(field, text, className) {
     return el("td", { "data-field": field, className: className || "num" }, text);
   }
 
-  function badge(text, tone) {
-    return el("span", { className: "badge " + tone }, text);
-  }
-
   function emptyRow(columns, text) {
     return el("tr", { className: "none" }, el("td", { colspan: columns }, text));
-  }
-
-  function setFigure(name, text) {
-    for (const node of document.querySelectorAll('[data-figure="' + name + '"]')) {
-      node.textContent = text;
-    }
   }
 
   function tone(tileId, alert) {
@@ -267,7 +183,7 @@
             el(
               "tr",
               { "data-reason": r.reason },
-              el("td", { "data-field": "reason" }, REASONS[r.reason] || r.reason, " ",
+              el("td", { "data-field": "reason" }, reasonLabel(r.reason), " ",
                 el("code", { className: "muted" }, r.reason)),
               cell("count", qty(r.count)),
               cell("oldest", duration(r.oldest_age_seconds)),
@@ -436,24 +352,13 @@
 
   // --- screens --------------------------------------------------------------------------
   function showBoard() {
-    $("key-panel").hidden = true;
-    $("board").hidden = false;
-    $("forget-key").hidden = false;
+    Stockbridge.showBoard("board");
   }
 
   function askForKey(message) {
     clearTimeout(timer);
     apiKey = null;
-    sessionStorage.removeItem(KEY_ITEM);
-    document.body.dataset.state = "needs-key";
-    $("board").hidden = true;
-    $("forget-key").hidden = true;
-    $("key-panel").hidden = false;
-    $("key-error").hidden = !message;
-    $("key-error").textContent = message || "";
-    $("status").textContent = "Waiting for an API key";
-    $("status").className = "status";
-    $("key-input").focus();
+    Stockbridge.askForKey(KEY_ITEM, "board", message);
   }
 
   async function start() {
@@ -473,13 +378,8 @@
   }
 
   function wire() {
-    $("key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const key = $("key-input").value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_ITEM, key);
+    Stockbridge.onKeyEntered(KEY_ITEM, (key) => {
       apiKey = key;
-      $("key-input").value = "";
       start();
     });
     $("forget-key").addEventListener("click", () => askForKey(""));

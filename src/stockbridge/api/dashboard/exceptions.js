@@ -7,30 +7,12 @@
 
 (() => {
   const KEY_ITEM = "stockbridge.workbench.key";
-  const OVERVIEW_KEY_ITEM = "stockbridge.dashboard.key";
-  const API = "../v1/";
+  const Stockbridge = window.Stockbridge;
+  const {
+    keyItem: OVERVIEW_KEY_ITEM, reasons, reasonLabel, takeKey, client, ApiError, el, badge,
+    setFigure, $,
+  } = Stockbridge;
 
-  const REASONS = {
-    unknown_sku: "Unknown item code",
-    unknown_location: "Unknown store or site code",
-    unknown_uom: "Unknown unit of measure",
-    invalid_event: "Malformed message from a system",
-    bad_quantity: "Quantity with too many decimals",
-    conflicting_duplicate: "Same message sent twice with different content",
-    target_rejected: "Refused by a receiving system",
-    price_mismatch: "Price differs from the price in force",
-    invalid_ticket: "Malformed till ticket",
-    unbalanced_ticket: "Till ticket does not balance",
-    invalid_order: "Order, shipment or cancellation for no such order",
-    invalid_return: "Malformed return",
-    invalid_transfer: "Transfer step that cannot apply",
-    over_fulfilment: "More shipped than ordered",
-    over_cancellation: "More cancelled than open",
-    over_receipt: "More received than shipped",
-    short_receipt: "Less received than shipped",
-    over_shipment: "More shipped than ordered on a transfer",
-    over_grading: "More graded than returned",
-  };
   const STATUS = { open: "Open", resolved: "Resolved", ignored: "Ignored" };
   const RESOLUTION = {
     replayed: "replayed",
@@ -39,7 +21,6 @@
     ignored: "ignored",
   };
 
-  const $ = (id) => document.getElementById(id);
   let apiKey = null;
   let current = null; // the exception shown in the detail panel
   let loads = 0;
@@ -47,49 +28,12 @@
 
   // --- the key --------------------------------------------------------------------------
   function takeFragment() {
-    const params = new URLSearchParams(window.location.hash.slice(1));
-    const key = params.get("key");
-    if (key) {
-      sessionStorage.setItem(KEY_ITEM, key);
-      // The key must not stay in the address bar, the history or a bookmark.
-      params.delete("key");
-      const rest = params.toString();
-      history.replaceState(null, "", window.location.pathname + window.location.search +
-        (rest ? "#" + rest : ""));
-    }
-    apiKey = sessionStorage.getItem(KEY_ITEM) || sessionStorage.getItem(OVERVIEW_KEY_ITEM);
+    // A key given to the overview in this tab works here too, until one is given here.
+    apiKey = takeKey(KEY_ITEM).key || sessionStorage.getItem(OVERVIEW_KEY_ITEM);
   }
 
   // --- the API --------------------------------------------------------------------------
-  class ApiError extends Error {
-    constructor(status, problem) {
-      super((problem && (problem.detail || problem.title)) || "HTTP " + status);
-      this.status = status;
-    }
-  }
-
-  async function api(path, body) {
-    const url = new URL(API + path, document.baseURI);
-    if (url.origin !== window.location.origin) throw new Error("refusing to call " + url.origin);
-    const headers = { Authorization: "Bearer " + apiKey, Accept: "application/json" };
-    const init = { headers, credentials: "omit", cache: "no-store", redirect: "error" };
-    if (body !== undefined) {
-      init.method = "POST";
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(url, init);
-    if (!response.ok) {
-      let problem = null;
-      try {
-        problem = await response.json();
-      } catch (_) {
-        problem = null;
-      }
-      throw new ApiError(response.status, problem);
-    }
-    return response.json();
-  }
+  const api = client(() => apiKey, "../v1/");
 
   const enc = encodeURIComponent;
 
@@ -107,33 +51,9 @@
     return new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "medium" });
   }
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "className") node.className = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function badge(text, tone) {
-    return el("span", { className: "badge " + tone }, text);
-  }
-
   function setField(root, name, value) {
     for (const node of root.querySelectorAll('[data-field="' + name + '"]')) {
       node.replaceChildren(...(Array.isArray(value) ? value : [value]));
-    }
-  }
-
-  function setFigure(name, text) {
-    for (const node of document.querySelectorAll('[data-figure="' + name + '"]')) {
-      node.textContent = text;
     }
   }
 
@@ -166,7 +86,7 @@
         disabled: x.status !== "open", "aria-label": "Select exception " + x.id,
       })),
       el("td", { "data-field": "id", className: "num" }, x.id),
-      el("td", { "data-field": "reason", title: x.reason }, REASONS[x.reason] || x.reason),
+      el("td", { "data-field": "reason", title: x.reason }, reasonLabel(x.reason)),
       el("td", { "data-field": "source" }, x.source || "–"),
       el("td", { "data-field": "event_id" }, x.event_id || "–"),
       el("td", { "data-field": "age", className: "num" }, waiting(x)),
@@ -245,7 +165,7 @@
     panel.dataset.id = x.id;
     panel.dataset.status = x.status;
     setField(panel, "id", "#" + x.id);
-    setField(panel, "reason", REASONS[x.reason] || x.reason);
+    setField(panel, "reason", reasonLabel(x.reason));
     setField(panel, "detail", x.detail);
     setField(panel, "source", (x.source || "–") + (x.event_id ? " · " + x.event_id : ""));
     const status = STATUS[x.status] + (x.resolution ? " (" + RESOLUTION[x.resolution] + ")" : "");
@@ -329,37 +249,21 @@
 
   // --- screens --------------------------------------------------------------------------
   function showBench() {
-    $("key-panel").hidden = true;
-    $("bench").hidden = false;
-    $("forget-key").hidden = false;
+    Stockbridge.showBoard("bench");
   }
 
   function askForKey(message) {
     apiKey = null;
-    sessionStorage.removeItem(KEY_ITEM);
-    document.body.dataset.state = "needs-key";
-    $("bench").hidden = true;
-    $("forget-key").hidden = true;
-    $("key-panel").hidden = false;
-    $("key-error").hidden = !message;
-    $("key-error").textContent = message || "";
-    $("status").textContent = "Waiting for an API key";
-    $("status").className = "status";
-    $("key-input").focus();
+    Stockbridge.askForKey(KEY_ITEM, "bench", message);
   }
 
   function wire() {
-    const reasons = $("filters").elements.reason;
-    for (const [code, label] of Object.entries(REASONS)) {
-      reasons.append(el("option", { value: code }, label));
+    const picker = $("filters").elements.reason;
+    for (const [code, label] of Object.entries(reasons)) {
+      picker.append(el("option", { value: code }, label));
     }
-    $("key-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const key = $("key-input").value.trim();
-      if (!key) return;
-      sessionStorage.setItem(KEY_ITEM, key);
+    Stockbridge.onKeyEntered(KEY_ITEM, (key) => {
       apiKey = key;
-      $("key-input").value = "";
       load();
     });
     $("forget-key").addEventListener("click", () => askForKey(""));

@@ -5,7 +5,7 @@
 
 (() => {
   const POLL_MS = 10000;
-  const KEY_ITEM = "stockbridge.dashboard.key";
+  const { keyItem: KEY_ITEM, takeKey, client, ApiError, $ } = window.Stockbridge;
   const CAUSES = { drift: "Drift", in_flight: "In flight", mapping_missing: "No mapping" };
   const ACTIONS = {
     none: "—",
@@ -13,21 +13,9 @@
     exception: "Waiting in exceptions",
     counted: "Taken as a count",
   };
-  const $ = (id) => document.getElementById(id);
-  let apiKey = sessionStorage.getItem(KEY_ITEM);
+  let apiKey = takeKey().key;
 
-  async function api(path) {
-    const url = new URL(path, window.location.origin);
-    const response = await fetch(url, {
-      headers: { Authorization: "Bearer " + apiKey, Accept: "application/json" },
-      credentials: "omit",
-      cache: "no-store",
-      redirect: "error",
-    });
-    if (response.status === 401 || response.status === 403) throw new Error("key");
-    if (!response.ok) throw new Error("HTTP " + response.status);
-    return response.json();
-  }
+  const api = client(() => apiKey, "../v1/");
 
   function cell(row, text, numeric) {
     const td = document.createElement("td");
@@ -46,7 +34,7 @@
   }
 
   async function refresh() {
-    const { systems } = await api("/v1/reconciliations/systems");
+    const { systems } = await api("reconciliations/systems");
     const body = $("systems-body");
     body.replaceChildren();
     const runs = [];
@@ -68,7 +56,7 @@
     const lines = $("lines-body");
     lines.replaceChildren();
     for (const id of runs) {
-      const run = await api("/v1/reconciliations/" + encodeURIComponent(id));
+      const run = await api("reconciliations/" + encodeURIComponent(id));
       for (const d of run.differences) {
         const tr = document.createElement("tr");
         cell(tr, run.system);
@@ -94,7 +82,7 @@
     try {
       await refresh();
     } catch (e) {
-      if (e.message === "key") {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
         sessionStorage.removeItem(KEY_ITEM);
         apiKey = null;
         ask("That key was refused.");

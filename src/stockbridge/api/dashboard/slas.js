@@ -4,7 +4,8 @@
 
 (() => {
   const POLL_MS = 5000;
-  const KEY_ITEM = "stockbridge.dashboard.key";
+  const Stockbridge = window.Stockbridge;
+  const { keyItem: KEY_ITEM, takeKey, client, el, $ } = Stockbridge;
   const WORKFLOWS = {
     store_sale_to_channel: "Store sale reaches the channels",
     reservation_to_channel: "Reservation reaches the channels",
@@ -13,51 +14,11 @@
     order_to_erp: "Online order posted to the ERP",
     canary: "Canary (test transaction) reaches the channels",
   };
-  const $ = (id) => document.getElementById(id);
   let apiKey = null;
   let timer = null;
   let refreshes = 0;
 
-  function takeFragment() {
-    const params = new URLSearchParams(window.location.hash.slice(1));
-    const key = params.get("key");
-    if (key) {
-      sessionStorage.setItem(KEY_ITEM, key);
-      params.delete("key");
-      const rest = params.toString();
-      history.replaceState(null, "", window.location.pathname + (rest ? "#" + rest : ""));
-    }
-    apiKey = sessionStorage.getItem(KEY_ITEM);
-  }
-
-  async function slas() {
-    const url = new URL("../v1/slas", document.baseURI);
-    if (url.origin !== window.location.origin) throw new Error("refusing to call " + url.origin);
-    const response = await fetch(url, {
-      headers: { Authorization: "Bearer " + apiKey, Accept: "application/json" },
-      credentials: "omit",
-      cache: "no-store",
-      redirect: "error",
-    });
-    if (!response.ok) {
-      const error = new Error("HTTP " + response.status);
-      error.status = response.status;
-      throw error;
-    }
-    return response.json();
-  }
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (name === "className") node.className = value;
-      else node.setAttribute(name, String(value));
-    }
-    for (const child of children) {
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  const api = client(() => apiKey, "../v1/");
 
   function percent(ratio) {
     return ratio === null || ratio === undefined ? "–" : (ratio * 100).toFixed(1) + "%";
@@ -105,7 +66,7 @@
   async function refresh() {
     clearTimeout(timer);
     try {
-      render(await slas());
+      render(await api("slas"));
       $("key-panel").hidden = true;
       $("board").hidden = false;
       refreshes += 1;
@@ -128,26 +89,14 @@
   function askForKey(message) {
     clearTimeout(timer);
     apiKey = null;
-    sessionStorage.removeItem(KEY_ITEM);
-    document.body.dataset.state = "needs-key";
-    $("board").hidden = true;
-    $("key-panel").hidden = false;
-    $("key-error").hidden = !message;
-    $("key-error").textContent = message || "";
-    $("status").textContent = "Waiting for an API key";
-    $("key-input").focus();
+    Stockbridge.askForKey(KEY_ITEM, "board", message);
   }
 
-  $("key-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const key = $("key-input").value.trim();
-    if (!key) return;
-    sessionStorage.setItem(KEY_ITEM, key);
+  Stockbridge.onKeyEntered(KEY_ITEM, (key) => {
     apiKey = key;
-    $("key-input").value = "";
     refresh();
   });
-  takeFragment();
+  apiKey = takeKey().key;
   if (apiKey) refresh();
   else askForKey("");
 })();

@@ -4,43 +4,21 @@
 "use strict";
 
 (() => {
-  const KEY_ITEM = "stockbridge.dashboard.key";
+  const { keyItem: KEY_ITEM, takeKey, client, $ } = window.Stockbridge;
   const LOOKUPS = {
     ticket: { scope: "Source", id: "Ticket number", params: (s, v) => ({ source: s, ticket: v }) },
     order: { scope: "Channel", id: "Order id", params: (s, v) => ({ channel: s, order: v }) },
     event: { scope: "Source", id: "Event id", params: (s, v) => ({ source: s, event_id: v }) },
     correlation: { scope: null, id: "Correlation id", params: null },
   };
-  const $ = (id) => document.getElementById(id);
-  let apiKey = sessionStorage.getItem(KEY_ITEM);
+  let apiKey = takeKey().key;
 
   function status(text, offline) {
     $("status").textContent = text;
     $("status").className = "status" + (offline ? " offline" : "");
   }
 
-  async function api(path) {
-    const url = new URL(path, document.baseURI);
-    if (url.origin !== window.location.origin) throw new Error("refusing to call " + url.origin);
-    const response = await fetch(url, {
-      headers: { Authorization: "Bearer " + apiKey, Accept: "application/json" },
-      credentials: "omit",
-      cache: "no-store",
-      redirect: "error",
-    });
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (_) {
-      body = null;
-    }
-    if (!response.ok) {
-      const error = new Error((body && (body.detail || body.title)) || "HTTP " + response.status);
-      error.status = response.status;
-      throw error;
-    }
-    return body;
-  }
+  const api = client(() => apiKey);
 
   function ms(value) {
     if (value === null || value === undefined) return "–";

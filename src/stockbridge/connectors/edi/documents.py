@@ -299,14 +299,17 @@ def shipping_order(
     lines: Sequence[tuple[int, str, str]],
     item_qualifier: str,
     status: str = ORIGINAL,
+    ship_to: str | None = None,
 ) -> list[list[str]]:
-    """940 body: W05, the warehouse and depositor, the order date, one LX/W01 per line
-    (LX01 is the hub's line number, echoed in the 945), W76 totals. `status` C cancels
-    the order sent before under the same depositor order number."""
+    """940 body: W05, the warehouse and depositor (and the ship-to location, when the hub
+    knows it), the order date, one LX/W01 per line (LX01 is the hub's line number, echoed
+    in the 945), W76 totals. `status` C cancels the order sent before under the same
+    depositor order number."""
     body: list[list[str]] = [
         ["W05", status, depositor_order, po_number],
         ["N1", "WH", warehouse, "91", warehouse],
         ["N1", "DE", depositor, "91", depositor],
+        *([["N1", "ST", ship_to, "91", ship_to]] if ship_to else []),
         ["G62", "04", order_date],
     ]
     total = Decimal(0)

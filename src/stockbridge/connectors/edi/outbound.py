@@ -7,6 +7,10 @@ work for the warehouse:
   shipping order for those lines (the order's reservations are held at that location);
 - a `transfer_shipment` whose destination is the partner's location: a 943 stock
   transfer shipment advice, so the warehouse expects the units;
+- a `transfer_order` (a transfer created) whose origin is the partner's location: a 940
+  shipping the transfer's lines to the receiving location (N1*ST), its depositor order
+  number the transfer id; and, when the transfer is closed with units unshipped, a 940
+  with W05-01 `C` for the same number;
 - a reservation held at the partner's location (a `reserve` posting: the target takes
   reservation holds): a 940 for the reserved units, its depositor order number the
   reservation id, one per reservation however often the hold is delivered; and its
@@ -83,6 +87,15 @@ def _lines(raw: Any, partner: PartnerSettings, here: bool) -> list[tuple[int, st
     return out
 
 
+def _order_940(
+    body: list[list[str]], number: str, reference: dict[str, Any], key: str, cancel: bool
+) -> Outgoing:
+    """A 940 that is its own document (one per key), or the one cancelling it."""
+    if cancel:
+        return Outgoing("940", "OW", body, number, reference, f"{key}:cancel", key)
+    return Outgoing("940", "OW", body, number, reference, key)
+
+
 def reservation_key(reservation_id: str) -> str:
     return f"940:reservation:{reservation_id}"
 
@@ -117,10 +130,39 @@ def _hold(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | No
         "document": payload.get("document_number"),
         "lines": {"1": str(payload.get("sku"))},
     }
-    key = reservation_key(rid)
-    if cancel:
-        return Outgoing("940", "OW", body, number, reference, f"{key}:cancel", key)
-    return Outgoing("940", "OW", body, number, reference, key)
+    return _order_940(body, number, reference, reservation_key(rid), cancel)
+
+
+def transfer_key(transfer_id: str) -> str:
+    return f"940:transfer:{transfer_id}"
+
+
+def _transfer_order(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing:
+    """A transfer out of the partner's location: a 940 shipping its lines to the receiving
+    location (N1*ST), or the 940 cancelling it when the transfer was closed unshipped."""
+    lines = _lines(payload.get("lines"), partner, here=False)
+    transfer_id = str(payload.get("transfer_id"))
+    number = depositor_number(transfer_id)
+    cancel = bool(payload.get("cancel"))
+    to = str(payload.get("to_location"))
+    body = shipping_order(
+        number,
+        str(payload.get("transfer_number") or "")[:MAX_ORDER_NUMBER],
+        partner.location,
+        partner.sender_id,
+        _date(payload.get("at"), partner),
+        [(n, code, q) for n, _, code, q in lines],
+        partner.item_qualifier,
+        status=CANCEL if cancel else ORIGINAL,
+        ship_to=to,
+    )
+    reference = {
+        "kind": "transfer",
+        "transfer_id": transfer_id,
+        "document": payload.get("document_number"),
+        "lines": {str(n): sku for n, sku, _, _ in lines},
+    }
+    return _order_940(body, number, reference, transfer_key(transfer_id), cancel)
 
 
 def plan(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | None:
@@ -151,6 +193,8 @@ def plan(partner: PartnerSettings, payload: Mapping[str, Any]) -> Outgoing | Non
             "lines": {str(n): sku for n, sku, _, _ in lines},
         }
         return Outgoing("940", "OW", body, number, reference)
+    if kind == "transfer_order" and payload.get("from_location") == partner.location:
+        return _transfer_order(partner, payload)
     if kind == "transfer_shipment" and payload.get("to_location") == partner.location:
         lines = _lines(payload.get("lines"), partner, here=False)
         transfer_id = str(payload.get("transfer_id"))

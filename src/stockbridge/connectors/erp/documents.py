@@ -304,6 +304,8 @@ def documents_for(payload: Mapping[str, Any]) -> list[ErpDocument]:
         return order_documents(payload)
     if kind in ("return", "write_off"):
         return return_documents(payload)
+    if kind == "transfer_order":
+        return []  # an instruction to a warehouse: the books move when the units ship
     if kind in ("transfer_shipment", "transfer_receipt", "transfer_close"):
         return transfer_documents(payload)
     raise NotForErp(f"an ERP target takes postings, not {kind!r} deliveries")

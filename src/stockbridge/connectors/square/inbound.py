@@ -70,6 +70,10 @@ class SquareInbound:
         token = secret(env, "access_token_env", settings.access_token_env)
         return cls(name, settings, key, token)
 
+    def use_client(self, client: httpx.Client) -> None:
+        """Read orders through `client` (the estate simulator's in-process transport)."""
+        self._client = client
+
     def verify(self, headers: Mapping[str, str], body: bytes, url: str) -> bool:
         given = _header(headers, SIGNATURE_HEADER)
         if not given:

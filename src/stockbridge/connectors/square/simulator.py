@@ -58,6 +58,14 @@ def _json(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def pump(sender: Sender, interval: float) -> None:
+    """Send the due webhooks every `interval` seconds, until cancelled."""
+    async with httpx.AsyncClient() as client:
+        while True:
+            await sender.flush(client)
+            await asyncio.sleep(interval)
+
+
 def create_app(
     state: SimState | None = None,
     faults: SimFaults | None = None,
@@ -76,14 +84,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = None
         if pump_interval:
-
-            async def pump() -> None:
-                async with httpx.AsyncClient() as client:
-                    while True:
-                        await sender.flush(client)
-                        await asyncio.sleep(pump_interval)
-
-            task = asyncio.create_task(pump())
+            task = asyncio.create_task(pump(sender, pump_interval))
         try:
             yield
         finally:
@@ -102,7 +103,9 @@ def create_app(
     async def gate(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if not request.url.path.startswith("/v2/"):
+        # Relative to where the simulator is mounted (the demo serves it under /square).
+        path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+        if not path.startswith("/v2/"):
             return await call_next(request)
         stats.requests += 1
         token = state.access_token

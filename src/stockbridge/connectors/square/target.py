@@ -75,6 +75,8 @@ def _retryable(status: int | None) -> bool:
 class SquareTarget:
     #: Reads cross references from the hub's database (mapping = "xrefs").
     uses_state = True
+    #: Square's 24-hour `occurred_at` rule is kept on the hub's clock.
+    uses_clock = True
 
     def __init__(
         self,
