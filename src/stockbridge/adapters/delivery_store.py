@@ -242,7 +242,7 @@ class DeliveryStoreMixin:
         """Record a round and claim the next in one transaction: on SQLite every write
         transaction waits its turn behind the ingest writer, so a round takes one turn."""
         with self._write() as cur:
-            stored = [self._finish(cur, f, now_us) for f in done]
+            stored = self._finish_all(cur, done, now_us)
             self._count_attempts(cur, done, stored, now_us)
             return stored, self._claim(cur, target, now_us, lease_us, limit)
 
@@ -318,10 +318,8 @@ class DeliveryStoreMixin:
         A push going back to pending becomes `superseded` when a newer value for the same
         channel and SKU is already waiting: that one carries the truth now.
         """
-        stored = []
         with self._write() as cur:
-            for f in done:
-                stored.append(self._finish(cur, f, now_us))
+            stored = self._finish_all(cur, done, now_us)
             self._count_attempts(cur, done, stored, now_us)
         return stored
 
@@ -385,26 +383,42 @@ class DeliveryStoreMixin:
             latency[(target, kind)] = (counts, sum_us + int(total))
         return outcomes, latency
 
-    def _finish(self, cur: Any, f: Finished, now_us: int) -> str:
-        delivery, state = f.delivery, f.state
-        cur.execute(
+    def _finish_all(self, cur: Any, done: Sequence[Finished], now_us: int) -> list[str]:
+        """Record attempts and new states, a statement per kind of row rather than per row
+        (a round of 2,000 pushes holds the write lock the ingest writer waits on)."""
+        if not done:
+            return []
+        cur.executemany(
             self.sql(
                 "INSERT INTO delivery_attempts (delivery_id, at_us, status, duration_ms, "
                 "error, verdict) VALUES (?,?,?,?,?,?)"
             ),
-            (delivery.id, now_us, f.status, f.duration_ms, f.error, state),
+            [(f.delivery.id, now_us, f.status, f.duration_ms, f.error, f.state) for f in done],
         )
-        if state == "pending" and delivery.kind == "availability":
-            cur.execute(
-                self.sql(
-                    "SELECT 1 FROM deliveries WHERE target = ? AND key = ? AND "
-                    "kind = 'availability' AND state = 'pending' AND id <> ?"
-                ),
-                (delivery.target, delivery.key, delivery.id),
-            )
-            if cur.fetchone():
-                state = "superseded"
-        cur.execute(
+        stored = []
+        # Pushes this round puts back to pending: the statements below run after every
+        # check, so a later push of the same key sees them here rather than in the table.
+        waiting: set[tuple[str, str]] = set()
+        for f in done:
+            delivery, state = f.delivery, f.state
+            if state == "pending" and delivery.kind == "availability":
+                key = (delivery.target, delivery.key)
+                if key in waiting:
+                    stored.append("superseded")
+                    continue
+                waiting.add(key)
+                cur.execute(
+                    self.sql(
+                        "SELECT 1 FROM deliveries WHERE target = ? AND key = ? AND "
+                        "kind = 'availability' AND state = 'pending' AND id <> ?"
+                    ),
+                    (delivery.target, delivery.key, delivery.id),
+                )
+                if cur.fetchone():
+                    state = "superseded"
+                    waiting.discard(key)
+            stored.append(state)
+        cur.executemany(
             self.sql(
                 "UPDATE deliveries SET state = ?, last_status = ?, last_error = ?, "
                 "next_attempt_us = COALESCE(?, next_attempt_us), lease_until_us = NULL, "
@@ -412,19 +426,25 @@ class DeliveryStoreMixin:
                 "updated_us = ?, delivered_us = CASE WHEN ? = 'delivered' THEN ? "
                 "ELSE delivered_us END WHERE id = ?"
             ),
-            (
-                state,
-                f.status,
-                f.error,
-                f.next_attempt_us,
-                0 if f.sent else 1,
-                now_us,
-                state,
-                now_us,
-                delivery.id,
-            ),
+            [
+                (
+                    state,
+                    f.status,
+                    f.error,
+                    f.next_attempt_us,
+                    0 if f.sent else 1,
+                    now_us,
+                    state,
+                    now_us,
+                    f.delivery.id,
+                )
+                for f, state in zip(done, stored, strict=True)
+            ],
         )
-        if state == "rejected":
+        for f, state in zip(done, stored, strict=True):
+            if state != "rejected":
+                continue
+            delivery = f.delivery
             # A business rejection waits for a person, with the request kept.
             cur.execute(
                 self.sql(
@@ -441,7 +461,7 @@ class DeliveryStoreMixin:
                     now_us,
                 ),
             )
-        return state
+        return stored
 
     # --- operators' side -------------------------------------------------------------------
     def deliveries(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,32 @@ class SqliteStore(SqlStore):
         self.synchronous = "FULL" if durable else "OFF"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._turn: int | None = None  # the write-turn lock file (see _take_turn)
+        self._turn_held = False
+
+    def _take_turn(self) -> None:
+        """Wait for this process's turn to write, in the kernel rather than in SQLite.
+
+        When BEGIN IMMEDIATE finds the database locked, SQLite's busy handler sleeps and
+        retries, up to 100 ms a sleep; a writer that commits back to back (the ingest
+        process under load) takes the lock again before the sleeper wakes, so the
+        dispatcher's rounds waited up to seconds. An exclusive `flock` on a file next to
+        the database hands the lock to the waiting process the moment it is released, so
+        writers take turns. The kernel drops the lock if its holder dies.
+        """
+        if self.path == ":memory:" or self._turn_held:
+            return
+        if self._turn is None:
+            self._turn = os.open(
+                f"{self.path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
+        fcntl.flock(self._turn, fcntl.LOCK_EX)
+        self._turn_held = True
+
+    def _end_turn(self) -> None:
+        if self._turn_held and self._turn is not None:
+            self._turn_held = False
+            fcntl.flock(self._turn, fcntl.LOCK_UN)
 
     def connect(self) -> Any:
         try:
@@ -50,30 +78,53 @@ class SqliteStore(SqlStore):
         )
 
     def begin(self, conn: Any) -> Any:
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        self._take_turn()
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._end_turn()
+            raise
         return cur
 
     def commit(self, conn: Any) -> None:
-        conn.execute("COMMIT")
+        conn.execute("COMMIT")  # if it fails, the rollback that follows ends the turn
+        self._end_turn()
 
     def rollback(self, conn: Any) -> None:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            self._end_turn()
 
     def migrate(self) -> None:
         with self._write_lock:
             conn = self._writer()
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            self._take_turn()
+            try:
+                self._migrate(conn)
+            finally:
+                self._end_turn()
+
+    def close(self) -> None:
+        super().close()
+        with self._write_lock:
+            if self._turn is not None:
+                os.close(self._turn)  # releases the lock with it
+                self._turn, self._turn_held = None, False
+
+    def _migrate(self, conn: Any) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        for version, script in migration_files(self.dialect):
+            if version in done:
+                continue
+            # executescript commits first, so the migration brings its own transaction.
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\n"
+                f"INSERT INTO schema_migrations VALUES ({version}, datetime('now'));\nCOMMIT;"
             )
-            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            for version, script in migration_files(self.dialect):
-                if version in done:
-                    continue
-                # executescript commits first, so the migration brings its own transaction.
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\n"
-                    f"INSERT INTO schema_migrations VALUES ({version}, datetime('now'));\nCOMMIT;"
-                )
