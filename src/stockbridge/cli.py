@@ -1129,7 +1129,7 @@ def demo(
     from .app.bootstrap import bootstrap
     from .simulate.live import DEMO, LiveEstate, platforms_app
 
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-writer"):
         Path(database + suffix).unlink(missing_ok=True)
     key = os.environ.get("STOCKBRIDGE_BOOTSTRAP_KEY") or "sbk_demo_" + secrets.token_urlsafe(12)
     settings = _settings(None, database, **{"server.host": host, "server.port": port})

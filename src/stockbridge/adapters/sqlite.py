@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -13,6 +12,11 @@ import orjson
 
 from ..domain.errors import StoreUnavailable
 from .sql_store import SqlStore, migration_files
+
+try:  # write turns need flock (POSIX); elsewhere SQLite's busy handler alone decides
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 
 class SqliteStore(SqlStore):
@@ -38,7 +42,7 @@ class SqliteStore(SqlStore):
         the database hands the lock to the waiting process the moment it is released, so
         writers take turns. The kernel drops the lock if its holder dies.
         """
-        if self.path == ":memory:" or self._turn_held:
+        if self.path == ":memory:" or self._turn_held or fcntl is None:
             return
         if self._turn is None:
             self._turn = os.open(
@@ -48,7 +52,7 @@ class SqliteStore(SqlStore):
         self._turn_held = True
 
     def _end_turn(self) -> None:
-        if self._turn_held and self._turn is not None:
+        if self._turn_held and self._turn is not None and fcntl is not None:
             self._turn_held = False
             fcntl.flock(self._turn, fcntl.LOCK_UN)
 
