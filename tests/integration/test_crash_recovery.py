@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -75,6 +75,7 @@ class ServerProcess:
         self.env = {**os.environ, "STOCKBRIDGE_BOOTSTRAP_KEY": KEY}
         self.env.pop("STOCKBRIDGE_DATABASE", None)
         self.lines: list[str] = []
+        self._new_line = threading.Condition()
         self.port: int | None = None
         self._ready = threading.Event()
         self.proc: subprocess.Popen[str] | None = None
@@ -102,12 +103,19 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stderr is not None
         # Keep draining after readiness so the server never blocks on a full pipe.
         for line in self.proc.stderr:
-            self.lines.append(line)
+            with self._new_line:
+                self.lines.append(line)
+                self._new_line.notify_all()
             found = _RUNNING.search(line)
             if found and self.port is None:
                 self.port = int(found.group(1))
                 self._ready.set()
         self._ready.set()
+
+    def wait_for_lines(self, predicate: Callable[[list[str]], bool], timeout: float) -> bool:
+        """Wait until the log read so far satisfies `predicate` (woken by each new line)."""
+        with self._new_line:
+            return self._new_line.wait_for(lambda: predicate(self.lines), timeout)
 
     @property
     def url(self) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -180,10 +179,9 @@ def test_no_secret_reaches_the_logs_and_correlation_ids_do(
         # And the dispatcher's failed push to the echoing receiver has been logged, and
         # the server has written the line of the last request (its stderr is read apart)
         expected = ('"delivery attempt failed"', '"path": "/v1/webhooks/square"')
-        deadline = time.monotonic() + 60
-        while not all(any(e in line for line in server.lines) for e in expected):
-            assert time.monotonic() < deadline, "the expected log lines never came"
-            time.sleep(0.05)
+        assert server.wait_for_lines(
+            lambda lines: all(any(e in line for line in lines) for e in expected), timeout=60
+        ), "the expected log lines never came"
 
     logs = "".join(server.lines)
     records = [json.loads(line) for line in server.lines if line.startswith("{")]
