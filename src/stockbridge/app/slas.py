@@ -107,18 +107,23 @@ class SlaService:
         kind = "sla_breach" if move is Transition.BREACH else "sla_recovered"
         workflow = view["workflow"]
         body = {"type": kind, "at": from_micros(now_us), **view}
-        return self._to_alert_targets(
-            f"sla/{workflow}", f"{kind}:{workflow}:{now_us}", body, now_us
+        return _to_alert_targets(
+            self._alert_targets(), f"sla/{workflow}", f"{kind}:{workflow}:{now_us}", body, now_us
         )
 
     def alert_overdue(self, records: Sequence[ExceptionRecord]) -> None:
         """Alert every alert target of exceptions found open past their SLA (once each:
         the idempotency key is the exception's)."""
+        if not records:
+            return
         now_us = to_micros(self.clock.now())
+        # The alert targets are read once for every record.
+        targets = self._alert_targets()
         alerts = [
             alert
             for r in records
-            for alert in self._to_alert_targets(
+            for alert in _to_alert_targets(
+                targets,
                 f"exception/{r.id}",
                 f"exception_overdue:{r.id}",
                 {
@@ -136,23 +141,28 @@ class SlaService:
         if alerts:
             self.store.queue_alerts(alerts, now_us)
 
-    def _to_alert_targets(
-        self, key: str, idempotency_key: str, body: dict[str, Any], now_us: int
-    ) -> list[NewDelivery]:
-        return [
-            NewDelivery(
-                target=name,
-                kind="alert",
-                key=key,
-                idempotency_key=idempotency_key,
-                payload=body,
-                priority=0,
-                causes=[],
-                occurred_us=now_us,
-            )
-            for name, (config, _) in sorted(self.store.targets().items())
-            if config.get("alerts")
-        ]
+    def _alert_targets(self) -> list[str]:
+        """The targets that take alerts, in name order."""
+        targets = sorted(self.store.targets().items())
+        return [name for name, (config, _) in targets if config.get("alerts")]
+
+
+def _to_alert_targets(
+    targets: Sequence[str], key: str, idempotency_key: str, body: dict[str, Any], now_us: int
+) -> list[NewDelivery]:
+    return [
+        NewDelivery(
+            target=name,
+            kind="alert",
+            key=key,
+            idempotency_key=idempotency_key,
+            payload=body,
+            priority=0,
+            causes=[],
+            occurred_us=now_us,
+        )
+        for name in targets
+    ]
 
 
 def _percent(ratio: float | None) -> str:

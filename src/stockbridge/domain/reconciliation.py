@@ -94,10 +94,6 @@ class Difference:
     first_seen_us: int
     action: Action = Action.NONE
 
-    @property
-    def drift_key(self) -> tuple[str, str]:
-        return (self.system_sku, self.system_location)
-
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
