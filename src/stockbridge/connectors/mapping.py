@@ -44,6 +44,10 @@ class Unmapped(Exception):
     """No (or more than one) platform code for an enterprise code; says which and why."""
 
 
+class Ambiguous(Unmapped):
+    """More than one platform code for an enterprise code."""
+
+
 def externals(
     state: ConnectorState | None,
     source: str,
@@ -71,7 +75,7 @@ def externals(
                 f"add one with PUT /v1/xrefs"
             )
         else:
-            out[code] = Unmapped(
+            out[code] = Ambiguous(
                 f"{len(matches)} cross references of source {source!r} kind {kind} for "
                 f"{code!r} ({', '.join(matches)}): keep one"
             )

@@ -410,10 +410,12 @@ class HubIntegration:
         computed for the channel: zero once the day's pushes have drained."""
         pairs = [(ch, sku) for ch in self.commerce.channels for sku in self.day.estate.skus]
         values = self._values(pairs)
+        # Each platform's inventory read once, not once per SKU.
+        shown = {ch: self.commerce.shown(ch) for ch in self.commerce.channels}
         return sum(
             1
             for ch, sku in pairs
-            if self.commerce.shown(ch).get(sku, 0) != int(values.get((ch, sku), Decimal(0)))
+            if shown[ch].get(sku, 0) != int(values.get((ch, sku), Decimal(0)))
         )
 
     def close(self) -> None:

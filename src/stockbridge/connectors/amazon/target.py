@@ -32,7 +32,7 @@ from ...app.targets import TargetIn
 from ...delivery.bucket import TokenBucket
 from ...delivery.policy import RETRYABLE_4XX
 from ...domain.model import to_micros
-from ..mapping import Unmapped, externals
+from ..mapping import Ambiguous, Unmapped, externals
 from ..webhook import SendResult
 from .config import AmazonTargetSettings, LwaCredentials
 from .feeds import API as FEEDS
@@ -155,7 +155,7 @@ class AmazonTarget:
                 422, {}, "an Amazon target takes availability pushes only", _elapsed(started)
             )
         settings = self.settings
-        sku = (self._seller_skus(settings, [delivery]))[str(delivery.payload["sku"])]
+        sku = self._seller_skus(settings, [delivery])[str(delivery.payload["sku"])]
         if isinstance(sku, Unmapped):
             return SendResult(422, {}, str(sku), _elapsed(started))
         try:
@@ -203,10 +203,11 @@ class AmazonTarget:
         """SKU -> seller SKU (the SKU itself when nothing maps it), or why it is ambiguous."""
         skus = sorted({str(d.payload["sku"]) for d in deliveries})
         if settings.mapping == "settings":
-            return {sku: settings.skus.get(sku, sku) for sku in skus}
+            return {sku: settings.seller_sku(sku) for sku in skus}
         found = externals(self.state, settings.xref_source or self.name, "item", skus)
+        # A SKU no cross reference maps is sent as it is; one mapped twice is refused.
         return {
-            sku: sku if isinstance(seller, Unmapped) and str(seller).startswith("no ") else seller
+            sku: seller if isinstance(seller, str | Ambiguous) else sku
             for sku, seller in found.items()
         }
 
