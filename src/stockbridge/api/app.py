@@ -63,7 +63,9 @@ def create_app(
     )
     app.state.hub = hub
     deprecations = deprecations or Deprecations()
-    app.add_middleware(DeprecationHeaders, deprecations=deprecations)
+    if deprecations:
+        # Only while something is deprecated: otherwise every answer would pass through it.
+        app.add_middleware(DeprecationHeaders, deprecations=deprecations)
     app.add_middleware(BodyLimit, max_bytes=hub.settings.server.max_body_bytes)
     # Outermost: the correlation id is in the context of everything logged below.
     app.add_middleware(RequestContext)

@@ -55,14 +55,15 @@ class Deprecations:
 
 
 class DeprecationHeaders:
-    """ASGI middleware: the headers of a deprecated operation on each of its answers."""
+    """ASGI middleware: the headers of a deprecated operation on each of its answers
+    (installed only when some operation is deprecated)."""
 
     def __init__(self, app: ASGIApp, deprecations: Deprecations) -> None:
         self.app = app
         self.deprecations = deprecations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.deprecations:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 

@@ -40,7 +40,8 @@ def _instant(value: Any, where: str) -> int:
 
 
 def _with_differences(hub: Hub, record: RunRecord, status: int = 200) -> JsonResponse:
-    lines = hub.reconciliation.lines(record.id)
+    # The run is in hand: its lines without reading the run again.
+    lines = hub.store.reconciliation_lines(record.id)
     differences = [difference_view(record.system, d, record.created_us) for d in lines]
     return JsonResponse({**run_view(record), "differences": differences}, status_code=status)
 

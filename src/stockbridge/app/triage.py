@@ -236,7 +236,7 @@ class TriageService:
         for exception_id in sorted(set(ids)):
             try:
                 outcome.done.append(self.exceptions.ignore(exception_id, note, actor))
-            except (ExceptionNotWorkable, StockbridgeError) as e:
+            except StockbridgeError as e:
                 outcome.skipped.append(Skipped(exception_id, str(e)))
         return outcome
 
@@ -261,7 +261,7 @@ class TriageService:
         for exception_id in self.resolved_by(fix.xrefs):
             try:
                 fix.replayed.append(self.exceptions.replay(exception_id, actor, MAPPING_FIXED))
-            except (ExceptionNotWorkable, StockbridgeError) as e:
+            except StockbridgeError as e:
                 fix.skipped.append(Skipped(exception_id, str(e)))
         return fix
 
@@ -280,8 +280,10 @@ class TriageService:
             yield from (Parked(r.id, r.reason, r.source, r.field, r.payload) for r in page)
 
     # --- the SLA -----------------------------------------------------------------------
-    def _cutoffs(self, now_us: int) -> dict[str, int]:
-        reasons = self.store.open_exceptions_by_reason()
+    def _cutoffs(self, now_us: int, reasons: Iterable[str] | None = None) -> dict[str, int]:
+        """Each reason's SLA cutoff (by default, of every reason with open exceptions)."""
+        if reasons is None:
+            reasons = self.store.open_exceptions_by_reason()
         return {reason: self.sla.cutoff_us(reason, now_us) for reason in reasons}
 
     def overdue_exceptions(self, now: datetime) -> list[ExceptionRecord]:
@@ -299,13 +301,12 @@ class TriageService:
         return self.store.exception_alerts(limit)
 
     def summary(self, window_seconds: float = STATS_WINDOW_SECONDS) -> TriageSummary:
-        now = self.clock.now()
-        now_us = to_micros(now)
+        now_us = self._now_us()
         open_by_reason = self.store.open_exceptions_by_reason()
         times = self.store.resolution_times(now_us - int(window_seconds * 1e6), 100_000)
         return TriageSummary(
             open_by_reason,
-            self.overdue_counts(now),
+            self.store.open_exceptions_before(self._cutoffs(now_us, open_by_reason)),
             {reason: self.sla.limit_us(reason) / 1e6 for reason in open_by_reason},
             resolution_stats((reason, took) for reason, _, took in times),
             window_seconds,
