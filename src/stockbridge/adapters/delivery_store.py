@@ -18,6 +18,8 @@ from ..domain.slas import LATENCY_BUCKETS, latency_bucket
 
 #: An attempt's outcome as counted, from the state it left the delivery in.
 ATTEMPT_OUTCOMES = {"pending": "retry", "superseded": "retry"}
+#: How often a claim looks for deliveries whose dispatcher died mid-flight (µs).
+LEASE_CHECK_US = 1_000_000
 #: Counter rows per key: concurrent writers (PostgreSQL) rarely wait on each other's row.
 COUNTER_SHARDS = 8
 
@@ -234,7 +236,9 @@ class DeliveryStoreMixin:
         still pending (postings go in order per SKU and location).
         """
         with self._write() as cur:
-            return self._claim(cur, target, now_us, lease_us, limit)
+            rows = self._claim(cur, target, now_us, lease_us, limit)
+        # Decoded once the write lock is released: the ingest writer waits on it.
+        return [_delivery(r) for r in rows]
 
     def finish_and_claim(
         self, done: Sequence[Finished], now_us: int, target: str, lease_us: int, limit: int
@@ -244,11 +248,26 @@ class DeliveryStoreMixin:
         with self._write() as cur:
             stored = self._finish_all(cur, done, now_us)
             self._count_attempts(cur, done, stored, now_us)
-            return stored, self._claim(cur, target, now_us, lease_us, limit)
+            rows = self._claim(cur, target, now_us, lease_us, limit)
+        return stored, [_delivery(r) for r in rows]
 
-    def _claim(
-        self, cur: Any, target: str, now_us: int, lease_us: int, limit: int
-    ) -> list[Delivery]:
+    def _claim(self, cur: Any, target: str, now_us: int, lease_us: int, limit: int) -> list[Any]:
+        """Due deliveries of a target marked in flight; their rows, not yet decoded."""
+        if self._leases_due(target, now_us, lease_us):
+            self._recover_leases(cur, target, now_us)
+        return self._claim_rows(cur, target, now_us, lease_us, limit)
+
+    def _leases_due(self, target: str, now_us: int, lease_us: int) -> bool:
+        """Whether to look for run-out leases in this claim: at most once a second (or a
+        lease) per target, since that look costs every round under the write lock."""
+        checked: dict[str, int] = self.__dict__.setdefault("_lease_checks", {})
+        last = checked.get(target)
+        if last is not None and last <= now_us < last + min(LEASE_CHECK_US, lease_us):
+            return False
+        checked[target] = now_us
+        return True
+
+    def _recover_leases(self, cur: Any, target: str, now_us: int) -> None:
         # Leases run out when a dispatcher died mid-flight: those deliveries go back to
         # the queue, unless a newer value for the same channel and SKU already waits.
         cur.execute(
@@ -268,6 +287,10 @@ class DeliveryStoreMixin:
             ),
             (target, now_us),
         )
+
+    def _claim_rows(
+        self, cur: Any, target: str, now_us: int, lease_us: int, limit: int
+    ) -> list[Any]:
         cur.execute(
             self.sql(
                 f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.target = ? "
@@ -285,14 +308,14 @@ class DeliveryStoreMixin:
             ),
             (target, now_us, limit),
         )
-        rows = [_delivery(r) for r in cur.fetchall()]
+        rows: list[Any] = cur.fetchall()
         if rows:
             cur.executemany(
                 self.sql(
                     "UPDATE deliveries SET state = 'in_flight', lease_until_us = ?, "
                     "attempts = attempts + 1, updated_us = ? WHERE id = ?"
                 ),
-                [(now_us + lease_us, now_us, r.id) for r in rows],
+                [(now_us + lease_us, now_us, r[0]) for r in rows],
             )
         return rows
 

@@ -27,6 +27,7 @@ from .. import logs
 from ..config import TracingSettings
 from ..domain.errors import StoreUnavailable
 from ..logs import LogSetup
+from ..runtime import tune_gc
 from ..tracing import Tracing
 from .documents import DocumentResult, TicketPolicy
 from .ingest import (
@@ -96,6 +97,9 @@ def _child(
         transfers=transfers,
         tracing=Tracing.from_settings(tracing or TracingSettings()),
     )
+    # A spawned interpreter starts with the default collector thresholds: the ingest
+    # transaction's short-lived objects would set it off every few hundred allocations.
+    tune_gc()
     next_tick = time.monotonic() + expiry_interval
     try:
         while True:
