@@ -193,6 +193,7 @@ def plan_pushes(
     by_sku: dict[str, list[Entry]] = {}
     for entry in causes:
         by_sku.setdefault(entry.event.sku, []).append(entry)
+    computed_at = from_micros(now_us).isoformat()  # the same instant for every push
     moved: dict[str, list[str]] = {}
     for sku, loc in inputs.moved:
         moved.setdefault(sku, []).append(loc)
@@ -224,9 +225,10 @@ def plan_pushes(
         pushed_total = total
         for loc in inputs.reporting:
             if loc in policy.locations:
-                pushed_total += contribution(
-                    policy, loc, _available(positions, sku, loc, safety), False
-                ) - contribution(policy, loc, _available(positions, sku, loc, safety), True)
+                here = _available(positions, sku, loc, safety)
+                pushed_total += contribution(policy, loc, here, False) - contribution(
+                    policy, loc, here, True
+                )
         value, _, _ = channel_value(policy, sku, item, pushed_total)
         before = state.value if state is not None else None
         kept[(channel, sku)] = ChannelState(value, total, basis)
@@ -236,7 +238,14 @@ def plan_pushes(
         events = by_sku.get(sku, [])[:MAX_CAUSES]
         deliveries.append(
             availability_push(
-                routing.channel_target[channel], channel, sku, value, priority, events, now_us
+                routing.channel_target[channel],
+                channel,
+                sku,
+                value,
+                priority,
+                events,
+                now_us,
+                computed_at,
             )
         )
     return deliveries, kept
@@ -254,10 +263,13 @@ def availability_push(
     priority: int,
     events: Sequence[Entry],
     now_us: int,
+    computed_at: str | None = None,
 ) -> NewDelivery:
     """One availability push of `value` for (channel, sku), naming the events behind it
     (none for a correction that no event caused, such as a reconciliation's)."""
-    correlations = tuple(sorted({e.event.correlation for e in events}))
+    facts = [e.event for e in events]
+    correlations = tuple(sorted({e.correlation for e in facts}))
+    keys = [f"{e.key.source}/{e.key.event_id}" for e in facts]
     return NewDelivery(
         target=target,
         kind="availability",
@@ -268,16 +280,16 @@ def availability_push(
             "channel": channel,
             "sku": sku,
             "available": plain(value),
-            "computed_at": from_micros(now_us).isoformat(),
+            "computed_at": computed_at or from_micros(now_us).isoformat(),
             # The events behind this value (the first ones when there are many).
-            "events": [str(e.event.key) for e in events],
+            "events": keys,
             "correlation_ids": list(correlations),
         },
         priority=priority,
-        causes=[str(e.event.key) for e in events],
+        causes=list(keys),
         correlation_ids=correlations,
-        workflow=push_workflow((e.event.key.source, e.event.type) for e in events),
-        occurred_us=min((e.event.occurred_us for e in events), default=None),
+        workflow=push_workflow((e.key.source, e.type) for e in facts),
+        occurred_us=min((e.occurred_us for e in facts), default=None),
     )
 
 
