@@ -66,7 +66,7 @@ class Row:
         return self.events / self.seconds
 
 
-def _percentile(samples: list[float], q: float) -> float:
+def percentile(samples: list[float], q: float) -> float:
     if not samples:
         return float("nan")
     if len(samples) == 1:
@@ -132,9 +132,20 @@ def _seed(hub: Any) -> None:
 READ_RATE = 200
 
 
-def _read_loop(url: str, stop: Any, out: Any) -> None:
-    """A reader process: GET /v1/positions/{sku}/{location} and GET /v1/availability/web/{sku}
-    in turn at READ_RATE until `stop` is set; sends back both latency lists (ms).
+@dataclass(frozen=True)
+class ReadMix:
+    """What the reader asks for: positions of these SKUs and locations, and the
+    availability of these SKUs on this channel."""
+
+    skus: list[str]
+    locations: list[str]
+    channel: str = "web"
+
+
+def _read_loop(url: str, stop: Any, out: Any, mix: ReadMix) -> None:
+    """A reader process: GET /v1/positions/{sku}/{location} and
+    GET /v1/availability/{channel}/{sku} in turn at READ_RATE until `stop` is set; sends
+    back both latency lists (ms).
 
     In a process of its own, so its client work does not share the server's GIL and the
     latencies are the server's, as a storefront across the network would see them.
@@ -147,10 +158,12 @@ def _read_loop(url: str, stop: Any, out: Any) -> None:
         next_at = time.perf_counter()
         while not stop.wait(max(0.0, next_at - time.perf_counter())):
             next_at += interval
-            sku = f"SKU-{r.randrange(SKUS):05d}"
-            loc = f"L{r.randrange(LOCATIONS):03d}"
+            sku = r.choice(mix.skus)
+            loc = r.choice(mix.locations)
             is_ats = len(positions) > len(ats)
-            path = f"/v1/availability/web/{sku}" if is_ats else f"/v1/positions/{sku}/{loc}"
+            path = (
+                f"/v1/availability/{mix.channel}/{sku}" if is_ats else f"/v1/positions/{sku}/{loc}"
+            )
             t0 = time.perf_counter()
             resp = client.get(path)
             (ats if is_ats else positions).append((time.perf_counter() - t0) * 1000)
@@ -158,14 +171,19 @@ def _read_loop(url: str, stop: Any, out: Any) -> None:
     out.send((positions, ats))
 
 
-class _Reader:
+class Reader:
     """Runs `_read_loop` in a child process for the length of one measured run."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, mix: ReadMix | None = None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
         self._parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_read_loop, args=(url, self._stop, child), daemon=True)
+        mix = mix or ReadMix(
+            [f"SKU-{i:05d}" for i in range(SKUS)], [f"L{i:03d}" for i in range(LOCATIONS)]
+        )
+        self._process = ctx.Process(
+            target=_read_loop, args=(url, self._stop, child, mix), daemon=True
+        )
         self.samples: list[float] = []
         self.ats_samples: list[float] = []
 
@@ -178,7 +196,7 @@ class _Reader:
         self._process.join()
 
 
-def _serve(hub: Any) -> tuple[Any, threading.Thread, str]:
+def serve(hub: Any) -> tuple[Any, threading.Thread, str]:
     import socket
 
     import uvicorn
@@ -210,7 +228,7 @@ def _drive(
 ) -> Row:
     """Run `work(client, record_latency_ms)` in `clients` threads while the reader reads."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    reader = _Reader(url)
+    reader = Reader(url)
     commits0 = hub.writer.commits
     reader.start()
     threads = [threading.Thread(target=work, args=(c, latencies[c].append)) for c in range(clients)]
@@ -232,7 +250,7 @@ def _row(
     seconds: float,
     commits: int,
     submit: list[float],
-    reader: _Reader,
+    reader: Reader,
 ) -> Row:
     return Row(
         label,
@@ -240,12 +258,12 @@ def _row(
         events,
         seconds,
         commits,
-        _percentile(submit, 50),
-        _percentile(submit, 99),
-        _percentile(reader.samples, 50),
-        _percentile(reader.samples, 99),
-        _percentile(reader.ats_samples, 50),
-        _percentile(reader.ats_samples, 99),
+        percentile(submit, 50),
+        percentile(submit, 99),
+        percentile(reader.samples, 50),
+        percentile(reader.samples, 99),
+        percentile(reader.ats_samples, 50),
+        percentile(reader.ats_samples, 99),
         len(reader.samples) + len(reader.ats_samples),
     )
 
@@ -334,7 +352,7 @@ def _run_http(hub: Any, url: str, batch: int, total: int, progress: Progress) ->
         processes.append(proc)
     for parent in pipes:
         assert parent.recv() == "ready"
-    reader = _Reader(url)
+    reader = Reader(url)
     reader.start()
     commits0 = hub.writer.commits
     t0 = time.perf_counter()
@@ -400,7 +418,7 @@ def run_ingest_bench(
     _seed(hub)
     tune_gc()
     hub.start()
-    server, thread, url = _serve(hub)
+    server, thread, url = serve(hub)
     rows: list[Row] = []
     try:
         with Progress(console=console, transient=True) as progress:

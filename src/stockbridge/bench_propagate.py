@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import random
-import statistics
 import tempfile
 import threading
 import time
@@ -23,6 +22,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
+
+from .bench import percentile
 
 SKUS = 1_000
 LOCATIONS = 10
@@ -86,12 +87,10 @@ class PropagationRow:
     p99_ms: float
     max_backlog: int
     drain_seconds: float
-
-
-def _pct(samples: list[float], q: int) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else float("nan")
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+    #: Lookups over HTTP during the load: availability on the channel, and positions.
+    ats_p50_ms: float
+    ats_p99_ms: float
+    position_p99_ms: float
 
 
 def _one_run(
@@ -99,6 +98,7 @@ def _one_run(
 ) -> PropagationRow:
     from .app.bootstrap import bootstrap
     from .app.master import MasterKind
+    from .bench import BENCH_KEY, Reader, ReadMix, serve
     from .config import Settings
     from .runtime import tune_gc
 
@@ -115,6 +115,7 @@ def _one_run(
             **{
                 "database.url": str(folder / "hub.db"),
                 "delivery.poll_interval_seconds": 0.005,
+                "bootstrap_key": BENCH_KEY,
             }
         )
     )
@@ -137,6 +138,8 @@ def _one_run(
     )
     tune_gc()
     hub.start()
+    # The hub answers lookups over HTTP meanwhile, as a storefront would ask them.
+    server, server_thread, api_url = serve(hub)
     # Opening stock everywhere, delivered before the clock starts.
     opening = [
         {
@@ -171,6 +174,11 @@ def _one_run(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
+    reader = Reader(
+        api_url,
+        ReadMix([f"P{i:04d}" for i in range(SKUS)], [f"S{i:02d}" for i in range(LOCATIONS)]),
+    )
+    reader.start()
     futures = []
     start = time.time()
     n = 0
@@ -200,12 +208,15 @@ def _one_run(
     for f in futures:
         f.result()
     elapsed = time.time() - start
+    reader.finish()
     drain_from = time.time()
     hub.dispatcher.wait_until(lambda: _backlog(hub) == 0, timeout=600)
     drain = time.time() - drain_from
     stop_backlog.set()
     watcher.join()
     pushes = httpx.get(url + "/stats").json()[before:]
+    server.should_exit = True
+    server_thread.join(timeout=10)
     hub.close()
     receiver.kill()
 
@@ -227,10 +238,13 @@ def _one_run(
         len(sent),
         elapsed,
         len(pushes),
-        _pct(latencies, 50),
-        _pct(latencies, 99),
+        percentile(latencies, 50),
+        percentile(latencies, 99),
         max_backlog,
         drain,
+        percentile(reader.ats_samples, 50),
+        percentile(reader.ats_samples, 99),
+        percentile(reader.samples, 99),
     )
 
 
@@ -261,6 +275,9 @@ def run_propagate_bench(
         "p99 ms",
         "max backlog",
         "drain s",
+        "ATS p50 ms",
+        "ATS p99 ms",
+        "position p99 ms",
         title="propagation",
     )
     for r in rows:
@@ -274,6 +291,9 @@ def run_propagate_bench(
             f"{r.p99_ms:.0f}",
             str(r.max_backlog),
             f"{r.drain_seconds:.1f}",
+            f"{r.ats_p50_ms:.2f}",
+            f"{r.ats_p99_ms:.2f}",
+            f"{r.position_p99_ms:.2f}",
         )
     console.print(table)
     if output is not None:
@@ -285,7 +305,7 @@ def run_propagate_bench(
 def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
     import sys
 
-    from .bench import machine, write_block
+    from .bench import READ_RATE, machine, write_block
 
     lines = [
         "## Propagation (`stockbridge bench propagate`)",
@@ -298,16 +318,20 @@ def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
         f"{LOCATIONS} stores, all feeding one channel) into a hub on SQLite; the channel "
         f"pushes to a local webhook receiver in its own process, up to {BATCH} SKUs per "
         "request. Latency runs from the "
-        "sale's `occurred_at` to the receipt of the first push computed after it.",
+        "sale's `occurred_at` to the receipt of the first push computed after it. "
+        "Meanwhile a reader in a process of its own asks the hub over HTTP "
+        f"{READ_RATE} times a second, in turn, for a SKU's available-to-sell on the channel "
+        "(`GET /v1/availability/web/{sku}`, ATS) and for a position.",
         "",
         "| channel | events/s offered | events | pushes | pushes/event | p50 ms | p99 ms "
-        "| max backlog | drain s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| max backlog | drain s | ATS p50 ms | ATS p99 ms | position p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.label} | {r.rate:,} | {r.events:,} | {r.pushes:,} | "
             f"{r.pushes / max(r.events, 1):.3f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
-            f"{r.max_backlog} | {r.drain_seconds:.1f} |"
+            f"{r.max_backlog} | {r.drain_seconds:.1f} | {r.ats_p50_ms:.2f} | "
+            f"{r.ats_p99_ms:.2f} | {r.position_p99_ms:.2f} |"
         )
     write_block(output, "propagate", lines)
