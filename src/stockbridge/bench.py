@@ -140,11 +140,13 @@ class ReadMix:
     skus: list[str]
     locations: list[str]
     channel: str = "web"
+    per_second: int = READ_RATE
 
 
 def _read_loop(url: str, stop: Any, out: Any, mix: ReadMix) -> None:
     """A reader process: GET /v1/positions/{sku}/{location} and
-    GET /v1/availability/{channel}/{sku} in turn at READ_RATE until `stop` is set; sends
+    GET /v1/availability/{channel}/{sku} in turn, `mix.per_second` times a second, until
+    `stop` is set; sends
     back both latency lists (ms).
 
     In a process of its own, so its client work does not share the server's GIL and the
@@ -154,7 +156,7 @@ def _read_loop(url: str, stop: Any, out: Any, mix: ReadMix) -> None:
     positions: list[float] = []
     ats: list[float] = []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {BENCH_KEY}"}) as client:
-        interval = 1 / READ_RATE
+        interval = 1 / mix.per_second
         next_at = time.perf_counter()
         while not stop.wait(max(0.0, next_at - time.perf_counter())):
             next_at += interval

@@ -9,6 +9,7 @@ computed at or after the event reaches the receiver.
 from __future__ import annotations
 
 import bisect
+import math
 import multiprocessing
 import random
 import tempfile
@@ -23,7 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from .bench import percentile
+from .bench import READ_RATE, percentile
 
 SKUS = 1_000
 LOCATIONS = 10
@@ -94,7 +95,13 @@ class PropagationRow:
 
 
 def _one_run(
-    label: str, rate: int, seconds: float, cap: float, console: Console, workdir: Path | None
+    label: str,
+    rate: int,
+    seconds: float,
+    cap: float,
+    console: Console,
+    workdir: Path | None,
+    reads: int = 0,
 ) -> PropagationRow:
     from .app.bootstrap import bootstrap
     from .app.master import MasterKind
@@ -174,11 +181,17 @@ def _one_run(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    reader = Reader(
-        api_url,
-        ReadMix([f"P{i:04d}" for i in range(SKUS)], [f"S{i:02d}" for i in range(LOCATIONS)]),
-    )
-    reader.start()
+    reader = None
+    if reads:
+        reader = Reader(
+            api_url,
+            ReadMix(
+                [f"P{i:04d}" for i in range(SKUS)],
+                [f"S{i:02d}" for i in range(LOCATIONS)],
+                per_second=reads,
+            ),
+        )
+        reader.start()
     futures = []
     start = time.time()
     n = 0
@@ -208,7 +221,8 @@ def _one_run(
     for f in futures:
         f.result()
     elapsed = time.time() - start
-    reader.finish()
+    if reader is not None:
+        reader.finish()
     drain_from = time.time()
     hub.dispatcher.wait_until(lambda: _backlog(hub) == 0, timeout=600)
     drain = time.time() - drain_from
@@ -242,9 +256,9 @@ def _one_run(
         percentile(latencies, 99),
         max_backlog,
         drain,
-        percentile(reader.ats_samples, 50),
-        percentile(reader.ats_samples, 99),
-        percentile(reader.samples, 99),
+        percentile(reader.ats_samples if reader else [], 50),
+        percentile(reader.ats_samples if reader else [], 99),
+        percentile(reader.samples if reader else [], 99),
     )
 
 
@@ -260,10 +274,11 @@ def run_propagate_bench(
     output: Path | None,
     workdir: Path | None,
     console: Console,
+    reads: int = READ_RATE,
 ) -> list[PropagationRow]:
-    rows = [_one_run("uncapped channel", r, seconds, 0.0, console, workdir) for r in rates]
+    rows = [_one_run("uncapped channel", r, seconds, 0.0, console, workdir, reads) for r in rates]
     rows.append(
-        _one_run("channel capped at 10 req/s", capped_rate, seconds, 10.0, console, workdir)
+        _one_run("channel capped at 10 req/s", capped_rate, seconds, 10.0, console, workdir, reads)
     )
     table = Table(
         "channel",
@@ -291,21 +306,34 @@ def run_propagate_bench(
             f"{r.p99_ms:.0f}",
             str(r.max_backlog),
             f"{r.drain_seconds:.1f}",
-            f"{r.ats_p50_ms:.2f}",
-            f"{r.ats_p99_ms:.2f}",
-            f"{r.position_p99_ms:.2f}",
+            _ms(r.ats_p50_ms),
+            _ms(r.ats_p99_ms),
+            _ms(r.position_p99_ms),
         )
     console.print(table)
     if output is not None:
-        _write(output, rows, seconds)
+        _write(output, rows, seconds, reads)
         console.print(f"written to {output}")
     return rows
 
 
-def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
+def _ms(value: float) -> str:
+    """A lookup latency, or a dash when no lookups ran."""
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+def _write(output: Path, rows: list[PropagationRow], seconds: float, reads: int) -> None:
     import sys
 
-    from .bench import READ_RATE, machine, write_block
+    from .bench import machine, write_block
+
+    lookups = (
+        f"Meanwhile a reader in a process of its own asks the hub over HTTP {reads} times a "
+        "second, in turn, for a SKU's available-to-sell on the channel "
+        "(`GET /v1/availability/web/{sku}`, ATS) and for a position."
+        if reads
+        else "No lookups run meanwhile."
+    )
 
     lines = [
         "## Propagation (`stockbridge bench propagate`)",
@@ -318,10 +346,7 @@ def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
         f"{LOCATIONS} stores, all feeding one channel) into a hub on SQLite; the channel "
         f"pushes to a local webhook receiver in its own process, up to {BATCH} SKUs per "
         "request. Latency runs from the "
-        "sale's `occurred_at` to the receipt of the first push computed after it. "
-        "Meanwhile a reader in a process of its own asks the hub over HTTP "
-        f"{READ_RATE} times a second, in turn, for a SKU's available-to-sell on the channel "
-        "(`GET /v1/availability/web/{sku}`, ATS) and for a position.",
+        "sale's `occurred_at` to the receipt of the first push computed after it. " + lookups,
         "",
         "| channel | events/s offered | events | pushes | pushes/event | p50 ms | p99 ms "
         "| max backlog | drain s | ATS p50 ms | ATS p99 ms | position p99 ms |",
@@ -331,7 +356,7 @@ def _write(output: Path, rows: list[PropagationRow], seconds: float) -> None:
         lines.append(
             f"| {r.label} | {r.rate:,} | {r.events:,} | {r.pushes:,} | "
             f"{r.pushes / max(r.events, 1):.3f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
-            f"{r.max_backlog} | {r.drain_seconds:.1f} | {r.ats_p50_ms:.2f} | "
-            f"{r.ats_p99_ms:.2f} | {r.position_p99_ms:.2f} |"
+            f"{r.max_backlog} | {r.drain_seconds:.1f} | {_ms(r.ats_p50_ms)} | "
+            f"{_ms(r.ats_p99_ms)} | {_ms(r.position_p99_ms)} |"
         )
     write_block(output, "propagate", lines)

@@ -1279,8 +1279,12 @@ def bench_propagate(
         "docs/benchmarks.md"
     ),
     workdir: Annotated[Path | None, typer.Option(help="Where to put the bench database.")] = None,
+    reads: Annotated[
+        int, typer.Option(help="Lookups per second over HTTP during the load (0: none).", min=0)
+    ] = 200,
 ) -> None:
-    """Latency from a sale to the channel's receipt, pushes per event, capped backlog."""
+    """Latency from a sale to the channel's receipt, pushes per event, capped backlog, and
+    lookup latency meanwhile."""
     from .bench_propagate import run_propagate_bench
 
     run_propagate_bench(
@@ -1290,6 +1294,7 @@ def bench_propagate(
         output=output,
         workdir=workdir,
         console=console,
+        reads=reads,
     )
 
 
