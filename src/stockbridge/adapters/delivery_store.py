@@ -18,6 +18,9 @@ from ..domain.slas import LATENCY_BUCKETS, latency_bucket
 
 #: An attempt's outcome as counted, from the state it left the delivery in.
 ATTEMPT_OUTCOMES = {"pending": "retry", "superseded": "retry"}
+#: Postings inserted per statement when their ids are needed (13 parameters each; SQLite
+#: allows 32,766 in one statement).
+NAMED_CHUNK = 500
 #: How often a claim looks for deliveries whose dispatcher died mid-flight (µs).
 LEASE_CHECK_US = 1_000_000
 #: Counter rows per key: concurrent writers (PostgreSQL) rarely wait on each other's row.
@@ -129,12 +132,32 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
         )
     named = [r for r in postings if r.correlation_ids]
     if named:
-        # One statement each, for the id to file the correlation ids under.
         links: list[tuple[str, int]] = []
-        for r in named:
-            cur.execute(sql(columns + " RETURNING id"), values(r))
-            delivery_id = cur.fetchone()[0]
-            links.extend((c, delivery_id) for c in r.correlation_ids)
+        head, row = columns.split(" VALUES ")
+        for start in range(0, len(named), NAMED_CHUNK):
+            chunk = named[start : start + NAMED_CHUNK]
+            keys = [(r.target, r.idempotency_key) for r in chunk]
+            if len(set(keys)) < len(keys):
+                # Two deliveries with one key (never from the planners): one statement
+                # each, for the id to file each one's correlation ids under.
+                for r in chunk:
+                    cur.execute(sql(columns + " RETURNING id"), values(r))
+                    delivery_id = cur.fetchone()[0]
+                    links.extend((c, delivery_id) for c in r.correlation_ids)
+                continue
+            # One statement for the chunk (one round trip on PostgreSQL, not one per
+            # posting); the ids come back matched by (target, idempotency key).
+            cur.execute(
+                sql(
+                    f"{head} VALUES {','.join([row] * len(chunk))} "
+                    "RETURNING id, target, idempotency_key"
+                ),
+                [v for r in chunk for v in values(r)],
+            )
+            ids = {(target, key): delivery_id for delivery_id, target, key in cur.fetchall()}
+            links.extend(
+                (c, ids[(r.target, r.idempotency_key)]) for r in chunk for c in r.correlation_ids
+            )
         cur.executemany(
             sql(
                 "INSERT INTO delivery_correlations (correlation_id, delivery_id) VALUES (?,?) "
