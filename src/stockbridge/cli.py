@@ -397,11 +397,10 @@ def exceptions_list(
             _hours(older_than),
             _hours(newer_than),
         )
-        views = [exception_view(hub, r) for r in hub.triage.find(where, 0, limit)]
+        records = hub.triage.find(where, 0, limit, overdue=True if overdue else None)
+        views = [exception_view(hub, r) for r in records]
     finally:
         hub.close()
-    if overdue:
-        views = [v for v in views if v["overdue"]]
     if as_json:
         from .api.problems import dumps
 

@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from stockbridge.app.bootstrap import bootstrap, open_store
-from stockbridge.app.clock import ManualClock
+from stockbridge.app.clock import ManualClock, SystemClock
 from stockbridge.app.history import HistoryKind
 from stockbridge.cli import app
 from stockbridge.config import Settings
@@ -124,3 +124,17 @@ def test_mappings_history_and_rollback(runner: CliRunner, db: str) -> None:
         assert (newest.action, newest.actor, newest.rollback_of) == ("rollback", "ops", 1)
     finally:
         store.close()
+
+
+def test_overdue_lists_the_overdue_ones_however_many_come_first(runner: CliRunner, db: str) -> None:
+    # Given an exception parked just now, then older ones past their SLA (higher ids)
+    hub = bootstrap(Settings().with_overrides(**{"database.url": db}), clock=SystemClock())
+    seed_master(hub)
+    hub.ingest.ingest([event("fresh", "sale", sku="NEW-ITEM")])
+    hub.close()
+    ids = parked_hub(db)
+    # When the overdue ones are listed a page of one at a time
+    first = listed(runner, db, "--overdue", "--limit", "1")
+    # Then the page holds an overdue exception, not the fresh one filtered out of it
+    assert [(x["id"], x["overdue"]) for x in first] == [(ids["a"], True)]
+    assert {x["event_id"] for x in listed(runner, db, "--overdue")} == {"a", "b", "w"}

@@ -200,6 +200,10 @@ def test_exceptions_past_their_sla_are_overdue_alerted_once_and_counted(
     assert (listed["b"]["overdue"], listed["a"]["overdue"]) == (True, False)
     assert listed["b"]["overdue_since"] is not None
     assert list(open_ids(api, overdue=True)) == ["b"]
+    # And the filter is the query's, not the page's: a page of one is the overdue one
+    assert list(open_ids(api, overdue=True, limit=1)) == ["b"]
+    assert list(open_ids(api, overdue=False, limit=1)) == ["a"]
+    assert open_ids(api, overdue=True, status="resolved") == {}
     alerts = api.get("/v1/exceptions/alerts").json()["alerts"]
     assert [a["exception_id"] for a in alerts] == [ids["b"]]
     thread = api.get(f"/v1/exceptions/{ids['b']}/notes").json()["notes"]

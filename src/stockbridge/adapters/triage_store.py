@@ -140,6 +140,12 @@ class TriageStoreMixin:
             params.append(where.created_after_us)
         if where.escalated is not None:
             clauses.append("escalation > 0" if where.escalated else "escalation = 0")
+        if where.overdue is not None:
+            # Overdue: open and created before its reason's cutoff (no cutoffs: none is).
+            late = " OR ".join(["(reason = ? AND created_us < ?)"] * len(where.overdue_cutoffs))
+            overdue = f"(status = 'open' AND ({late}))" if late else "1 = 0"
+            clauses.append(overdue if where.overdue else f"NOT {overdue}")
+            params.extend(v for pair in where.overdue_cutoffs for v in pair)
         rows = self.read(
             f"SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE {' AND '.join(clauses)} "
             "ORDER BY id LIMIT ?",

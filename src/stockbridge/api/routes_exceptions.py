@@ -130,7 +130,7 @@ def list_exceptions(
     ),
     escalated: bool | None = Query(None, description="Escalated at least once, or never."),
     overdue: bool | None = Query(
-        None, description="Only overdue (true) or not (false), applied within the page."
+        None, description="Only overdue exceptions (true), or only those that are not (false)."
     ),
     after_id: AfterId = 0,
     limit: int = Query(100, ge=1, le=1000),
@@ -147,9 +147,10 @@ def list_exceptions(
         escalated=escalated,
     )
     now_us = to_micros(hub.clock.now())
-    views = [exception_view(hub, r, now_us) for r in hub.triage.find(where, after_id, limit)]
-    if overdue is not None:
-        views = [v for v in views if v["overdue"] is overdue]
+    views = [
+        exception_view(hub, r, now_us)
+        for r in hub.triage.find(where, after_id, limit, overdue=overdue)
+    ]
     return JsonResponse({"exceptions": views})
 
 

@@ -74,6 +74,10 @@ class ExceptionFilter:
     created_after_us: int | None = None
     #: Only exceptions escalated at least once (True) or never (False).
     escalated: bool | None = None
+    #: Only overdue exceptions (True) or only those that are not (False): open and
+    #: created before their reason's cutoff, given per reason in `overdue_cutoffs`.
+    overdue: bool | None = None
+    overdue_cutoffs: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

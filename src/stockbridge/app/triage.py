@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -171,8 +171,17 @@ class TriageService:
 
     # --- reading ---------------------------------------------------------------------
     def find(
-        self, where: ExceptionFilter, after_id: int = 0, limit: int = 100
+        self,
+        where: ExceptionFilter,
+        after_id: int = 0,
+        limit: int = 100,
+        overdue: bool | None = None,
     ) -> list[ExceptionRecord]:
+        """A page of exceptions; `overdue` keeps only those past their reason's SLA (or
+        only those that are not), decided in the query so that a page is a full page."""
+        if overdue is not None:
+            cutoffs = self._cutoffs(self._now_us())
+            where = replace(where, overdue=overdue, overdue_cutoffs=tuple(sorted(cutoffs.items())))
         return self.store.triage_exceptions(where, after_id=after_id, limit=limit)
 
     def thread(self, exception_id: int) -> list[ExceptionNote]:
