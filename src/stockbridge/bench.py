@@ -156,6 +156,8 @@ def _read_loop(url: str, stop: Any, out: Any, mix: ReadMix) -> None:
     positions: list[float] = []
     ats: list[float] = []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {BENCH_KEY}"}) as client:
+        client.get("/healthz").raise_for_status()  # connected: the measured window may start
+        out.send("ready")
         interval = 1 / mix.per_second
         next_at = time.perf_counter()
         while not stop.wait(max(0.0, next_at - time.perf_counter())):
@@ -190,7 +192,10 @@ class Reader:
         self.ats_samples: list[float] = []
 
     def start(self) -> None:
+        """Start the reader and wait until it is connected and about to ask."""
         self._process.start()
+        ready = self._parent.recv()
+        assert ready == "ready", ready
 
     def finish(self) -> None:
         self._stop.set()
