@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -18,9 +18,9 @@ from ..domain.slas import LATENCY_BUCKETS, latency_bucket
 
 #: An attempt's outcome as counted, from the state it left the delivery in.
 ATTEMPT_OUTCOMES = {"pending": "retry", "superseded": "retry"}
-#: Postings inserted per statement when their ids are needed (13 parameters each; SQLite
-#: allows 32,766 in one statement).
-NAMED_CHUNK = 500
+#: Most postings inserted by one statement when their ids are needed (13 parameters
+#: each; SQLite allows 32,766 in one statement). A power of two: see `_blocks`.
+NAMED_CHUNK = 512
 #: How often a claim looks for deliveries whose dispatcher died mid-flight (µs).
 LEASE_CHECK_US = 1_000_000
 #: Counter rows per key: concurrent writers (PostgreSQL) rarely wait on each other's row.
@@ -61,6 +61,16 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         row[18],
         row[19],
     )
+
+
+def _blocks(count: int) -> Iterator[tuple[int, int]]:
+    """(start, size) of blocks covering `count` rows, each size a power of two up to
+    NAMED_CHUNK: a handful of distinct statements to prepare and cache, not one per size."""
+    start = 0
+    while start < count:
+        size = min(NAMED_CHUNK, 1 << ((count - start).bit_length() - 1))
+        yield start, size
+        start += size
 
 
 def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: int) -> None:
@@ -134,8 +144,8 @@ def enqueue_deliveries(cur: Any, sql: Any, rows: Sequence[NewDelivery], now_us: 
     if named:
         links: list[tuple[str, int]] = []
         head, row = columns.split(" VALUES ")
-        for start in range(0, len(named), NAMED_CHUNK):
-            chunk = named[start : start + NAMED_CHUNK]
+        for start, size in _blocks(len(named)):
+            chunk = named[start : start + size]
             keys = [(r.target, r.idempotency_key) for r in chunk]
             if len(set(keys)) < len(keys):
                 # Two deliveries with one key (never from the planners): one statement
