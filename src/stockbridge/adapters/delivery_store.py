@@ -184,6 +184,8 @@ class DeliveryStoreMixin:
     """Delivery reads and writes; expects SqlStore's `read`, `write`, `_write`, `sql`."""
 
     skip_locked = ""
+    # set by SqlStore
+    _lease_checks: dict[str, int]
 
     # provided by SqlStore
     def read(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -293,11 +295,10 @@ class DeliveryStoreMixin:
     def _leases_due(self, target: str, now_us: int, lease_us: int) -> bool:
         """Whether to look for run-out leases in this claim: at most once a second (or a
         lease) per target, since that look costs every round under the write lock."""
-        checked: dict[str, int] = self.__dict__.setdefault("_lease_checks", {})
-        last = checked.get(target)
+        last = self._lease_checks.get(target)
         if last is not None and last <= now_us < last + min(LEASE_CHECK_US, lease_us):
             return False
-        checked[target] = now_us
+        self._lease_checks[target] = now_us
         return True
 
     def _recover_leases(self, cur: Any, target: str, now_us: int) -> None:

@@ -888,6 +888,7 @@ class SqlStore(
         self._all_readers: list[Any] = []
         self._write_conn: Any = None
         self._sql_cache: dict[str, str] = {}
+        self._lease_checks: dict[str, int] = {}  # target -> when its leases were looked at
 
     # --- dialect hooks -------------------------------------------------------------
     def connect(self) -> Any:
