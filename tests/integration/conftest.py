@@ -3,7 +3,6 @@ server processes a test starts, and the hub over HTTP that the delivery tests dr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,14 +96,6 @@ def settled(hub: Hub) -> bool:
 
 
 def wait_for(hub: Hub, predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    assert hub.dispatcher is not None
-    assert hub.dispatcher.wait_until(predicate, timeout), f"timed out waiting: {what}"
-
-
-def eventually(predicate: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Poll `predicate` until it holds (for work no dispatcher attempt signals, such as
-    the connector inbox); fails naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting: {what}"
-        time.sleep(0.02)  # polling a condition against a deadline
+    """Wait until `predicate` holds, re-checked after each unit of the hub's background
+    work (dispatcher rounds, connector inbox passes, monitor runs); fails naming `what`."""
+    assert hub.wait_until(predicate, timeout), f"timed out waiting: {what}"

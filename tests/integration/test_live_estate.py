@@ -20,7 +20,7 @@ from stockbridge.simulate.live import SQUARE_STORES, LiveEstate, platforms_app
 from stockbridge.simulate.pos import CONNECTOR
 
 from ..conftest import ADMIN_KEY, LiveServer, hub_settings
-from .conftest import eventually
+from .conftest import wait_for
 
 
 def square_sales(hub: Hub, store: str, skus: tuple[str, ...]) -> dict[str, int]:
@@ -100,7 +100,7 @@ def test_estate_trades_live_against_the_hub(tmp_path: Path) -> None:
         def all_recorded() -> bool:
             return square_sales(hub, store, skus).get(CONNECTOR, 0) == len(orders)
 
-        eventually(all_recorded, "every Square order at the ledger", timeout=60)
+        wait_for(hub, all_recorded, "every Square order at the ledger", timeout=60)
         assert len(orders) > 0
         assert set(square_sales(hub, store, skus)) == {CONNECTOR}
         assert any(e["type"] == "order.updated" for e in estate.pos.sender.log)
@@ -168,7 +168,7 @@ def test_estate_trades_live_against_the_hub(tmp_path: Path) -> None:
             url, content=body, headers={SIGNATURE_HEADER: sign(estate.pos.signature_key, url, body)}
         )
         assert signed.status_code == 200, signed.text
-        eventually(lambda: hub.store.event(CONNECTOR, key) is not None, "the signed sale")
+        wait_for(hub, lambda: hub.store.event(CONNECTOR, key) is not None, "the signed sale")
     finally:
         estate.stop()
         api.stop()

@@ -13,7 +13,7 @@ import pytest
 from stockbridge.app.bootstrap import Hub
 
 from ..conftest import event, make_store
-from .conftest import SECRET, admin_client, eventually, put_target, start_hub
+from .conftest import SECRET, admin_client, put_target, start_hub, wait_for
 from .receiver import Receiver
 from .test_delivery import scrape
 
@@ -72,25 +72,25 @@ def test_metrics_follow_a_fault_and_its_recovery(
     client.post("/v1/events", json={"events": [event("r0", "receipt", quantity=1000, at=now)]})
     sell(client, "s0")
     channel.wait_for(lambda r: pushed(r) == "999", message="the first sale on the channel")
-    eventually(lambda: scrape(client).get(ratio) == 1.0, "compliance at 1 after an on-time push")
+    wait_for(hub, lambda: scrape(client).get(ratio) == 1.0, "compliance at 1 after an on-time push")
     assert scrape(client)[breached] == 0
     # When the channel's webhook fails every request for a while, and sales go on
     channel.error_rate(1.0, 503)
     for i in range(1, 4):
         sell(client, f"s{i}")
     # Then the outbox depth rises, retries are counted
-    eventually(lambda: scrape(client).get(depth, 0) >= 1, "the outbox to fill")
-    eventually(lambda: scrape(client).get(retries, 0) >= 3, "retries to be counted")
+    wait_for(hub, lambda: scrape(client).get(depth, 0) >= 1, "the outbox to fill")
+    wait_for(hub, lambda: scrape(client).get(retries, 0) >= 3, "retries to be counted")
     # And compliance drops below the objective: a breach, alerted once
-    eventually(lambda: scrape(client).get(ratio, 1) < SLA["objective"], "compliance to drop")
-    eventually(lambda: scrape(client).get(breached) == 1, "the breach")
+    wait_for(hub, lambda: scrape(client).get(ratio, 1) < SLA["objective"], "compliance to drop")
+    wait_for(hub, lambda: scrape(client).get(breached) == 1, "the breach")
     pager.wait_for(lambda r: alerts(r) == ["sla_breach"], message="the breach alert")
     open_breaches = client.get("/v1/exceptions", params={"reason": "sla_breach"}).json()
     assert len(open_breaches["exceptions"]) == 1, open_breaches
     # When the webhook heals
     channel.healthy()
     # Then the outbox drains
-    eventually(lambda: scrape(client).get(depth) == 0, "the outbox to drain")
+    wait_for(hub, lambda: scrape(client).get(depth) == 0, "the outbox to drain")
     # And with fresh sales on time, compliance recovers once the late ones leave the window
     n = 4
 
@@ -103,14 +103,14 @@ def test_metrics_follow_a_fault_and_its_recovery(
         m = scrape(client)
         return m[ratio] >= SLA["objective"] and m[breached] == 0
 
-    eventually(recovered, "compliance to recover", timeout=60)
+    wait_for(hub, recovered, "compliance to recover", timeout=60)
     pager.wait_for(
         lambda r: alerts(r) == ["sla_breach", "sla_recovered"], message="the recovery alert"
     )
     # And every push the channel took is in the latency histogram, once recorded
     delivered = len([x for x in channel.applied if x.body["type"] == "availability"])
     latency = ("stockbridge_propagation_latency_seconds_count", "availability/shop")
-    eventually(lambda: scrape(client).get(latency) == delivered, "every push in the histogram")
+    wait_for(hub, lambda: scrape(client).get(latency) == delivered, "every push in the histogram")
     final = scrape(client)
     assert final[("stockbridge_sla_objective_ratio", SALES)] == SLA["objective"]
     assert final[("stockbridge_events_total", "pos/accepted/sale")] == n

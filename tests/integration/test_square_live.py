@@ -22,7 +22,7 @@ from stockbridge.connectors.square.sim_state import SimState
 from stockbridge.connectors.square.simulator import SimFaults, create_app
 
 from ..conftest import LiveServer, event
-from .conftest import FAST, admin_client, eventually, settled, start_hub, wait_for
+from .conftest import FAST, admin_client, settled, start_hub, wait_for
 
 #: What Square signs: the public URL of the hub's webhook endpoint (behind a proxy, so
 #: not the URL the simulator reaches it on).
@@ -251,9 +251,9 @@ def test_register_sales_reach_the_ledger_once_through_duplicate_and_reordered_we
     assert types.index("order.updated") < types.index("order.created")
     # And each line is one sale in the ledger, whatever the notifications' number and order
     # (once the inbox has read the order behind them)
-    eventually(lambda: square.on_hand("TEE-M") == 8, "the sale of two tees")
-    eventually(lambda: square.on_hand("MUG") == 5, "the sale of a mug")
-    eventually(lambda: square.hub.store.inbox_pending("sq") == [], "every order read")
+    wait_for(square.hub, lambda: square.on_hand("TEE-M") == 8, "the sale of two tees")
+    wait_for(square.hub, lambda: square.on_hand("MUG") == 5, "the sale of a mug")
+    wait_for(square.hub, lambda: square.hub.store.inbox_pending("sq") == [], "every order read")
     assert (square.on_hand("TEE-M"), square.on_hand("MUG")) == (8, 5)
     tee = next(li for li in order["line_items"] if li["catalog_object_id"] == "CATTEE")
     stored = square.client.get(f"/v1/events/sq/sale:{order['id']}:{tee['uid']}").json()
@@ -270,7 +270,7 @@ def test_register_sales_reach_the_ledger_once_through_duplicate_and_reordered_we
     assert r.status_code == 200, r.text
     assert {a["status"] for a in square.flush()} == {200}
     # Then it is one sellable return, and Square's counts still equal the channel's
-    eventually(lambda: square.on_hand("TEE-M") == 9, "the refunded tee back on hand")
+    wait_for(square.hub, lambda: square.on_hand("TEE-M") == 9, "the refunded tee back on hand")
     square.converge()
 
 
@@ -309,7 +309,7 @@ def test_a_badly_signed_notification_is_refused_and_redelivered_on_schedule(
     )
     statuses = sorted(a["status"] for a in square.flush())
     assert statuses.count(401) == 1 and set(statuses) == {200, 401}
-    eventually(lambda: square.on_hand("TEE-M") == 9, "the sale read from Square")
+    wait_for(square.hub, lambda: square.on_hand("TEE-M") == 9, "the sale read from Square")
     # And Square tries the refused one again a minute later, not before (the counts the
     # hub then pushes make notifications of their own, all taken)
     square.converge()
@@ -335,7 +335,8 @@ def test_a_sale_is_acknowledged_while_square_cannot_give_the_order_and_lands_lat
     attempts = square.flush()
     # Then every notification is acknowledged at once, the order read waiting in the inbox
     assert attempts and {a["status"] for a in attempts} == {200}
-    eventually(
+    wait_for(
+        square.hub,
         lambda: any(i.attempts >= 1 for i in square.hub.store.inbox_pending("sq")),
         "a failed order read recorded in the inbox",
     )
@@ -345,8 +346,10 @@ def test_a_sale_is_acknowledged_while_square_cannot_give_the_order_and_lands_lat
     # When Square answers again
     square.sim.post("/admin/faults", json={"outage_next": 0})
     # Then the sale lands once, the inbox empties and Square ends with the channel's value
-    eventually(lambda: square.on_hand("TEE-M") == 7, "the sale once the order can be read")
-    eventually(lambda: square.hub.store.inbox_pending("sq") == [], "the inbox to empty")
+    wait_for(
+        square.hub, lambda: square.on_hand("TEE-M") == 7, "the sale once the order can be read"
+    )
+    wait_for(square.hub, lambda: square.hub.store.inbox_pending("sq") == [], "the inbox to empty")
     square.converge()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,7 @@ from .master import MasterDataService
 from .monitor import Monitor
 from .ports import Clock, Store
 from .pricing import PricingService
+from .progress import Progress
 from .queries import PositionQueries
 from .read_cache import PositionCache
 from .reconciliation import ReconciliationService
@@ -114,6 +115,8 @@ class Hub:
     inbox: ConnectorInbox
     reconciliation: ReconciliationService
     reconciliation_schedule: ReconciliationSchedule
+    #: Given by the dispatcher, the connector inbox and the monitor after each unit of work.
+    progress: Progress
     _running: bool = False
 
     def submit(self, raws: Sequence[Any]) -> BatchResult:
@@ -140,6 +143,11 @@ class Hub:
         if self._running:
             return self.writer.submit_document(command).result()
         return self.ingest.apply_documents([command])[0]
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until `predicate()` holds, re-checked after each unit of the background
+        workers' work; False if it still does not after `timeout` seconds."""
+        return self.progress.wait_until(predicate, timeout)
 
     def start(self) -> None:
         self.writer.start()
@@ -221,6 +229,7 @@ def bootstrap(
             max_events=settings.ingest.group_commit_max_events,
             expiry_interval=settings.ingest.expiry_interval_seconds,
         )
+    progress = Progress()
     dispatcher = (
         Dispatcher(
             store,
@@ -228,6 +237,7 @@ def bootstrap(
             poll_interval=settings.delivery.poll_interval_seconds,
             lease_seconds=settings.delivery.lease_seconds,
             tracing=tracing,
+            progress=progress,
         )
         if settings.delivery.enabled
         else None
@@ -250,6 +260,7 @@ def bootstrap(
         settings.slas.evaluate_interval_seconds,
         canaries if settings.canaries.enabled else None,
         settings.canaries.interval_seconds,
+        progress=progress,
     )
     connectors = ConnectorService(
         load_connectors(settings.connectors, os.environ),
@@ -304,7 +315,8 @@ def bootstrap(
         slas=slas,
         canaries=canaries,
         monitor=monitor,
-        inbox=ConnectorInbox(connectors, store, clock),
+        inbox=ConnectorInbox(connectors, store, clock, progress=progress),
+        progress=progress,
         reconciliation=reconciliation,
         reconciliation_schedule=ReconciliationSchedule(intervals, reconciliation.pull),
     )

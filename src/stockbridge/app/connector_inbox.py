@@ -16,6 +16,7 @@ import threading
 from ..domain.model import to_micros
 from .connectors import ConnectorService
 from .ports import Clock, ConnectorState
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,10 @@ class ConnectorInbox:
         state: ConnectorState,
         clock: Clock,
         poll_interval: float = 0.5,
+        progress: Progress | None = None,
     ) -> None:
         self.connectors = connectors
+        self.progress = progress or Progress()
         self.state = state
         self.clock = clock
         self.poll_interval = poll_interval
@@ -94,5 +97,6 @@ class ConnectorInbox:
                 self.process()
             except Exception:
                 log.exception("the connector inbox pass failed")
+            self.progress.notify()
             self._wake.wait(self.poll_interval)
             self._wake.clear()

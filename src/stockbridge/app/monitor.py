@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from .canaries import CanaryService
+from .progress import Progress
 from .slas import SlaService
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,10 @@ class Monitor:
         canaries: CanaryService | None = None,
         canary_every: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
+        progress: Progress | None = None,
     ) -> None:
         self.slas = slas
+        self.progress = progress or Progress()
         self.canaries = canaries
         self.jobs: list[tuple[str, float, Callable[[], object]]] = [
             ("sla evaluation", evaluate_every, slas.evaluate)
@@ -61,3 +64,4 @@ class Monitor:
                     job()
                 except Exception:
                     log.exception("%s failed", what)
+            self.progress.notify()

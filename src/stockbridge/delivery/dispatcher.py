@@ -25,6 +25,7 @@ import structlog
 from opentelemetry.trace import SpanKind
 
 from ..app.ports import Clock, Delivery, Finished, Store
+from ..app.progress import Progress
 from ..app.targets import TargetIn
 from ..connectors.registry import Target, build_target
 from ..connectors.webhook import SendResult
@@ -141,6 +142,7 @@ class Dispatcher:
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         tracing: Tracing | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.store = store
         self.tracing = tracing or Tracing()
@@ -153,8 +155,8 @@ class Dispatcher:
         self.targets: dict[str, TargetState] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        # Notified after every recorded attempt: lets callers wait for progress.
-        self._progress = threading.Condition()
+        # Notified after every recorded round: lets callers wait for what it delivered.
+        self.progress = progress or Progress()
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -183,9 +185,8 @@ class Dispatcher:
         }
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until `predicate()` holds, re-checked after every recorded attempt."""
-        with self._progress:
-            return self._progress.wait_for(predicate, timeout=timeout)
+        """Block until `predicate()` holds, re-checked after every recorded round."""
+        return self.progress.wait_until(predicate, timeout)
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -357,8 +358,7 @@ class Dispatcher:
                     log.warning(
                         "delivery %s to %s is %s: %s", f.delivery.id, st.name, state, f.error
                     )
-            with self._progress:
-                self._progress.notify_all()
+            self.progress.notify()
         if carried:
             await self._give_back(carried)
 
