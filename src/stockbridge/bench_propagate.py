@@ -24,7 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from .bench import READ_RATE, percentile
+from .bench import BENCH_KEY, READ_RATE, Reader, ReadMix, machine, percentile, serve, write_block
 
 SKUS = 1_000
 LOCATIONS = 10
@@ -105,7 +105,6 @@ def _one_run(
 ) -> PropagationRow:
     from .app.bootstrap import bootstrap
     from .app.master import MasterKind
-    from .bench import BENCH_KEY, Reader, ReadMix, serve
     from .config import Settings
     from .runtime import tune_gc
 
@@ -324,8 +323,6 @@ def _ms(value: float) -> str:
 
 def _write(output: Path, rows: list[PropagationRow], seconds: float, reads: int) -> None:
     import sys
-
-    from .bench import machine, write_block
 
     lookups = (
         f"Meanwhile a reader in a process of its own asks the hub over HTTP {reads} times a "
