@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockbridge.domain.intake import ParsedEvent, parse_event
@@ -99,6 +99,8 @@ def test_a_ticket_balances_exactly_when_tenders_cover_lines_and_tax(
     assert [p.field for p in problems] == ["tenders"]
 
 
+# 300 examples in every profile: the suite's time budget goes to the ledger laws (1,000).
+@settings(max_examples=300)
 @given(st.lists(balanced_tickets(), min_size=1, max_size=12))
 def test_a_settlement_totals_the_sum_of_its_tickets(tickets: list[Ticket]) -> None:
     totals = [ticket_totals(t) for t in tickets]

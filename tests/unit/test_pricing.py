@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stockbridge.domain.pricing import (
@@ -217,6 +217,8 @@ places = st.sampled_from(
 instants = st.integers(0, 70 * 60).map(lambda m: T0 + timedelta(minutes=m))
 
 
+# 300 examples in every profile: the suite's time budget goes to the ledger laws (1,000).
+@settings(max_examples=300)
 @given(
     entries=st.lists(price_entries(), max_size=8),
     promos=st.lists(promotions(), max_size=5, unique_by=lambda p: p.id),
@@ -264,6 +266,8 @@ def test_the_price_in_force_obeys_the_rules(
         assert before_end is not None and before_end.final == found.final
 
 
+# 300 examples in every profile: the suite's time budget goes to the ledger laws (1,000).
+@settings(max_examples=300)
 @given(
     entries=st.lists(price_entries(), max_size=8),
     promos=st.lists(promotions(), max_size=5, unique_by=lambda p: p.id),
@@ -295,6 +299,8 @@ def test_a_promotion_outside_its_window_never_applies(
     at=T0,
     place=Place(ScopeKind.ALL, None),
 )  # equal on every ranked field but the end: the order must still be total
+# 300 examples in every profile: the suite's time budget goes to the ledger laws (1,000).
+@settings(max_examples=300)
 @given(entries=st.lists(price_entries(), min_size=1, max_size=8), at=instants, place=places)
 def test_the_answer_does_not_depend_on_storage_order(
     entries: list[PriceEntry], at: datetime, place: Place
